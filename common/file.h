@@ -1,0 +1,45 @@
+// SPDX-License-Identifier: ISC
+#ifndef COFFER_FILE_H
+#define COFFER_FILE_H
+
+/*
+ * Files: atomic replacement and bounded reads. Every write of a key, bundle
+ * file or sealed file goes through file_write_atomic(): a temporary file in
+ * the same directory, written in full, fsync()ed, renamed over the target,
+ * and the directory fsync()ed. Any failure removes the temporary file and
+ * leaves the old target untouched.
+ */
+
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/types.h>
+
+#include "err.h"
+
+struct buf;
+
+/* Atomically replace path with len bytes at data, mode `mode` (e.g. 0600).
+ * Returns 0, ERR_SYSTEM or ERR_IO (short write), detail names the path. */
+int file_write_atomic(const char *path, const void *data, size_t len, mode_t mode) WARN_UNUSED;
+
+/* Like file_write_atomic but refuses (ERR_EXISTS) if path already exists. */
+int file_write_new(const char *path, const void *data, size_t len, mode_t mode) WARN_UNUSED;
+
+/*
+ * Read a whole regular file of at most `max` bytes into a new buffer
+ * (*bp, freed by the caller with buf_free). Refuses symlinks for the last
+ * component (O_NOFOLLOW) and non-regular files: ERR_PERMISSION; larger files:
+ * ERR_TOO_LARGE; missing: ERR_NOT_FOUND.
+ */
+int file_read_all(const char *path, size_t max, struct buf **bp) WARN_UNUSED;
+
+/*
+ * Same, for files that hold secrets (private keys, PIN files): also refuses
+ * (ERR_PERMISSION) a file readable or writable by group or others.
+ */
+int file_read_private(const char *path, size_t max, struct buf **bp) WARN_UNUSED;
+
+/* mkdir -p with mode for the created components. 0 or ERR_SYSTEM. */
+int file_mkdirs(const char *path, mode_t mode) WARN_UNUSED;
+
+#endif

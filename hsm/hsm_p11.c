@@ -74,6 +74,13 @@ static int retryable(CK_RV rv)
 	}
 }
 
+/* Errors after which we do not trust the session again. */
+static int suspect(CK_RV rv)
+{
+	return rv == CKR_GENERAL_ERROR || rv == CKR_FUNCTION_FAILED || rv == CKR_DEVICE_ERROR ||
+	       rv == CKR_DEVICE_MEMORY || rv == CKR_HOST_MEMORY;
+}
+
 static void trim_label(const CK_UTF8CHAR *in, size_t n, char *out)
 {
 	memcpy(out, in, n);
@@ -380,6 +387,12 @@ static void sess_put(struct hsm_p11 *p, CK_SESSION_HANDLE s)
 		(void)p->f->C_CloseSession(s);
 }
 
+static void sess_close(struct hsm_p11 *p, CK_SESSION_HANDLE s)
+{
+	if (s != CK_INVALID_HANDLE)
+		(void)p->f->C_CloseSession(s);
+}
+
 /*
  * A session failed in a way that usually hits all of them (closed behind our
  * back, token logged out or re-inserted): close it and every idle one; busy
@@ -582,6 +595,8 @@ static int with_key_session(struct hsm_key *k, p11_op op, void *ctx, const char 
 		if (!retryable(rv) || attempt + 1 >= HSM_P11_RETRIES) {
 			if (retryable(rv))
 				sess_reset(p, s);
+			else if (suspect(rv))
+				sess_close(p, s);
 			else
 				sess_put(p, s);
 			return err_ckr(rv, "%s with key %s on token '%s'%s", what, k->name,

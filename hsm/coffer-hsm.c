@@ -404,6 +404,9 @@ int main(int argc, char **argv)
 	int c;
 
 	log_init(prog, LOG_LEVEL_WARN);
+	/* tpm2-tss logs every TPM error to stderr; our messages already carry them. */
+	if (getenv("TSS2_LOG") == NULL)
+		setenv("TSS2_LOG", "all+none", 0);
 	if (argc < 2) {
 		show_usage(stderr);
 		return EXIT_USAGE;
@@ -447,7 +450,10 @@ int main(int argc, char **argv)
 		case 'x': o.plain = 1; bit = O_PLAIN; break;
 		case 'k': o.key = optarg; bit = O_KEY; break;
 		case 'i': o.in = optarg; bit = O_IN; break;
-		case 'v': log_set_level(LOG_LEVEL_DEBUG); break;
+		case 'v':
+			log_set_level(LOG_LEVEL_DEBUG);
+			setenv("TSS2_LOG", "all+warning", 1);
+			break;
 		case 'h':
 			printf("usage: %s %s\n  %s\n", prog, cmd->usage, cmd->help);
 			return 0;

@@ -21,7 +21,7 @@
 #include "pkey.h"
 #include "unit.h"
 
-static const char *need_env(const char *name)
+static inline const char *need_env(const char *name)
 {
 	const char *v = getenv(name);
 
@@ -33,7 +33,7 @@ static const char *need_env(const char *name)
 	return v;
 }
 
-static int detail_has(const char *needle)
+static inline int detail_has(const char *needle)
 {
 	if (strstr(err_detail(), needle) != NULL)
 		return 1;
@@ -42,7 +42,7 @@ static int detail_has(const char *needle)
 }
 
 /* A P-256 software key from a big-endian private scalar (Wycheproof vectors). */
-static EVP_PKEY *p256_from_scalar(const uint8_t *d, size_t len)
+static inline EVP_PKEY *p256_from_scalar(const uint8_t *d, size_t len)
 {
 	EC_GROUP *g = EC_GROUP_new_by_curve_name(NID_X9_62_prime256v1);
 	BIGNUM *bn = BN_bin2bn(d, (int)len, NULL);
@@ -74,7 +74,7 @@ static EVP_PKEY *p256_from_scalar(const uint8_t *d, size_t len)
 }
 
 /* ECDH with the hsm key equals OpenSSL's ECDH with a fresh software peer. */
-static int ecdh_matches_openssl(struct hsm_key *k, int rounds)
+static inline int ecdh_matches_openssl(struct hsm_key *k, int rounds)
 {
 	EVP_PKEY *pub = NULL, *peer = NULL;
 	uint8_t pt[P256_POINT_LEN], a[P256_DH_LEN], b[P256_DH_LEN];
@@ -97,7 +97,7 @@ static int ecdh_matches_openssl(struct hsm_key *k, int rounds)
 }
 
 /* hsm_key_sign_data verifies with OpenSSL; a flipped byte does not. */
-static int sign_verifies(struct hsm_key *k)
+static inline int sign_verifies(struct hsm_key *k)
 {
 	static const uint8_t msg[] = "the manifest bytes";
 	EVP_PKEY *pub = NULL;

@@ -230,26 +230,27 @@ out:
 	return r;
 }
 
-static int blob_read(const char *path, uint8_t want_kind, struct tpm_blob *b)
+/* Parse a blob file's bytes (untrusted: bounds-checked, exact lengths, no trailing data). */
+static int blob_parse(const uint8_t *data, size_t size, const char *path, uint8_t want_kind,
+		      struct tpm_blob *b)
 {
 	struct buf *in = NULL;
 	const uint8_t *p;
 	uint8_t magic[BLOB_MAGIC_LEN];
 	uint16_t version;
 	size_t len, off;
-	TSS2_RC rc;
 	int r;
 
 	memset(b, 0, sizeof(*b));
-	if ((r = file_read_private(path, HSM_BLOB_MAX, &in)) != 0)
-		return err_wrap(r, "TPM blob");
-	if ((r = buf_get(in, magic, sizeof(magic))) != 0 ||
+	if ((in = buf_from(data, size)) == NULL)
+		return ERR_ALLOC;
+	if (buf_get(in, magic, sizeof(magic)) != 0 ||
 	    memcmp(magic, BLOB_MAGIC, BLOB_MAGIC_LEN) != 0) {
 		r = err_set(ERR_FORMAT, "%s is not a coffer TPM blob", path);
 		goto out;
 	}
-	if ((r = buf_get_u16(in, &version)) != 0 || (r = buf_get_u8(in, &b->kind)) != 0 ||
-	    (r = buf_get_u8(in, &b->flags)) != 0)
+	if (buf_get_u16(in, &version) != 0 || buf_get_u8(in, &b->kind) != 0 ||
+	    buf_get_u8(in, &b->flags) != 0)
 		goto bad;
 	if (version != BLOB_VERSION) {
 		r = err_set(ERR_UNSUPPORTED, "TPM blob %s: version %u (this build reads %d)", path,
@@ -264,31 +265,44 @@ static int blob_read(const char *path, uint8_t want_kind, struct tpm_blob *b)
 	}
 	if ((b->flags & ~BLOB_FLAG_PCR) != 0 || (b->kind == BLOB_KIND_KEY && b->flags != 0))
 		goto bad;
-	if ((r = buf_get_string16_direct(in, &p, &len, sizeof(TPM2B_PUBLIC))) != 0)
+	if (buf_get_string16_direct(in, &p, &len, sizeof(TPM2B_PUBLIC)) != 0)
 		goto bad;
 	off = 0;
-	if ((rc = Tss2_MU_TPM2B_PUBLIC_Unmarshal(p, len, &off, &b->pub)) != 0 || off != len)
+	if (Tss2_MU_TPM2B_PUBLIC_Unmarshal(p, len, &off, &b->pub) != 0 || off != len)
 		goto bad;
-	if ((r = buf_get_string16_direct(in, &p, &len, sizeof(TPM2B_PRIVATE))) != 0)
+	if (buf_get_string16_direct(in, &p, &len, sizeof(TPM2B_PRIVATE)) != 0)
 		goto bad;
 	off = 0;
-	if ((rc = Tss2_MU_TPM2B_PRIVATE_Unmarshal(p, len, &off, &b->priv)) != 0 || off != len)
+	if (Tss2_MU_TPM2B_PRIVATE_Unmarshal(p, len, &off, &b->priv) != 0 || off != len)
 		goto bad;
 	if (b->flags & BLOB_FLAG_PCR) {
-		if ((r = buf_get_string16_direct(in, &p, &len, sizeof(TPML_PCR_SELECTION))) != 0)
+		if (buf_get_string16_direct(in, &p, &len, sizeof(TPML_PCR_SELECTION)) != 0)
 			goto bad;
 		off = 0;
-		if ((rc = Tss2_MU_TPML_PCR_SELECTION_Unmarshal(p, len, &off, &b->pcrs)) != 0 ||
-		    off != len)
+		if (Tss2_MU_TPML_PCR_SELECTION_Unmarshal(p, len, &off, &b->pcrs) != 0 ||
+		    off != len || b->pcrs.count == 0)
 			goto bad;
 	}
-	if ((r = buf_expect_end(in)) != 0)
+	if (buf_expect_end(in) != 0)
 		goto bad;
 	r = 0;
 	goto out;
 bad:
 	r = err_set(ERR_FORMAT, "TPM blob %s is malformed", path);
 out:
+	buf_free(in);
+	return r;
+}
+
+static int blob_read(const char *path, uint8_t want_kind, struct tpm_blob *b)
+{
+	struct buf *in = NULL;
+	int r;
+
+	memset(b, 0, sizeof(*b));
+	if ((r = file_read_private(path, HSM_BLOB_MAX, &in)) != 0)
+		return err_wrap(r, "TPM blob");
+	r = blob_parse(buf_ptr(in), buf_len(in), path, want_kind, b);
 	buf_free(in);
 	return r;
 }

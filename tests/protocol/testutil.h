@@ -39,7 +39,7 @@ static inline uint8_t *tu_hex(json_t *obj, const char *field, size_t *len)
 }
 
 /* Load $COFFER_TESTDATA/<rel> as JSON, or exit(1) loudly. */
-static inline json_t *tu_load(const char *rel)
+static inline json_t *tu_load_flags(const char *rel, size_t flags)
 {
 	const char *dir = getenv("COFFER_TESTDATA");
 	char path[4096];
@@ -49,11 +49,16 @@ static inline json_t *tu_load(const char *rel)
 	if (dir == NULL)
 		dir = "/work/shared/testdata";
 	snprintf(path, sizeof(path), "%s/%s", dir, rel);
-	if ((j = json_load_file(path, 0, &e)) == NULL) {
+	if ((j = json_load_file(path, flags, &e)) == NULL) {
 		fprintf(stderr, "cannot load %s: %s (line %d)\n", path, e.text, e.line);
 		exit(1);
 	}
 	return j;
+}
+
+static inline json_t *tu_load(const char *rel)
+{
+	return tu_load_flags(rel, 0);
 }
 
 #endif

@@ -1171,6 +1171,31 @@ static int parse_datetime(struct parser *ps, struct toml_value *v)
 	return 0;
 }
 
+int toml_datetime_parse(struct toml_doc *doc, const char *s, size_t len, struct toml_value *v)
+{
+	struct parser ps;
+	struct toml_value tmp;
+	const uint8_t *u = (const uint8_t *)s;
+	int r;
+
+	memset(&ps, 0, sizeof(ps));
+	memset(&tmp, 0, sizeof(tmp));
+	ps.doc = doc;
+	ps.s = u;
+	ps.len = len;
+	ps.line = 1;
+	ps.name = "<value>";
+	if (len < 8 || !is_digit(u[0]) || !is_digit(u[1]))
+		return err_set(ERR_FORMAT, "not a date/time");
+	if ((r = parse_datetime(&ps, &tmp)) != 0)
+		return r;
+	if (ps.pos != len)
+		return err_set(ERR_FORMAT, "not a date/time: trailing characters");
+	v->type = tmp.type;
+	v->u = tmp.u;
+	return 0;
+}
+
 static int is_numchar(int c)
 {
 	return is_digit(c) || (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || c == '_' ||

@@ -131,6 +131,14 @@ int toml_table_add(struct toml_doc *doc, struct toml_table *t, const char *key, 
 		   uint32_t line, uint32_t col, const struct toml_value *val) WARN_UNUSED;
 int toml_array_add(struct toml_doc *doc, struct toml_array *a, const struct toml_value *val)
 	WARN_UNUSED;
+/*
+ * If all of s[0..len) is a TOML date/time (offset or local date-time, local
+ * date or local time; 'T', 't' or ' ' between date and time), fill *v with
+ * its type and canonical text (in doc's arena; line/col untouched) and
+ * return 0; else ERR_FORMAT (detail names the problem), ERR_ALLOC.
+ */
+int toml_datetime_parse(struct toml_doc *doc, const char *s, size_t len, struct toml_value *v)
+	WARN_UNUSED;
 /* Depth of a table (root 0). */
 unsigned toml_table_depth(const struct toml_table *t);
 

@@ -223,6 +223,9 @@ static int print_help(const char *cmd)
 	if (sc == NULL)
 		fatal("no subcommand %s", cmd);
 	printf("usage: %s %s %s\n\n%s\n", PROG, sc->name, sc->usage, sc->help);
+	if (strcmp(sc->name, "help") != 0)
+		printf("\nexit codes: 0 ok, 1 verification failed or step refused, 2 usage, "
+		       "3 token or system error\n");
 	return PM_EXIT_OK;
 }
 
@@ -781,26 +784,31 @@ static int help_main(int argc, char **argv);
 
 static const struct subcommand subcommands[] = {
 	{"init", init_main,
+	 "Create the master signing key in a token; print the trust anchor.\n"
 	 "Generate the master signing key pair in a token (non-extractable, sign only), write\n"
 	 "master_signing_public.pem into the bundle directory (created if needed) and print\n"
 	 "its fingerprint, the trust anchor every appliance pins.",
 	 "--pkcs11-module PATH [--token URI|LABEL] [--pin-source SRC]\n"
 	 "       [--label LABEL (coffer-master)] [--bundle DIR (.)] [--note TEXT]"},
 	{"server-key", server_key_main,
+	 "Create an appliance key in its token or TPM; export its public key.\n"
 	 "Generate an appliance key pair (ECDH) in the appliance's token, or in a TPM as a\n"
 	 "wrapped key blob, and export keys/NAME_public.pem. NAME: 1 to 64 of [A-Za-z0-9._-].",
 	 "NAME (--pkcs11-module PATH [--token URI|LABEL] [--pin-source SRC] [--label LABEL (NAME)]\n"
 	 "       | --tpm2 TCTI --key-blob FILE) [--force] [--bundle DIR] [--note TEXT]"},
 	{"add-key", add_key_main,
+	 "Register a public key made elsewhere (appliance, companion).\n"
 	 "Register a P-256 public key made elsewhere (another appliance, a companion) as\n"
 	 "keys/NAME_public.pem. Refuses to replace an existing key without --force.",
 	 "NAME PEM [--force] [--bundle DIR] [--note TEXT]"},
 	{"manifest", manifest_main,
+	 "Write crypto_manifest.json for the bundle (serial + 1).\n"
 	 "Write crypto_manifest.json: every regular file of the bundle with its SHA-256,\n"
 	 "serial = previous serial + 1. Symbolic links and special files are refused.\n"
 	 "A stale signature is removed.",
 	 "[--bundle DIR] [--note TEXT]"},
 	{"sign", sign_main,
+	 "Sign the manifest with the master key in the token.\n"
 	 "Sign the exact bytes of crypto_manifest.json with the master key in the token\n"
 	 "(ECDSA P-256, SHA-256, DER) into crypto_manifest.json.sig. The step's log line is\n"
 	 "added first and only the ceremony.log entry of the manifest is refreshed; anything\n"
@@ -808,6 +816,7 @@ static const struct subcommand subcommands[] = {
 	 "--pkcs11-module PATH [--token URI|LABEL] [--pin-source SRC]\n"
 	 "       [--label LABEL|URI (coffer-master)] [--bundle DIR] [--note TEXT]"},
 	{"verify", verify_main,
+	 "Verify a bundle exactly as an appliance does at start.\n"
 	 "Check a bundle as an appliance does: trust anchor, signature, manifest, serial,\n"
 	 "paths, types, unlisted files, hashes. Exit 0 ok, 1 failed (the check and the file\n"
 	 "are named), 2 usage, 3 system error. The bundle is not changed; --record appends\n"
@@ -815,6 +824,7 @@ static const struct subcommand subcommands[] = {
 	 "--trust-anchor sha256:HEX [--min-serial N] [--state FILE [--update-state]]\n"
 	 "       [--record LOG] [--bundle DIR] [--note TEXT]"},
 	{"log-verify", log_verify_main,
+	 "Check the hash chain of the ceremony log.\n"
 	 "Check the hash chain of the ceremony log (the bundle's, or FILE) and print its line\n"
 	 "count and head (SHA-256 of the last line) to compare with the paper record.",
 	 "[FILE] [--record LOG] [--bundle DIR] [--note TEXT]"},

@@ -223,7 +223,7 @@ int bundle_manifest_parse(const uint8_t *data, size_t len, struct bundle_manifes
 		goto out;
 	}
 	if (json_integer_value(v) != BUNDLE_MANIFEST_VERSION) {
-		r = err_set(ERR_UNSUPPORTED, "manifest version %lld; only %d is known",
+		r = err_set(ERR_FORMAT, "manifest version %lld; only %d is known",
 			    (long long)json_integer_value(v), BUNDLE_MANIFEST_VERSION);
 		goto out;
 	}
@@ -411,19 +411,31 @@ static int read_top(int dirfd, const char *name, size_t max, const char *check, 
 	int fd = -1, r;
 
 	*out = NULL;
-	if ((r = open_beneath(dirfd, name, &fd)) != 0) {
-		/* Name the check the caller is performing, with the reason found. */
-		char why[ESC_MAX];
-		snprintf(why, sizeof(why), "%s", err_detail());
-		r = err_set(r, "check '%s' failed for %s: %s", check, name,
-			    r == ERR_NOT_FOUND ? "no such file" : why);
+	if ((r = open_beneath(dirfd, name, &fd)) == 0) {
+		if ((b = buf_new(max + 1)) == NULL) {
+			r = ERR_ALLOC;
+			goto out;
+		}
+		r = hash_fd(fd, max, name, h, b);
+	}
+	/* Name the check the caller is performing, with what was found. */
+	switch (r) {
+	case 0:
+		break;
+	case ERR_NOT_FOUND:
+		r = err_set(r, "check '%s' failed for %s: no such file", check, name);
+		break;
+	case ERR_PERMISSION:
+		r = err_set(r, "check '%s' failed for %s: not a regular file (symbolic links "
+			       "are refused)", check, name);
+		break;
+	case ERR_TOO_LARGE:
+		r = err_set(r, "check '%s' failed for %s: larger than %zu bytes", check, name, max);
+		break;
+	default:
 		goto out;
 	}
-	if ((b = buf_new(max + 1)) == NULL) {
-		r = ERR_ALLOC;
-		goto out;
-	}
-	if ((r = hash_fd(fd, max, name, h, b)) != 0)
+	if (r != 0)
 		goto out;
 	*out = b;
 	b = NULL;

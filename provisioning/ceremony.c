@@ -62,10 +62,15 @@ int ceremony_check(const uint8_t *data, size_t len, size_t *lines, uint8_t head[
 			return err_set(ERR_FORMAT, "line %zu: prev is not hex", n);
 		if (memmem(line, llen, " time=", 6) == NULL || memmem(line, llen, " step=", 6) == NULL)
 			return err_set(ERR_FORMAT, "line %zu: time= or step= missing", n);
-		if (CRYPTO_memcmp(got, expect, SHA256_LEN) != 0)
+		if (CRYPTO_memcmp(got, expect, SHA256_LEN) != 0) {
+			if (n == 1)
+				return err_set(ERR_AUTH, "check 'chain' failed at line 1: the first "
+							 "line must carry prev=0...0 (lines were "
+							 "removed or reordered)");
 			return err_set(ERR_AUTH, "check 'chain' failed at line %zu: prev does not "
 						 "match line %zu (a line was removed, changed, "
 						 "inserted or reordered)", n, n - 1);
+		}
 		if ((r = pkey_sha256(line, llen, expect)) != 0)
 			return r;
 		off += llen + 1;

@@ -164,6 +164,23 @@ static void field_add(char *fields, const char *key, const char *val)
 	fields[o] = '\0';
 }
 
+/* Before a step changes the bundle: refuse early if its log is broken. */
+static int log_ready(const struct pm_opts *o)
+{
+	char path[PM_PATH_MAX];
+	size_t lines;
+	int r;
+
+	if ((r = join(path, o->bundle, CEREMONY_LOG)) != 0)
+		return r;
+	r = ceremony_verify(path, &lines, NULL);
+	if (r == ERR_NOT_FOUND)
+		return 0;
+	if (r != 0)
+		err_wrap(r, "refusing to extend a broken log");
+	return r;
+}
+
 static int log_step(const struct pm_opts *o, const char *step, const char *fields)
 {
 	char path[PM_PATH_MAX];
@@ -455,6 +472,8 @@ static int init_main(int argc, char **argv)
 	if ((r = file_mkdirs(o.bundle, 0755)) != 0 || (r = join(path, o.bundle, BUNDLE_MASTER_PUBLIC)) != 0)
 		goto out;
 	/* Refuse before the token makes a key nobody will use. */
+	if ((r = log_ready(&o)) != 0)
+		goto out;
 	if (lstat(path, &st) == 0) {
 		r = err_set(ERR_EXISTS, "%.200s already exists: this bundle has a master key", path);
 		goto out;
@@ -538,7 +557,7 @@ static int server_key_main(int argc, char **argv)
 		return usage_error(o.cmd, "NAME must be 1 to %d of [A-Za-z0-9._-]", PM_NAME_MAX);
 	if (o.label == NULL)
 		o.label = name;
-	if ((r = key_exists(&o, name)) != 0 ||
+	if ((r = log_ready(&o)) != 0 || (r = key_exists(&o, name)) != 0 ||
 	    (r = token_generate(&o, o.label, HSM_USAGE_DERIVE, HSM_NEED_ECDH | HSM_NEED_KEYGEN,
 				&pub)) != 0)
 		goto out;
@@ -575,8 +594,14 @@ static int add_key_main(int argc, char **argv)
 	name = o.args[0];
 	if (!name_ok(name))
 		return usage_error(o.cmd, "NAME must be 1 to %d of [A-Za-z0-9._-]", PM_NAME_MAX);
-	if ((r = pkey_load_public(o.args[1], &pub)) != 0)
+	if ((r = log_ready(&o)) != 0)
 		goto out;
+	if ((r = pkey_load_public(o.args[1], &pub)) != 0) {
+		/* Not a public key PEM is bad input, not a failure of this machine. */
+		if (r == ERR_CRYPTO)
+			r = ERR_FORMAT;
+		goto out;
+	}
 	if (!pkey_is_p256(pub)) {
 		r = err_set(ERR_FORMAT, "%.200s is not a P-256 public key", o.args[1]);
 		goto out;
@@ -604,7 +629,7 @@ static int manifest_main(int argc, char **argv)
 	if ((x = parse_opts(argc, argv, O_BUNDLE | O_NOTE, 0, 0, &o)) >= 0)
 		return x;
 	/* The log line comes first so that the manifest covers it. */
-	if ((r = bundle_next_serial(o.bundle, &serial)) != 0)
+	if ((r = log_ready(&o)) != 0 || (r = bundle_next_serial(o.bundle, &serial)) != 0)
 		goto out;
 	snprintf(num, sizeof(num), "%" PRIu64, serial);
 	field_add(fields, "serial", num);
@@ -860,6 +885,8 @@ static void show_usage(FILE *f)
 static int help_main(int argc, char **argv)
 {
 	if (argc > 1) {
+		if (strcmp(argv[1], "--help") == 0 || strcmp(argv[1], "-h") == 0)
+			return print_help("help");
 		if (find_subcommand(argv[1]) == NULL)
 			return usage_error("help", "no subcommand '%s'", argv[1]);
 		return print_help(argv[1]);

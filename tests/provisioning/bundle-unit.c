@@ -63,7 +63,7 @@ static const struct {
 	{"[]", ERR_FORMAT},
 	{"{\"created\":\"x\",\"files\":{},\"serial\":1,\"version\":1} x", ERR_FORMAT},
 	{"{\"created\":\"x\",\"files\":{},\"serial\":1,\"version\":1,\"version\":1}", ERR_FORMAT},
-	{"{\"created\":\"x\",\"files\":{},\"serial\":1,\"version\":2}", ERR_UNSUPPORTED},
+	{"{\"created\":\"x\",\"files\":{},\"serial\":1,\"version\":2}", ERR_FORMAT},
 	{"{\"created\":\"x\",\"files\":{},\"serial\":1,\"version\":\"1\"}", ERR_FORMAT},
 	{"{\"created\":\"x\",\"files\":{},\"serial\":1,\"version\":1.0}", ERR_FORMAT},
 	{"{\"created\":\"x\",\"files\":{},\"serial\":0,\"version\":1}", ERR_FORMAT},

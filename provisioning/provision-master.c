@@ -267,7 +267,7 @@ static int parse_opts(int argc, char **argv, unsigned groups, int min_args, int 
 	memset(&longopts[n], 0, sizeof(longopts[n]));
 	optind = 1;
 	opterr = 0;
-	while ((c = getopt_long(argc, argv, groups & O_BUNDLE ? "+hb:" : "+h", longopts, NULL)) !=
+	while ((c = getopt_long(argc, argv, groups & O_BUNDLE ? "hb:" : "h", longopts, NULL)) !=
 	       -1) {
 		switch (c) {
 		case OPT_HELP:

@@ -349,6 +349,12 @@ int cfg_parse_yaml(struct cfg *c, const uint8_t *text, size_t len, const char *n
 			const char *v = (const char *)ev.data.scalar.value;
 			size_t vl = ev.data.scalar.length;
 
+			/* An empty document ("---" alone) is an empty null scalar. */
+			if (depth == 0 && vl == 0 && ev.data.scalar.plain_implicit &&
+			    !(seen & (1ULL << 63))) {
+				seen |= 1ULL << 63;
+				break;
+			}
 			if (depth != 1) {
 				r = yaml_fail(name, &ev.start_mark, "expected a mapping of options",
 					      NULL);

@@ -64,7 +64,7 @@ int main(int argc, char **argv)
 	cfg_init(&cfg);
 	if ((r = cfg_parse(&cfg, argc, argv, &action)) != 0) {
 		log_error("%s", err_msg(r));
-		rc = r == ERR_INVALID_ARG ? EXIT_USAGE : EXIT_FAILURE;
+		rc = EXIT_USAGE;
 		goto out;
 	}
 	if (action == CFG_HELP) {

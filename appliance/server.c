@@ -28,7 +28,7 @@
 #include "log.h"
 #include "ratelimit.h"
 #include "secmem.h"
-#include "session.h"
+#include "handler.h"
 #include "state.h"
 #include "token.h"
 
@@ -74,7 +74,7 @@ struct conn {
 	int hello_job; /* the job in flight is a Hello (counts against max-handshakes) */
 	uint64_t started_ms, progress_ms;
 	struct appl_state *st;
-	struct session *sess;
+	struct handler *sess;
 };
 
 enum job_kind {
@@ -101,7 +101,8 @@ struct server {
 	struct token *token;
 	struct audit *audit;
 	struct appl_state *state;
-	struct session_env env;
+	struct handler_env env;
+	pthread_mutex_t replay_lock;
 	struct listener listeners[CFG_MAX_LISTEN];
 	size_t n_listeners;
 	int epfd, sigfd, wakefd;
@@ -158,6 +159,10 @@ int server_new(const struct cfg *c, struct token *t, struct audit *a, struct app
 	s->env.token = t;
 	s->env.audit = a;
 	s->env.audit_required = c->audit_required;
+	pthread_mutex_init(&s->replay_lock, NULL);
+	s->env.replay_lock = &s->replay_lock;
+	/* The replay table outlives reloads: a Hello replayed across a reload is still old. */
+	s->env.replay = handler_replay_new();
 	s->epfd = s->sigfd = s->wakefd = -1;
 	s->sig_tag.kind = EV_SIGNAL;
 	s->wake_tag.kind = EV_WAKE;
@@ -179,7 +184,7 @@ static void conn_free(struct conn *c)
 		return;
 	if (c->fd >= 0)
 		close(c->fd);
-	session_free(c->sess);
+	handler_free(c->sess);
 	state_unref(c->st);
 	if (c->body != NULL) {
 		secmem_zero(c->body, c->body_len);
@@ -211,6 +216,8 @@ void server_free(struct server *s)
 	if (s->wakefd >= 0)
 		close(s->wakefd);
 	ratelimit_free(s->rl);
+	handler_replay_free(s->env.replay);
+	pthread_mutex_destroy(&s->replay_lock);
 	state_unref(s->state);
 	free(s->threads);
 	pthread_mutex_destroy(&s->lock);
@@ -277,7 +284,7 @@ static void run_job(struct server *s, struct job *j)
 		j->close = 1;
 		return;
 	}
-	j->rc = session_handle(&s->env, j->c->st, j->c->peer_text, &j->c->sess, j->type, j->body,
+	j->rc = handler_handle(&s->env, j->c->st, j->c->peer_text, &j->c->sess, j->type, j->body,
 			       j->len, j->out, &j->close);
 	if (j->rc != 0) {
 		warn_fr(j->rc, "peer %s: %s frame", j->c->peer_text,
@@ -468,7 +475,7 @@ static int conn_flush(struct server *s, struct conn *c)
 static void conn_refuse(struct server *s, struct conn *c, const char *reason)
 {
 	buf_free(c->out);
-	if ((c->out = buf_new(0)) == NULL || session_plain_error(c->out, reason) != 0) {
+	if ((c->out = buf_new(0)) == NULL || handler_plain_error(c->out, reason) != 0) {
 		conn_close(s, c, reason);
 		return;
 	}
@@ -777,7 +784,7 @@ static void sweep(struct server *s)
 			continue;
 		}
 		deadline = c->progress_ms + (uint64_t)s->cfg->idle_timeout * 1000;
-		if (!session_linked(c->sess)) {
+		if (!handler_linked(c->sess)) {
 			uint64_t hs = c->started_ms + (uint64_t)s->cfg->handshake_timeout * 1000;
 			if (hs < deadline)
 				deadline = hs;

@@ -17,6 +17,10 @@
 #ifdef COFFER_APPL_BUNDLE
 #include "bundle.h"
 #endif
+#ifdef COFFER_APPL_SEALED
+#include "file.h"
+#include "sealed.h"
+#endif
 
 static int cmp_client(const void *a, const void *b)
 {
@@ -39,8 +43,8 @@ static void state_free(struct appl_state *st)
 		return;
 	secmem_free(st->ss_block);
 	free(st->clients);
-	/* The definition text holds every secret: wiped by buf_free. */
-	buf_free(st->definition);
+	/* The definition text holds every secret: secmem_free wipes it. */
+	secmem_free(st->text);
 #ifdef COFFER_APPL_BUNDLE
 	bundle_free(st->bundle);
 #endif
@@ -150,9 +154,161 @@ static int cache_ss(struct appl_state *st, struct token *t)
 	return 0;
 }
 
-#if defined(COFFER_APPL_BUNDLE) && defined(COFFER_APPL_SEALED) && defined(COFFER_APPL_DEFS)
-/* XXX wire once provisioning/ sealed + definitions land. */
-#error "state_load: wire sealed_open and definition_parse"
+#if defined(COFFER_APPL_BUNDLE) && defined(COFFER_APPL_SEALED)
+/* Public keys listed under keys/ in the bundle: the companions allowed to
+ * seal, and the client keys that make an ss cache possible. */
+static int bundle_keys(struct bundle *b, EVP_PKEY ***keysp, size_t *np)
+{
+	const struct bundle_manifest *m = bundle_get_manifest(b);
+	size_t i, count = bundle_manifest_count(m), n = 0;
+	EVP_PKEY **keys = NULL;
+	struct buf *pem = NULL;
+	int r = 0;
+
+	*keysp = NULL;
+	*np = 0;
+	if ((keys = calloc(count ? count : 1, sizeof(*keys))) == NULL)
+		return err_set(ERR_ALLOC, "bundle keys");
+	for (i = 0; i < count; i++) {
+		const char *path = bundle_manifest_entry(m, i)->path;
+		size_t len = strlen(path);
+		if (strncmp(path, BUNDLE_KEYS_DIR "/", sizeof(BUNDLE_KEYS_DIR)) != 0 || len < 11 ||
+		    strcmp(path + len - 11, "_public.pem") != 0)
+			continue;
+		buf_free(pem);
+		pem = NULL;
+		if ((r = bundle_read_file(b, path, PKEY_PEM_MAX, &pem)) != 0 ||
+		    (r = pkey_public_from_pem(buf_ptr(pem), buf_len(pem), &keys[n])) != 0) {
+			r = err_wrap(r, "bundle key %s", path);
+			goto out;
+		}
+		n++;
+	}
+	*keysp = keys;
+	*np = n;
+	keys = NULL;
+out:
+	buf_free(pem);
+	if (keys != NULL) {
+		for (i = 0; i < n; i++)
+			EVP_PKEY_free(keys[i]);
+		free(keys);
+	}
+	return r;
+}
+
+/* XXX wire provisioning/'s definition model (definition_parse, definition_find)
+ * here once it lands: parse text (format) and list the clients. */
+static int index_definition(struct appl_state *st, const uint8_t *text, size_t len,
+			    enum sealed_format format, struct state_client **clientsp, size_t *np)
+{
+	(void)st;
+	(void)text;
+	(void)len;
+	(void)format;
+	*clientsp = NULL;
+	*np = 0;
+	return err_set(ERR_UNSUPPORTED,
+		       "parse definition: this appliance-server was built without provisioning/ definitions");
+}
+
+int state_load(const struct cfg *c, struct token *t, int update_state, struct appl_state **out)
+{
+	struct bundle_verify_opts vo;
+	struct bundle *b = NULL;
+	struct buf *sealed = NULL;
+	EVP_PKEY **keys = NULL;
+	size_t nkeys = 0, i, j, nclients = 0, ci = 0, textlen = 0;
+	uint8_t *text = NULL;
+	enum sealed_format format;
+	struct state_client *clients = NULL;
+	struct appl_state *st = NULL, tmp;
+	uint64_t serial;
+	int r;
+
+	*out = NULL;
+	memset(&tmp, 0, sizeof(tmp));
+	memset(&vo, 0, sizeof(vo));
+	vo.trust_anchor = c->trust_anchor;
+	vo.state_file = c->state_file;
+	/* The serial is recorded only once everything below succeeded. */
+	vo.update_state = 0;
+	if ((r = bundle_verify(c->bundle, &vo, &b)) != 0) {
+		r = err_wrap(r, "bundle %s", c->bundle);
+		goto out;
+	}
+	serial = bundle_serial(b);
+	if ((r = bundle_keys(b, &keys, &nkeys)) != 0)
+		goto out;
+	if ((r = bundle_read_file(b, "coffer.sealed", LIMIT_SEALED, &sealed)) != 0) {
+		r = err_wrap(r, "bundle %s: coffer.sealed", c->bundle);
+		goto out;
+	}
+	if ((r = sealed_open(buf_ptr(sealed), buf_len(sealed), token_key(t), keys, nkeys, &text,
+			     &textlen, &format, &ci)) != 0) {
+		r = err_wrap(r, "unseal %s/coffer.sealed", c->bundle);
+		goto out;
+	}
+	if ((r = index_definition(&tmp, text, textlen, format, &clients, &nclients)) != 0) {
+		r = err_wrap(r, "definition in %s/coffer.sealed", c->bundle);
+		goto out;
+	}
+	if ((r = state_from_clients(clients, nclients, &st)) != 0)
+		goto out;
+	st->serial = serial;
+	snprintf(st->master_fpr, sizeof(st->master_fpr), "%s", bundle_master_fingerprint(b));
+	st->bundle = b;
+	b = NULL;
+	st->defs = tmp.defs;
+	tmp.defs = NULL;
+	st->text = text;
+	st->text_len = textlen;
+	text = NULL;
+	/* Client public keys shipped in the bundle make the ss cache possible. */
+	for (i = 0; i < nkeys; i++) {
+		uint8_t id[IDENTITY_LEN];
+		struct state_client *cl;
+		if (!pkey_is_p256(keys[i]) || pkey_identity(keys[i], id) != 0)
+			continue;
+		cl = (struct state_client *)state_find(st, id);
+		if (cl != NULL && pkey_to_point(keys[i], cl->point) == 0)
+			cl->have_point = 1;
+	}
+	err_clear();
+	if (c->cache_ss && (r = cache_ss(st, t)) != 0)
+		goto out;
+	if (update_state) {
+		char dir[4096];
+		const char *slash = strrchr(c->state_file, '/');
+		if (slash != NULL && (size_t)(slash - c->state_file) < sizeof(dir) &&
+		    slash != c->state_file) {
+			memcpy(dir, c->state_file, (size_t)(slash - c->state_file));
+			dir[slash - c->state_file] = '\0';
+			if ((r = file_mkdirs(dir, 0700)) != 0) {
+				r = err_wrap(r, "state file %s", c->state_file);
+				goto out;
+			}
+		}
+		if ((r = bundle_state_write(c->state_file, serial)) != 0) {
+			r = err_wrap(r, "record serial %llu", (unsigned long long)serial);
+			goto out;
+		}
+	}
+	(void)j;
+	*out = st;
+	st = NULL;
+out:
+	state_free(st);
+	free(clients);
+	bundle_free(b);
+	buf_free(sealed);
+	if (text != NULL)
+		secmem_free(text);
+	for (i = 0; i < nkeys; i++)
+		EVP_PKEY_free(keys[i]);
+	free(keys);
+	return r;
+}
 #else
 int state_load(const struct cfg *c, struct token *t, int update_state, struct appl_state **out)
 {

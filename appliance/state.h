@@ -39,9 +39,10 @@ struct appl_state {
 	size_t n;
 	size_t n_cached;
 	uint8_t *ss_block; /* secure memory: n * P256_DH_LEN */
-	void *bundle;      /* the verified bundle (impl) */
-	void *defs;        /* the parsed definition (impl) */
-	struct buf *definition; /* the unsealed text; wiped with the state */
+	void *bundle;      /* the verified bundle (struct bundle *) */
+	void *defs;        /* the parsed definition (provisioning/'s model) */
+	uint8_t *text;     /* the unsealed definition, secure memory; wiped with the state */
+	size_t text_len;
 };
 
 /*

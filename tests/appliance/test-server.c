@@ -129,7 +129,7 @@ static void *parallel_client(void *arg)
 	*ok = 0;
 	if (fd < 0)
 		return NULL;
-	if (send_frame(fd, 0x00, 200, 0) == 0 && recv_frame(fd, text, sizeof(text)) == 0xff &&
+	if (send_frame(fd, 0x00, 174, 0) == 0 && recv_frame(fd, text, sizeof(text)) == 0xff &&
 	    closed_by_peer(fd))
 		*ok = 1;
 	close(fd);
@@ -178,7 +178,7 @@ int main(void)
 	TEST_START("a Hello that cannot authenticate gets a plain Error, then EOF");
 	fd = dial();
 	ASSERT_TRUE(fd >= 0);
-	ASSERT_INT_EQ(send_frame(fd, 0x00, 211, 0), 0);
+	ASSERT_INT_EQ(send_frame(fd, 0x00, 174, 0), 0);
 	ASSERT_INT_EQ(recv_frame(fd, text, sizeof(text)), 0xff);
 	ASSERT_TRUE(closed_by_peer(fd));
 	close(fd);
@@ -253,7 +253,7 @@ int main(void)
 	TEST_START("per-address handshake rate: excess gets \"rate limited\"");
 	for (i = 0, n = 0; i < 40 && n == 0; i++) {
 		fd = dial();
-		ASSERT_INT_EQ(send_frame(fd, 0x00, 211, 0), 0);
+		ASSERT_INT_EQ(send_frame(fd, 0x00, 174, 0), 0);
 		type = recv_frame(fd, text, sizeof(text));
 		ASSERT_INT_EQ(type, 0xff);
 		if (strcmp(text, "rate limited") == 0)

@@ -1,6 +1,7 @@
 // SPDX-License-Identifier: ISC
 #include "token.h"
 
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -74,6 +75,25 @@ out:
 	return r;
 }
 
+int token_soft(EVP_PKEY *priv, struct token **out)
+{
+	struct token *t = NULL;
+	int r;
+
+	*out = NULL;
+	if ((t = calloc(1, sizeof(*t))) == NULL)
+		return err_set(ERR_ALLOC, "token");
+	if ((r = hsm_key_from_pkey(priv, &t->k)) != 0 || (r = hsm_key_point(t->k, t->point)) != 0 ||
+	    (r = pkey_fingerprint(priv, t->fpr)) != 0)
+		goto out;
+	snprintf(t->desc, sizeof(t->desc), "software key (tests)");
+	*out = t;
+	t = NULL;
+out:
+	token_close(t);
+	return r;
+}
+
 void token_close(struct token *t)
 {
 	if (t == NULL)
@@ -99,6 +119,13 @@ int token_open(const struct cfg *c, struct token **out)
 	(void)c;
 	*out = NULL;
 	return err_set(ERR_UNSUPPORTED, "open token: this appliance-server was built without hsm/");
+}
+
+int token_soft(EVP_PKEY *priv, struct token **out)
+{
+	(void)priv;
+	*out = NULL;
+	return err_set(ERR_UNSUPPORTED, "software token: built without hsm/");
 }
 
 void token_close(struct token *t)

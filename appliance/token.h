@@ -24,6 +24,12 @@ struct token;
  * exactly what failed (no token, wrong PIN, no such key).
  */
 int token_open(const struct cfg *c, struct token **out) WARN_UNUSED;
+/*
+ * A token over a software key (a reference to priv is taken), for tests of
+ * the serving code without a PKCS#11 module; appliance-server never uses it.
+ * ERR_UNSUPPORTED when built without hsm/.
+ */
+int token_soft(EVP_PKEY *priv, struct token **out) WARN_UNUSED;
 /* Close the key and the token; NULL is fine. */
 void token_close(struct token *t);
 /* The appliance public point (04||X||Y). */

@@ -23,7 +23,9 @@
 #include "cfg.h"
 #include "log.h"
 #include "server.h"
+#include "pkey.h"
 #include "state.h"
+#include "token.h"
 
 #include "unit.h"
 
@@ -141,6 +143,8 @@ int main(void)
 	struct cfg c;
 	struct appl_state *st = NULL;
 	struct audit *audit = NULL;
+	struct token *tok = NULL;
+	EVP_PKEY *key = NULL;
 	pthread_t th, cl[64];
 	int ok[64], fd, i, n, type;
 	char text[2048], listen_text[64], audit_path[] = "/tmp/coffer-audit-srv-XXXXXX";
@@ -169,7 +173,11 @@ int main(void)
 	TEST_START("start");
 	ASSERT_INT_EQ(state_from_clients(NULL, 0, &st), 0);
 	ASSERT_INT_EQ(audit_open(audit_path, &audit), 0);
-	ASSERT_INT_EQ(server_new(&c, NULL, audit, st, &srv), 0);
+#ifdef COFFER_APPL_HSM
+	ASSERT_INT_EQ(pkey_generate_p256(&key), 0);
+	ASSERT_INT_EQ(token_soft(key, &tok), 0);
+#endif
+	ASSERT_INT_EQ(server_new(&c, tok, audit, st, &srv), 0);
 	ASSERT_INT_EQ(server_signals(srv), 0);
 	ASSERT_INT_EQ(server_bind(srv), 0);
 	ASSERT_INT_EQ(pthread_create(&th, NULL, runner, NULL), 0);
@@ -293,6 +301,8 @@ int main(void)
 	TEST_DONE();
 
 	server_free(srv);
+	token_close(tok);
+	EVP_PKEY_free(key);
 	state_unref(st);
 	audit_close(audit);
 	cfg_clear(&c);

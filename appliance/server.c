@@ -123,6 +123,8 @@ struct server {
 	struct job *queue_head, *queue_tail;
 	struct job *done;
 	int quit;
+	server_loader_fn loader;
+	void *loader_ctx;
 	/* counters for the log */
 	unsigned long long n_accepted, n_refused, n_rate_limited;
 };
@@ -271,10 +273,19 @@ int server_signals(struct server *s)
 
 /* ---- workers ---- */
 
+void server_set_loader(struct server *s, server_loader_fn fn, void *ctx)
+{
+	s->loader = fn;
+	s->loader_ctx = ctx;
+}
+
 static void run_job(struct server *s, struct job *j)
 {
 	if (j->kind == JOB_RELOAD) {
-		j->rc = state_load(s->cfg, s->token, 1, &j->new_state);
+		if (s->loader != NULL)
+			j->rc = s->loader(s->loader_ctx, &j->new_state);
+		else
+			j->rc = state_load(s->cfg, s->token, 1, &j->new_state);
 		if (j->rc != 0)
 			snprintf(j->why, sizeof(j->why), "%s", err_msg(j->rc));
 		return;

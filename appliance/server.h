@@ -53,6 +53,13 @@ int server_signals(struct server *s) WARN_UNUSED;
  */
 int server_run(struct server *s) WARN_UNUSED;
 
+/*
+ * How SIGHUP builds the new state (runs on a worker thread). The default is
+ * state_load(cfg, token, update_state = 1). Tests replace it.
+ */
+typedef int (*server_loader_fn)(void *ctx, struct appl_state **out);
+void server_set_loader(struct server *s, server_loader_fn fn, void *ctx);
+
 /* sd_notify() when built with libsystemd, else nothing. */
 void server_notify(const char *state);
 

@@ -235,6 +235,64 @@ static void make_client(struct client *c)
 		abort();
 }
 
+/* Reload: a loader that gives web a new secret, or fails. */
+static struct state_client reload_clients[2];
+static struct secret reload_web[1];
+static int reload_fail;
+
+static int test_loader(void *ctx, struct appl_state **out)
+{
+	(void)ctx;
+	if (reload_fail)
+		return err_set(ERR_AUTH, "check 'hash' failed for coffer.sealed: test");
+	return state_from_clients(reload_clients, 2, out);
+}
+
+static void test_reload(void)
+{
+	struct outcome o;
+
+	memset(reload_clients, 0, sizeof(reload_clients));
+	memset(reload_web, 0, sizeof(reload_web));
+	reload_web[0].key = "db_password";
+	reload_web[0].key_len = 11;
+	reload_web[0].type = SECRET_STRING;
+	reload_web[0].v.str.ptr = "web-secret-2";
+	reload_web[0].v.str.len = 12;
+	memcpy(reload_clients[0].id, clients[0].id, IDENTITY_LEN);
+	reload_clients[0].name = "web";
+	reload_clients[0].shard.items = reload_web;
+	reload_clients[0].shard.n = 1;
+	/* db is gone in the new state; the stranger is now registered. */
+	memcpy(reload_clients[1].id, clients[2].id, IDENTITY_LEN);
+	reload_clients[1].name = "stranger";
+	reload_clients[1].shard.items = reload_web;
+	reload_clients[1].shard.n = 1;
+	server_set_loader(srv, test_loader, NULL);
+
+	TEST_START("SIGHUP with a bad new state keeps serving the old one");
+	reload_fail = 1;
+	ASSERT_INT_EQ(kill(getpid(), SIGHUP), 0);
+	usleep(300000);
+	ASSERT_INT_EQ(converse(&clients[0], clients[0].key, NULL, 0, &o, NULL, NULL), 0);
+	ASSERT_STR_EQ(o.first_val, "web-secret");
+	TEST_DONE();
+
+	TEST_START("SIGHUP with a good new state serves it to new connections");
+	reload_fail = 0;
+	ASSERT_INT_EQ(kill(getpid(), SIGHUP), 0);
+	usleep(300000);
+	ASSERT_INT_EQ(converse(&clients[0], clients[0].key, NULL, 0, &o, NULL, NULL), 0);
+	ASSERT_STR_EQ(o.first_val, "web-secret-2");
+	ASSERT_SIZE_EQ(o.n, 1);
+	ASSERT_INT_EQ(converse(&clients[1], clients[1].key, NULL, 0, &o, NULL, NULL), 0);
+	ASSERT_INT_EQ(o.link_rc, ERR_NOT_FOUND);
+	ASSERT_INT_EQ(converse(&clients[2], clients[2].key, NULL, 0, &o, NULL, NULL), 0);
+	ASSERT_INT_EQ(o.link_rc, 0);
+	ASSERT_STR_EQ(o.first_val, "web-secret-2");
+	TEST_DONE();
+}
+
 static void run_suite(const char *label, int cache)
 {
 	struct outcome o;
@@ -417,6 +475,8 @@ int main(void)
 		TEST_DONE();
 
 		run_suite(cache ? "with the ss cache" : "without the ss cache", cache);
+		if (!cache)
+			test_reload();
 
 		TEST_START("audit: handshakes and releases, names, never values");
 		{
@@ -434,7 +494,7 @@ int main(void)
 				fclose(f);
 			ASSERT_TRUE(hs >= 70);
 			ASSERT_TRUE(rel >= 4);
-			ASSERT_INT_EQ(knf, 1);
+			ASSERT_INT_EQ(knf, cache ? 1 : 2);
 			ASSERT_INT_EQ(values, 0);
 		}
 		TEST_DONE();

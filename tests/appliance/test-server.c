@@ -290,6 +290,17 @@ int main(void)
 	}
 	TEST_DONE();
 
+	TEST_START("SIGHUP: a reload that fails keeps the server serving");
+	ASSERT_INT_EQ(kill(getpid(), SIGHUP), 0); /* bundle /nonexistent: fails */
+	usleep(300000);
+	fd = dial();
+	ASSERT_TRUE(fd >= 0);
+	ASSERT_INT_EQ(send_frame(fd, 0x02, 16, 0x41), 0);
+	ASSERT_INT_EQ(recv_frame(fd, text, sizeof(text)), 0xff);
+	ASSERT_STR_EQ(text, "expected Hello");
+	close(fd);
+	TEST_DONE();
+
 	TEST_START("SIGTERM: stop accepting, finish, return 0");
 	fd = dial(); /* an idle connection is closed at shutdown */
 	ASSERT_INT_EQ(kill(getpid(), SIGTERM), 0);

@@ -227,6 +227,8 @@ int state_load(const struct cfg *c, struct token *t, int update_state, struct ap
 	int r;
 
 	*out = NULL;
+	if (c->trust_anchor == NULL || c->bundle == NULL || c->state_file == NULL)
+		return err_set(ERR_INVALID_ARG, "load state: bundle, trust anchor and state file are required");
 	memset(&tmp, 0, sizeof(tmp));
 	memset(&vo, 0, sizeof(vo));
 	vo.trust_anchor = c->trust_anchor;

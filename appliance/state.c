@@ -17,6 +17,9 @@
 #ifdef COFFER_APPL_BUNDLE
 #include "bundle.h"
 #endif
+#ifdef COFFER_APPL_DEFS
+#include "definition.h"
+#endif
 #ifdef COFFER_APPL_SEALED
 #include "file.h"
 #include "sealed.h"
@@ -37,18 +40,25 @@ static struct appl_state *state_alloc(void)
 	return st;
 }
 
+static void defs_free(void *defs)
+{
+#ifdef COFFER_APPL_DEFS
+	definition_free(defs);
+#else
+	(void)defs;
+#endif
+}
+
 static void state_free(struct appl_state *st)
 {
 	if (st == NULL)
 		return;
 	secmem_free(st->ss_block);
 	free(st->clients);
-	/* The definition text holds every secret: secmem_free wipes it. */
-	secmem_free(st->text);
 #ifdef COFFER_APPL_BUNDLE
 	bundle_free(st->bundle);
 #endif
-	/* XXX free st->defs once provisioning/ definitions are wired. */
+	defs_free(st->defs);
 	free(st);
 }
 
@@ -197,8 +207,39 @@ out:
 	return r;
 }
 
-/* XXX wire provisioning/'s definition model (definition_parse, definition_find)
- * here once it lands: parse text (format) and list the clients. */
+#ifdef COFFER_APPL_DEFS
+/* Parse the unsealed definition and list its clients; the model (which owns
+ * names and shards, in secure memory) goes to st->defs. */
+static int index_definition(struct appl_state *st, const uint8_t *text, size_t len,
+			    enum sealed_format format, struct state_client **clientsp, size_t *np)
+{
+	struct definition *def = NULL;
+	struct state_client *cl = NULL;
+	size_t i, n;
+	int r;
+
+	*clientsp = NULL;
+	*np = 0;
+	if ((r = definition_parse(text, len, "coffer.sealed",
+				  format == SEALED_FORMAT_YAML ? DEF_YAML : DEF_TOML, &def)) != 0)
+		return r;
+	n = definition_client_count(def);
+	if ((cl = calloc(n ? n : 1, sizeof(*cl))) == NULL) {
+		definition_free(def);
+		return err_set(ERR_ALLOC, "client index");
+	}
+	for (i = 0; i < n; i++) {
+		const struct def_client *dc = definition_client_at(def, i);
+		memcpy(cl[i].id, def_client_id(dc), IDENTITY_LEN);
+		cl[i].name = def_client_name(dc);
+		cl[i].shard = def_client_secrets(dc);
+	}
+	st->defs = def;
+	*clientsp = cl;
+	*np = n;
+	return 0;
+}
+#else
 static int index_definition(struct appl_state *st, const uint8_t *text, size_t len,
 			    enum sealed_format format, struct state_client **clientsp, size_t *np)
 {
@@ -211,6 +252,7 @@ static int index_definition(struct appl_state *st, const uint8_t *text, size_t l
 	return err_set(ERR_UNSUPPORTED,
 		       "parse definition: this appliance-server was built without provisioning/ definitions");
 }
+#endif
 
 int state_load(const struct cfg *c, struct token *t, int update_state, struct appl_state **out)
 {
@@ -263,8 +305,8 @@ int state_load(const struct cfg *c, struct token *t, int update_state, struct ap
 	b = NULL;
 	st->defs = tmp.defs;
 	tmp.defs = NULL;
-	st->text = text;
-	st->text_len = textlen;
+	/* The model holds its own copies: the unsealed text goes now. */
+	secmem_free(text);
 	text = NULL;
 	/* Client public keys shipped in the bundle make the ss cache possible. */
 	for (i = 0; i < nkeys; i++) {
@@ -302,6 +344,7 @@ int state_load(const struct cfg *c, struct token *t, int update_state, struct ap
 out:
 	state_free(st);
 	free(clients);
+	defs_free(tmp.defs);
 	bundle_free(b);
 	buf_free(sealed);
 	if (text != NULL)

@@ -40,9 +40,7 @@ struct appl_state {
 	size_t n_cached;
 	uint8_t *ss_block; /* secure memory: n * P256_DH_LEN */
 	void *bundle;      /* the verified bundle (struct bundle *) */
-	void *defs;        /* the parsed definition (provisioning/'s model) */
-	uint8_t *text;     /* the unsealed definition, secure memory; wiped with the state */
-	size_t text_len;
+	void *defs;        /* the parsed definition (provisioning/'s model, secure memory) */
 };
 
 /*

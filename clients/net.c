@@ -169,7 +169,7 @@ static int write_all(int fd, const uint8_t *p, size_t len, uint64_t deadline)
 	int r;
 
 	while (len > 0) {
-		n = send(fd, p, len, MSG_NOSIGNAL);
+		n = send(fd, p, len, MSG_NOSIGNAL | MSG_DONTWAIT);
 		if (n > 0) {
 			p += n;
 			len -= (size_t)n;
@@ -194,7 +194,7 @@ static int read_exact(int fd, uint8_t *p, size_t len, uint64_t deadline)
 	int r;
 
 	while (len > 0) {
-		n = recv(fd, p, len, 0);
+		n = recv(fd, p, len, MSG_DONTWAIT);
 		if (n > 0) {
 			p += n;
 			len -= (size_t)n;

@@ -30,7 +30,7 @@ extern char **environ;
 
 #define DEFAULT_CONFIG COFFER_SYSCONFDIR "/coffer/client.yaml"
 
-/* Exit codes (coffer-get(1)); 2..6 are the negated coffer_status values. */
+/* Exit codes (coffer-get(1)): 1..8 are the negated coffer_status values. */
 enum {
 	EXIT_OK = 0,
 	EXIT_USAGE = 1,
@@ -60,7 +60,7 @@ static void msg(const char *fmt, ...)
 
 static int exit_for_status(int st)
 {
-	if (st >= COFFER_E_LOCAL && st <= COFFER_E_CONFIG)
+	if (st >= COFFER_E_NOT_FOUND && st <= COFFER_E_CONFIG)
 		return -st;
 	return EXIT_LOCAL;
 }

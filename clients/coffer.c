@@ -16,7 +16,7 @@
 #include "pkey.h"
 #include "secmem.h"
 #include "secret.h"
-#include "session.h"
+#include "fetch.h"
 
 /* The public item must stay a mirror of struct secret (coffer-get converts). */
 _Static_assert((int)COFFER_STRING == (int)SECRET_STRING &&
@@ -59,6 +59,7 @@ const char *coffer_strerror(int status)
 	case COFFER_E_SERVER: return "server error";
 	case COFFER_E_PROTOCOL: return "protocol error";
 	case COFFER_E_LOCAL: return "local error";
+	case COFFER_E_NOT_FOUND: return "secret not found";
 	}
 	return "unknown status";
 }
@@ -614,7 +615,7 @@ int coffer_fetch(struct coffer_client *c, const char *const *names, size_t n_nam
 		 struct coffer_result **out)
 {
 	struct collector col = {0};
-	struct session_params sp;
+	struct fetch_params sp;
 	char acc[COFFER_MSG_MAX] = "";
 	int worst = 0, st = COFFER_E_NETWORK, r, fd;
 	size_t i;
@@ -656,14 +657,14 @@ int coffer_fetch(struct coffer_client *c, const char *const *names, size_t n_nam
 		sp.names = names;
 		sp.n_names = n_names;
 		sp.deadline = deadline;
-		st = session_fetch(&sp, collect, &col);
+		st = fetch_run(&sp, collect, &col);
 		close(fd);
 		if (st == COFFER_OK) {
 			st = finish(&col, s->addr, out);
 			goto out;
 		}
 		append_msg(acc, sizeof(acc), s->addr, st, err_detail());
-		if (st == COFFER_E_UNKNOWN_CLIENT || st == COFFER_E_LOCAL) {
+		if (st == COFFER_E_UNKNOWN_CLIENT || st == COFFER_E_NOT_FOUND || st == COFFER_E_LOCAL) {
 			/* Authoritative, or our own fault: other replicas cannot help. */
 			fail(st, "%s", acc);
 			goto out;

@@ -38,9 +38,10 @@
  *     the pinned key: a wrong address or a man in the middle must not make
  *     the healthy replicas unreachable; nothing secret is sent to a server
  *     that has not proved it holds the pinned key).
- * It stops at once on COFFER_E_UNKNOWN_CLIENT: an authenticated replica
+ * It stops at once on COFFER_E_UNKNOWN_CLIENT (an authenticated replica
  * answered that this client key is not registered, and all replicas serve
- * the same signed bundle. When every server fails, the status is the most
+ * the same signed bundle), on COFFER_E_NOT_FOUND (likewise for a named
+ * secret) and on COFFER_E_LOCAL (our own key or memory failed). When every server fails, the status is the most
  * telling failure seen, in this order: server authentication, protocol,
  * server error, network; the message lists each server's failure.
  *
@@ -70,6 +71,7 @@ enum coffer_status {
 	COFFER_E_SERVER = -5,         /* the server answered with an Error frame (reason in message) */
 	COFFER_E_PROTOCOL = -6,       /* the server broke the protocol */
 	COFFER_E_LOCAL = -7,          /* local failure: key file, token, memory, output */
+	COFFER_E_NOT_FOUND = -8,      /* a secret named in coffer_fetch is not in the shard */
 };
 
 /* Static text for a status ("network failure", ...); never NULL. */

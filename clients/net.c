@@ -163,7 +163,7 @@ int net_connect(const char *addr, uint64_t deadline, int *fdp)
 	return r;
 }
 
-static int write_all(int fd, const uint8_t *p, size_t len, uint64_t deadline)
+int net_write_all(int fd, const uint8_t *p, size_t len, uint64_t deadline)
 {
 	ssize_t n;
 	int r;
@@ -188,7 +188,7 @@ static int write_all(int fd, const uint8_t *p, size_t len, uint64_t deadline)
 	return 0;
 }
 
-static int read_exact(int fd, uint8_t *p, size_t len, uint64_t deadline)
+int net_read_exact(int fd, uint8_t *p, size_t len, uint64_t deadline)
 {
 	ssize_t n;
 	int r;
@@ -224,9 +224,9 @@ int net_write_frame(int fd, uint8_t type, const uint8_t *body, size_t len, uint6
 		return err_set(ERR_TOO_LARGE, "frame body of %zu bytes", len);
 	buf_poke_be16(hdr, (uint16_t)len);
 	hdr[2] = type;
-	if ((r = write_all(fd, hdr, sizeof(hdr), deadline)) != 0)
+	if ((r = net_write_all(fd, hdr, sizeof(hdr), deadline)) != 0)
 		return r;
-	return write_all(fd, body, len, deadline);
+	return net_write_all(fd, body, len, deadline);
 }
 
 int net_read_frame(int fd, uint8_t *type, struct buf *body, uint64_t deadline)
@@ -236,11 +236,11 @@ int net_read_frame(int fd, uint8_t *type, struct buf *body, uint64_t deadline)
 	int r;
 
 	buf_reset(body);
-	if ((r = read_exact(fd, hdr, sizeof(hdr), deadline)) != 0)
+	if ((r = net_read_exact(fd, hdr, sizeof(hdr), deadline)) != 0)
 		return r;
 	len = buf_peek_be16(hdr);
 	*type = hdr[2];
 	if ((r = buf_reserve(body, len, &p)) != 0)
 		return r;
-	return read_exact(fd, p, len, deadline);
+	return net_read_exact(fd, p, len, deadline);
 }

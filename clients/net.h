@@ -36,6 +36,10 @@ int net_parse_addr(const char *addr, char host[static NET_HOST_MAX],
 /* Connected TCP socket to addr before deadline; *fdp closed by the caller. */
 int net_connect(const char *addr, uint64_t deadline, int *fdp) WARN_UNUSED;
 
+/* Write / read exactly len bytes before the deadline. */
+int net_write_all(int fd, const uint8_t *p, size_t len, uint64_t deadline) WARN_UNUSED;
+int net_read_exact(int fd, uint8_t *p, size_t len, uint64_t deadline) WARN_UNUSED;
+
 /* Write one frame. */
 int net_write_frame(int fd, uint8_t type, const uint8_t *body, size_t len, uint64_t deadline)
 	WARN_UNUSED;

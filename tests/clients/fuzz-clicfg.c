@@ -3,7 +3,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "clicfg.h"
+/* The production parser itself, so libFuzzer instruments it. */
+#include "clicfg.c"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 

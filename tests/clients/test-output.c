@@ -10,6 +10,7 @@
 #include <unistd.h>
 
 #include "buf.h"
+#include "file.h"
 #include "unit.h"
 
 #define S(k, val) {.key = k, .key_len = sizeof(k) - 1, .type = SECRET_STRING, \
@@ -132,6 +133,24 @@ static void check_shell_roundtrip(void)
 	buf_free(b);
 }
 
+/* The same shard against the expected files written independently (Python). */
+static void check_expected_file(enum output_format f, const char *name)
+{
+	const char *src = getenv("COFFER_SRC");
+	char path[4096];
+	struct buf *want = NULL;
+
+	if (src == NULL) {
+		UNIT_FAIL("%s", "COFFER_SRC unset (run through meson test)");
+		return;
+	}
+	snprintf(path, sizeof(path), "%s/tests/clients/expected/%s", src, name);
+	ASSERT_INT_EQ(file_read_all(path, 1 << 20, &want), 0);
+	if (want != NULL)
+		check_render(f, shard, NSHARD, NULL, (const char *)buf_ptr(want), buf_len(want));
+	buf_free(want);
+}
+
 int main(void)
 {
 	struct buf *b;
@@ -152,6 +171,12 @@ int main(void)
 
 	TEST_START("json exact");
 	check_render(OUTPUT_JSON, shard, NSHARD, NULL, json_expected, sizeof(json_expected) - 1);
+	TEST_DONE();
+
+	TEST_START("expected files (an independent oracle) agree");
+	check_expected_file(OUTPUT_ENV, "env");
+	check_expected_file(OUTPUT_DOTENV, "dotenv");
+	check_expected_file(OUTPUT_JSON, "json");
 	TEST_DONE();
 
 	TEST_START("json empty shard");

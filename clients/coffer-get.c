@@ -408,7 +408,11 @@ static int get_main(int argc, char **argv)
 	}
 	if ((st = coffer_client_new(cfg, &client)) != 0 ||
 	    (st = coffer_fetch(client, names, n_names, &res)) != 0) {
-		msg("%s", coffer_last_error());
+		if (st == COFFER_E_NOT_FOUND)
+			msg("%s (asked for %s)", coffer_last_error(),
+			    log_untrusted(tmp, sizeof(tmp), o.get != NULL ? o.get : o.only, 200));
+		else
+			msg("%s", coffer_last_error());
 		rc = exit_for_status(st);
 		goto out;
 	}

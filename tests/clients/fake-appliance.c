@@ -118,8 +118,9 @@ static void serve(int fd, EVP_PKEY *priv, const uint8_t *server_pub, const uint8
 	if ((r = session_server_hello_begin(s, &f, cpub)) != 0 ||
 	    (r = session_server_hello_finish(s, NULL, &ts)) != 0) {
 		static const char why[] = "handshake failed";
-		(void)net_write_frame(fd, FRAME_ERROR, (const uint8_t *)why, sizeof(why) - 1,
-				      net_now_ms() + IO_MS);
+		if (net_write_frame(fd, FRAME_ERROR, (const uint8_t *)why, sizeof(why) - 1,
+				    net_now_ms() + IO_MS) != 0)
+			log_debug("send Error: %s", err_detail());
 		goto out;
 	}
 	if (!is_client(cpub, client_id)) {
@@ -136,6 +137,7 @@ static void serve(int fd, EVP_PKEY *priv, const uint8_t *server_pub, const uint8
 		goto out;
 	}
 	if (!names->all) {
+		/* Every name must exist; the answer keeps shard order. */
 		for (i = 0; i < names->n; i++) {
 			for (j = 0; j < NSHARD; j++)
 				if (shard[j].key_len == names->lens[i] &&
@@ -146,8 +148,14 @@ static void serve(int fd, EVP_PKEY *priv, const uint8_t *server_pub, const uint8
 					(void)send_out(fd, out);
 				goto out;
 			}
-			sel[n++] = shard[j];
 		}
+		for (j = 0; j < NSHARD; j++)
+			for (i = 0; i < names->n; i++)
+				if (shard[j].key_len == names->lens[i] &&
+				    memcmp(shard[j].key, names->names[i], names->lens[i]) == 0) {
+					sel[n++] = shard[j];
+					break;
+				}
 		list.items = sel;
 		list.n = n;
 	}
@@ -156,8 +164,8 @@ static void serve(int fd, EVP_PKEY *priv, const uint8_t *server_pub, const uint8
 		if (session_server_okget(s, &ch, out, &more) != 0 || send_out(fd, out) != 0)
 			goto out;
 	}
-	if (read_one(fd, body, &f) == 0)
-		(void)session_server_read_bye(s, &f);
+	if (read_one(fd, body, &f) == 0 && session_server_read_bye(s, &f) != 0)
+		log_warn("bad Bye: %s", err_detail());
 out:
 	msg_names_free(names);
 	session_free(s);

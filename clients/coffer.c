@@ -53,7 +53,7 @@ const char *coffer_strerror(int status)
 	switch (status) {
 	case COFFER_OK: return "success";
 	case COFFER_E_CONFIG: return "configuration error";
-	case COFFER_E_NETWORK: return "network failure (no server reachable)";
+	case COFFER_E_NETWORK: return "network failure";
 	case COFFER_E_SERVER_AUTH: return "server authentication failed";
 	case COFFER_E_UNKNOWN_CLIENT: return "unknown client (key not registered)";
 	case COFFER_E_SERVER: return "server error";
@@ -67,6 +67,13 @@ const char *coffer_strerror(int status)
 const char *coffer_type_name(enum coffer_type t)
 {
 	return secret_type_name((enum secret_type)t);
+}
+
+/* buf_put of nothing is a no-op here (common/buf.c would compute NULL + 0 on
+ * a fresh buffer, which UBSan reports). */
+static int put_bytes(struct buf *b, const void *p, size_t n)
+{
+	return n == 0 ? 0 : buf_put(b, p, n);
 }
 
 /* ---- configuration ---- */
@@ -494,7 +501,7 @@ static int pool_add(struct buf *pool, const char *p, size_t len, size_t *off)
 	int r;
 
 	*off = buf_len(pool);
-	if ((r = buf_put(pool, p, len)) != 0 || (r = buf_put_u8(pool, 0)) != 0)
+	if ((r = put_bytes(pool, p, len)) != 0 || (r = buf_put_u8(pool, 0)) != 0)
 		return r;
 	return 0;
 }
@@ -529,7 +536,7 @@ static int collect(void *ctx, const struct secret *items, size_t n)
 			r = err_set(ERR_FORMAT, "secret of unknown type %d", (int)s->type);
 			goto out;
 		}
-		if ((r = buf_put(col->items, &pd, sizeof(pd))) != 0)
+		if ((r = put_bytes(col->items, &pd, sizeof(pd))) != 0)
 			goto out;
 		col->n++;
 	}

@@ -11,6 +11,13 @@
 #include "output.h"
 #include "secmem.h"
 
+/* buf_put of nothing is a no-op here (common/buf.c would compute NULL + 0 on
+ * a fresh buffer, which UBSan reports). */
+static int put_bytes(struct buf *b, const void *p, size_t n)
+{
+	return n == 0 ? 0 : buf_put(b, p, n);
+}
+
 size_t envp_count(char *const *envp)
 {
 	size_t n = 0;
@@ -49,8 +56,8 @@ static int make_entry(const struct secret *s, const char *prefix, char **out)
 	*out = NULL;
 	if ((b = buf_new(0)) == NULL)
 		return ERR_ALLOC;
-	if ((prefix != NULL && (r = buf_put(b, prefix, strlen(prefix))) != 0) ||
-	    (r = buf_put(b, s->key, s->key_len)) != 0 || (r = buf_put_u8(b, '=')) != 0 ||
+	if ((prefix != NULL && (r = put_bytes(b, prefix, strlen(prefix))) != 0) ||
+	    (r = put_bytes(b, s->key, s->key_len)) != 0 || (r = buf_put_u8(b, '=')) != 0 ||
 	    (r = output_value_text(s, b)) != 0)
 		goto out;
 	if ((e = malloc(buf_len(b) + 1)) == NULL) {

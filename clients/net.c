@@ -240,6 +240,8 @@ int net_read_frame(int fd, uint8_t *type, struct buf *body, uint64_t deadline)
 		return r;
 	len = buf_peek_be16(hdr);
 	*type = hdr[2];
+	if (len == 0)
+		return 0;
 	if ((r = buf_reserve(body, len, &p)) != 0)
 		return r;
 	return net_read_exact(fd, p, len, deadline);

@@ -14,6 +14,13 @@
 #include "log.h"
 #include "secmem.h"
 
+/* buf_put of nothing is a no-op here (common/buf.c would compute NULL + 0 on
+ * a fresh buffer, which UBSan reports). */
+static int put_bytes(struct buf *b, const void *p, size_t n)
+{
+	return n == 0 ? 0 : buf_put(b, p, n);
+}
+
 int output_format_parse(const char *s, enum output_format *out)
 {
 	static const struct {
@@ -131,7 +138,7 @@ int output_value_text(const struct secret *s, struct buf *out)
 	case SECRET_LOCAL_DATETIME:
 	case SECRET_LOCAL_DATE:
 	case SECRET_LOCAL_TIME:
-		return buf_put(out, s->v.str.ptr, s->v.str.len);
+		return put_bytes(out, s->v.str.ptr, s->v.str.len);
 	case SECRET_INTEGER:
 		snprintf(tmp, sizeof(tmp), "%" PRId64, s->v.i);
 		break;
@@ -144,7 +151,7 @@ int output_value_text(const struct secret *s, struct buf *out)
 	default:
 		return err_set(ERR_FORMAT, "secret of unknown type %d", (int)s->type);
 	}
-	return buf_put(out, tmp, strlen(tmp));
+	return put_bytes(out, tmp, strlen(tmp));
 }
 
 /* The value text in a scratch buffer (wiped by buf_free). */
@@ -166,7 +173,7 @@ static int value_buf(const struct secret *s, struct buf **bp)
 
 static int put_str(struct buf *out, const char *s)
 {
-	return buf_put(out, s, strlen(s));
+	return put_bytes(out, s, strlen(s));
 }
 
 static int put_name(struct buf *out, const char *prefix, const struct secret *s)
@@ -175,7 +182,7 @@ static int put_name(struct buf *out, const char *prefix, const struct secret *s)
 
 	if (prefix != NULL && (r = put_str(out, prefix)) != 0)
 		return r;
-	return buf_put(out, s->key, s->key_len);
+	return put_bytes(out, s->key, s->key_len);
 }
 
 static int render_env(const struct secret *s, const char *prefix, struct buf *out)
@@ -195,11 +202,11 @@ static int render_env(const struct secret *s, const char *prefix, struct buf *ou
 	for (start = 0, i = 0; i < n; i++) {
 		if (p[i] != '\'')
 			continue;
-		if ((r = buf_put(out, p + start, i - start)) != 0 || (r = put_str(out, "'\\''")) != 0)
+		if ((r = put_bytes(out, p + start, i - start)) != 0 || (r = put_str(out, "'\\''")) != 0)
 			goto out;
 		start = i + 1;
 	}
-	if ((r = buf_put(out, p + start, n - start)) != 0 || (r = put_str(out, "'\n")) != 0)
+	if ((r = put_bytes(out, p + start, n - start)) != 0 || (r = put_str(out, "'\n")) != 0)
 		goto out;
 out:
 	buf_free(v);
@@ -388,7 +395,7 @@ int output_render(enum output_format format, const struct secret *items, size_t 
 		r = err_set(ERR_INVALID_ARG, "unknown output format %d", (int)format);
 		goto out;
 	}
-	r = buf_put(out, buf_ptr(tmp), buf_len(tmp));
+	r = put_bytes(out, buf_ptr(tmp), buf_len(tmp));
 out:
 	buf_free(tmp);
 	return r;

@@ -8,7 +8,7 @@
  *
  *   fake-appliance PORTFILE SERVER_KEY.pem CLIENT_IDENTITY [MODE]
  *
- * Binds 127.0.0.1 on a free port, writes the port to PORTFILE, and serves
+ * Binds 127.0.0.1 (or FAKE_LISTEN=::1) on a free port, writes the port to PORTFILE, and serves
  * connections one at a time until killed. MODE:
  *   ok       (default) serve the shard
  *   chunked  serve it in many small OkGet frames
@@ -177,8 +177,13 @@ int main(int argc, char **argv)
 {
 	EVP_PKEY *priv = NULL;
 	uint8_t server_pub[P256_POINT_LEN], client_id[IDENTITY_LEN];
-	struct sockaddr_in sin;
-	socklen_t sl = sizeof(sin);
+	struct sockaddr_storage ss;
+	struct sockaddr_in *sin = (struct sockaddr_in *)&ss;
+	struct sockaddr_in6 *sin6 = (struct sockaddr_in6 *)&ss;
+	socklen_t sl;
+	const char *listen_on = getenv("FAKE_LISTEN");
+	int v6 = listen_on != NULL && strcmp(listen_on, "::1") == 0;
+	unsigned port;
 	const char *mode = argc > 4 ? argv[4] : "ok";
 	FILE *pf;
 	int lfd, fd, one = 1;
@@ -193,17 +198,25 @@ int main(int argc, char **argv)
 		fprintf(stderr, "fake-appliance: %s\n", err_msg(ERR_FORMAT));
 		return 1;
 	}
-	lfd = socket(AF_INET, SOCK_STREAM, 0);
-	memset(&sin, 0, sizeof(sin));
-	sin.sin_family = AF_INET;
-	sin.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+	memset(&ss, 0, sizeof(ss));
+	if (v6) {
+		sin6->sin6_family = AF_INET6;
+		sin6->sin6_addr = in6addr_loopback;
+		sl = sizeof(*sin6);
+	} else {
+		sin->sin_family = AF_INET;
+		sin->sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+		sl = sizeof(*sin);
+	}
+	lfd = socket(ss.ss_family, SOCK_STREAM, 0);
 	if (lfd < 0 || setsockopt(lfd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one)) != 0 ||
-	    bind(lfd, (struct sockaddr *)&sin, sizeof(sin)) != 0 || listen(lfd, 16) != 0 ||
-	    getsockname(lfd, (struct sockaddr *)&sin, &sl) != 0) {
+	    bind(lfd, (struct sockaddr *)&ss, sl) != 0 || listen(lfd, 16) != 0 ||
+	    getsockname(lfd, (struct sockaddr *)&ss, &sl) != 0) {
 		perror("fake-appliance: listen");
 		return 1;
 	}
-	if ((pf = fopen(argv[1], "w")) == NULL || fprintf(pf, "%u\n", ntohs(sin.sin_port)) < 0 ||
+	port = ntohs(v6 ? sin6->sin6_port : sin->sin_port);
+	if ((pf = fopen(argv[1], "w")) == NULL || fprintf(pf, "%u\n", port) < 0 ||
 	    fclose(pf) != 0) {
 		perror("fake-appliance: port file");
 		return 1;

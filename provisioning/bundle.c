@@ -562,6 +562,7 @@ static int build_file(struct walk *w, int dfd, const char *name)
 {
 	uint8_t h[SHA256_LEN];
 	char hex[2 * SHA256_LEN + 1], n[ESC_MAX];
+	struct stat st;
 	int fd, r;
 
 	if (is_top_excluded(w->rel))
@@ -574,6 +575,11 @@ static int build_file(struct walk *w, int dfd, const char *name)
 	fd = openat(dfd, name, O_RDONLY | O_NOFOLLOW | O_CLOEXEC | O_NOCTTY | O_NONBLOCK);
 	if (fd < 0)
 		return err_sys("open %s", esc(n, w->rel));
+	/* Replaced since the walk saw it? */
+	if (fstat(fd, &st) != 0 || !S_ISREG(st.st_mode)) {
+		close(fd);
+		return walk_fail(w, ERR_PERMISSION, "type", "changed into a non-regular file");
+	}
 	r = hash_fd(fd, LIMIT_BUNDLE_FILE, w->rel, h, NULL);
 	close(fd);
 	if (r != 0)
@@ -837,8 +843,8 @@ int bundle_sign(const char *dir, bundle_sign_fn fn, void *ctx, uint8_t digest[SH
 		goto out;
 	}
 	if ((r = pkey_verify(pub, buf_ptr(data), buf_len(data), buf_ptr(sig), buf_len(sig))) != 0) {
-		r = err_set(ERR_AUTH, "the signature made does not verify with %.200s: the "
-				      "signing key is not the bundle's master key", kpath);
+		r = err_set(ERR_AUTH, "the signature made does not verify with %.200s (SHA-256): "
+				      "the signing key is not the bundle's master key", kpath);
 		goto out;
 	}
 	if ((r = file_write_atomic(spath, buf_ptr(sig), buf_len(sig), 0644)) != 0)

@@ -30,6 +30,7 @@
 #include "file.h"
 #include "log.h"
 #include "pkey.h"
+#include "secmem.h"
 
 #ifdef PM_HAVE_HSM
 #include "hsm.h"
@@ -900,6 +901,9 @@ int main(int argc, char **argv)
 	const struct subcommand *sc;
 
 	log_init(PROG, LOG_LEVEL_WARN);
+	/* PINs pass through this process: no core dumps, no ptrace by the same user. */
+	if (secmem_harden_process() != 0)
+		log_warn("could not disable core dumps: %s", err_detail());
 	if (argc < 2) {
 		show_usage(stderr);
 		return PM_EXIT_USAGE;

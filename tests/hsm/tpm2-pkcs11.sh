@@ -1,0 +1,58 @@
+#!/bin/sh
+# SPDX-License-Identifier: ISC
+# tpm2-pkcs11.sh COFFER_HSM: the master-key path through tpm2-pkcs11 on swtpm.
+# A key made by tpm2_ptool signs through hsm/ (verified by openssl); ECDH is
+# refused at open with a clear "lacks mechanism" message (tpm2-pkcs11 1.9 has
+# no CKM_ECDH1_DERIVE).
+set -eu
+. "$COFFER_SRC/tests/helpers.sh"
+hsm=$1
+module=$(dpkg -L libtpm2-pkcs11-1 2>/dev/null | grep '/pkcs11/libtpm2_pkcs11.so$' | head -n1)
+[ -n "$module" ] || module=/usr/lib/x86_64-linux-gnu/pkcs11/libtpm2_pkcs11.so
+[ -r "$module" ] || fail "tpm2-pkcs11 module not found (install libtpm2-pkcs11-1)"
+command -v tpm2_ptool >/dev/null || fail "tpm2_ptool not found (install tpm2-pkcs11-tools)"
+
+start_swtpm
+mkdir -p "$TMP/store" "$TMP/bin"
+export TPM2TOOLS_TCTI="$SWTPM_TCTI" TPM2_PKCS11_TCTI="$SWTPM_TCTI"
+export TPM2_PKCS11_STORE="$TMP/store" TPM2_PKCS11_LOG_LEVEL=0 TSS2_LOG=all+none
+# Without a resource manager transient objects pile up in swtpm's 3 slots:
+# flush them after every tpm2-tools call tpm2_ptool makes.
+for t in /usr/bin/tpm2_*; do
+	n=$(basename "$t")
+	case $n in tpm2_flushcontext | tpm2_ptool | tpm2) continue ;; esac
+	printf '#!/bin/sh\n"%s" "$@"; rc=$?\n/usr/bin/tpm2_flushcontext -t >/dev/null 2>&1 || true\nexit $rc\n' \
+		"$t" > "$TMP/bin/$n"
+	chmod +x "$TMP/bin/$n"
+done
+PATH="$TMP/bin:$PATH"
+
+umask 077
+pin=$(od -An -N6 -tx1 /dev/urandom | tr -d ' \n')
+printf '%s' "$pin" > "$TMP/pin"
+tpm2_ptool init >/dev/null
+tpm2_ptool addtoken --pid=1 --label=master --sopin="so$pin" --userpin="$pin" >/dev/null
+tpm2_ptool addkey --algorithm=ecc256 --label=master --key-label=signer --userpin="$pin" >/dev/null
+tpm2_flushcontext -t >/dev/null 2>&1 || true
+
+tok=pkcs11:token=master
+"$hsm" list --pkcs11-module "$module" --token "$tok" --pin-source "file:$TMP/pin" > "$TMP/list"
+grep -q '^private  P-256.*label=signer$' "$TMP/list" || fail "list: $(cat "$TMP/list")"
+"$hsm" pubkey --pkcs11-module "$module" --token "$tok" --pin-source "file:$TMP/pin" \
+	"pkcs11:token=master;object=signer" > "$TMP/pub.pem"
+echo "crypto_manifest.json bytes" > "$TMP/data"
+"$hsm" sign --pkcs11-module "$module" --token "$tok" --pin-source "file:$TMP/pin" \
+	--key signer --in "$TMP/data" --out "$TMP/sig"
+openssl dgst -sha256 -verify "$TMP/pub.pem" -signature "$TMP/sig" "$TMP/data" >/dev/null ||
+	fail "openssl does not verify the tpm2-pkcs11 signature"
+
+# ECDH: refused at open, naming the mechanism.
+"$hsm" keygen --pkcs11-module "$module" --token "$tok" --pin-source "file:$TMP/pin" \
+	--label sealing --usage derive 2>"$TMP/err" && expected_fail "ECDH key on tpm2-pkcs11"
+grep -q "lacks mechanism CKM_ECDH1_DERIVE" "$TMP/err" || fail "unclear error: $(cat "$TMP/err")"
+# Wrong PIN: a clear error.
+printf 'wrong' > "$TMP/bad"
+"$hsm" list --pkcs11-module "$module" --token "$tok" --pin-source "file:$TMP/bad" 2>"$TMP/err" &&
+	expected_fail "wrong PIN accepted"
+grep -q CKR_PIN_INCORRECT "$TMP/err" || fail "unclear error: $(cat "$TMP/err")"
+echo "tpm2-pkcs11: signature verified, ECDH refused"

@@ -321,6 +321,34 @@ static void test_cycle(void)
 	TEST_DONE();
 }
 
+static void test_walk_limits(void)
+{
+	char dir[512], path[2048];
+	struct buf *b = buf_new(LIMIT_MANIFEST);
+	size_t n;
+	int i;
+
+	TEST_START("walk limits");
+	snprintf(dir, sizeof(dir), "%s/deep", tmpdir);
+	n = (size_t)snprintf(path, sizeof(path), "%s", dir);
+	for (i = 0; i < BUNDLE_DEPTH_MAX + 1; i++)
+		n += (size_t)snprintf(path + n, sizeof(path) - n, "/d");
+	ASSERT_INT_EQ(file_mkdirs(path, 0755), 0);
+	ASSERT_INT_EQ(bundle_manifest_build(dir, 1, 0, b), ERR_TOO_LARGE);
+	ASSERT_TRUE(strstr(err_detail(), "nested deeper") != NULL);
+	/* Empty directories hold no file: an empty manifest. */
+	snprintf(dir, sizeof(dir), "%s/empty", tmpdir);
+	snprintf(path, sizeof(path), "%s/a/b", dir);
+	ASSERT_INT_EQ(file_mkdirs(path, 0755), 0);
+	buf_reset(b);
+	ASSERT_INT_EQ(bundle_manifest_build(dir, 1, 0, b), 0);
+	ASSERT_TRUE(buf_len(b) > 0 && memmem(buf_ptr(b), buf_len(b), "\"files\": {}", 11) != NULL);
+	ASSERT_INT_EQ(bundle_manifest_build(dir, 0, 0, b), ERR_INVALID_ARG);
+	ASSERT_INT_EQ(bundle_manifest_build("/nonexistent-bundle", 1, 0, b), ERR_NOT_FOUND);
+	buf_free(b);
+	TEST_DONE();
+}
+
 int main(void)
 {
 	snprintf(tmpdir, sizeof(tmpdir), "%s/bundle-unit.XXXXXX",
@@ -334,6 +362,7 @@ int main(void)
 	test_state();
 	test_ceremony();
 	test_cycle();
+	test_walk_limits();
 	nftw(tmpdir, rm_one, 16, FTW_DEPTH | FTW_PHYS);
 	return unit_finish("bundle-unit");
 }

@@ -318,7 +318,7 @@ static void check_usage(FILE *f)
 		"and number of secrets. Values are never printed.\n");
 }
 
-/* keys/*_public.pem of a bundle directory. */
+/* The keys/NAME_public.pem files of a bundle directory. */
 static int load_bundle_keys(const char *bundle, EVP_PKEY **keys, size_t *n, size_t max)
 {
 	char dir[PATH_MAX], path[PATH_MAX];

@@ -10,18 +10,12 @@
 #include "hsm.h"
 #include "log.h"
 #include "noise.h"
+#include "oneway.h"
 #include "secmem.h"
 
 #define SEALED_PROLOGUE "coffer-sealed/1"
 #define SEALED_PROLOGUE_LEN (sizeof(SEALED_PROLOGUE) - 1)
 #define SEALED_DATA_KEY_LEN 32
-
-static const struct noise_proto sealed_proto = {
-	.pattern = NOISE_PATTERN_K,
-	.dh = NOISE_DH_P256,
-	.cipher = NOISE_CIPHER_AESGCM,
-	.hash = NOISE_HASH_SHA256,
-};
 
 static const uint8_t zero_nonce[12];
 
@@ -114,40 +108,35 @@ static void prologue(uint8_t out[static SEALED_PROLOGUE_LEN + SHA256_LEN],
 }
 
 /* One K message from the companion to a recipient carrying the data key. */
-static int wrap(const struct noise_key *companion, EVP_PKEY *recipient,
+static int wrap(const struct oneway_key *companion, EVP_PKEY *recipient,
 		const uint8_t key[static SEALED_DATA_KEY_LEN], struct buf *out)
 {
 	uint8_t rpt[P256_POINT_LEN], id[SHA256_LEN], pro[SEALED_PROLOGUE_LEN + SHA256_LEN];
-	struct noise_hs *hs = NULL;
 	size_t before = buf_len(out);
 	int r;
 
 	if ((r = pkey_to_point(recipient, rpt)) != 0 || (r = pkey_identity(recipient, id)) != 0)
 		return err_wrap(r, "recipient key");
 	prologue(pro, id);
-	if ((r = buf_put(out, id, sizeof(id))) != 0)
+	if ((r = buf_put(out, id, sizeof(id))) != 0 ||
+	    (r = oneway_seal(companion, rpt, pro, sizeof(pro), key, SEALED_DATA_KEY_LEN, NULL,
+			     out)) != 0)
 		return r;
-	if ((r = noise_hs_new(&sealed_proto, 1, pro, sizeof(pro), companion, rpt, &hs)) != 0 ||
-	    (r = noise_hs_write(hs, key, SEALED_DATA_KEY_LEN, out)) != 0)
-		goto out;
 	if (buf_len(out) - before != SEALED_ENTRY_LEN)
-		r = err_set(ERR_INTERNAL, "wrapped key of %zu bytes", buf_len(out) - before);
-out:
-	noise_hs_free(hs);
-	return r;
+		return err_set(ERR_INTERNAL, "wrapped key of %zu bytes", buf_len(out) - before);
+	return 0;
 }
 
 int sealed_seal(struct hsm_key *companion, EVP_PKEY *const *recipients, size_t nrecipients,
 		enum sealed_format format, const uint8_t *text, size_t len, struct buf *out)
 {
 	uint8_t *key = NULL, *ct = NULL;
-	struct noise_key ck;
 	uint8_t cpt[P256_POINT_LEN];
+	struct oneway_key ck = {.dh = hsm_dh_callback, .dh_ctx = companion, .pub = cpt};
 	struct buf *hdr = NULL;
 	size_t i, j;
 	int r;
 
-	memset(&ck, 0, sizeof(ck));
 	if (nrecipients == 0 || nrecipients > LIMIT_RECIPIENTS)
 		return err_set(ERR_INVALID_ARG, "a sealed file needs 1 to %d recipients",
 			       LIMIT_RECIPIENTS);
@@ -166,9 +155,7 @@ int sealed_seal(struct hsm_key *companion, EVP_PKEY *const *recipients, size_t n
 					       i + 1);
 		}
 	}
-	if ((r = hsm_key_point(companion, cpt)) != 0 ||
-	    (r = noise_key_from_callback(&ck, NOISE_DH_P256, cpt, hsm_dh_callback, companion)) !=
-		    0)
+	if ((r = hsm_key_point(companion, cpt)) != 0)
 		goto out;
 	if ((key = secmem_alloc(SEALED_DATA_KEY_LEN)) == NULL || (hdr = buf_new(0)) == NULL) {
 		r = ERR_ALLOC;
@@ -194,7 +181,6 @@ int sealed_seal(struct hsm_key *companion, EVP_PKEY *const *recipients, size_t n
 	r = noise_aead_seal(NOISE_CIPHER_AESGCM, key, zero_nonce, buf_ptr(hdr), buf_len(hdr),
 			    text, len, ct);
 out:
-	noise_key_clear(&ck);
 	secmem_free(key);
 	buf_free(hdr);
 	return r;
@@ -205,23 +191,18 @@ static int unwrap(const struct sealed_file *f, const uint8_t *e, struct hsm_key 
 		  const uint8_t *own_point, uint8_t key[static SEALED_DATA_KEY_LEN])
 {
 	uint8_t pro[SEALED_PROLOGUE_LEN + SHA256_LEN];
-	struct noise_hs *hs = NULL;
-	struct noise_key own;
-	struct buf *payload = NULL;
+	struct oneway_key own = {.dh = hsm_dh_callback, .dh_ctx = hk, .pub = own_point};
+	struct buf *payload;
 	int r;
 
-	memset(&own, 0, sizeof(own));
 	prologue(pro, e);
 	if ((payload = buf_new(64)) == NULL)
 		return ERR_ALLOC;
-	if ((r = noise_key_from_callback(&own, NOISE_DH_P256, own_point, hsm_dh_callback, hk)) !=
-		    0 ||
-	    (r = noise_hs_new(&sealed_proto, 0, pro, sizeof(pro), &own, f->companion, &hs)) != 0)
-		goto out;
-	if ((r = noise_hs_read(hs, e + SHA256_LEN, SEALED_WRAPPED_LEN, payload)) != 0) {
-		r = err_set(r == ERR_AUTH ? ERR_AUTH : r,
-			    "the wrapped data key does not open with this appliance's key "
-			    "(tampered, or sealed by another companion key)");
+	if ((r = oneway_open(&own, f->companion, pro, sizeof(pro), e + SHA256_LEN,
+			     SEALED_WRAPPED_LEN, payload)) != 0) {
+		if (r == ERR_AUTH)
+			r = err_set(ERR_AUTH, "the wrapped data key does not open with this "
+					      "appliance's key (tampered, or another companion)");
 		goto out;
 	}
 	if (buf_len(payload) != SEALED_DATA_KEY_LEN) {
@@ -231,8 +212,6 @@ static int unwrap(const struct sealed_file *f, const uint8_t *e, struct hsm_key 
 	memcpy(key, buf_ptr(payload), SEALED_DATA_KEY_LEN);
 	r = 0;
 out:
-	noise_hs_free(hs);
-	noise_key_clear(&own);
 	buf_free(payload);
 	return r;
 }

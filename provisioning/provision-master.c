@@ -32,9 +32,7 @@
 #include "pkey.h"
 #include "secmem.h"
 
-#ifdef PM_HAVE_HSM
 #include "hsm.h"
-#endif
 
 #define PROG "provision-master"
 #define PM_EXIT_OK 0
@@ -338,7 +336,6 @@ static int parse_opts(int argc, char **argv, unsigned groups, int min_args, int 
 
 /* ---- token steps (hsm/) -------------------------------------------------- */
 
-#ifdef PM_HAVE_HSM
 static int token_open(const struct pm_opts *o, unsigned need, struct hsm **h)
 {
 	struct hsm_config cfg = {0};
@@ -401,39 +398,6 @@ static void signer_close(struct token_signer *s)
 	hsm_close(s->h);
 	memset(s, 0, sizeof(*s));
 }
-#else
-struct token_signer {
-	void *k;
-};
-
-static int token_generate(const struct pm_opts *o, const char *label, unsigned usage, unsigned need,
-                          EVP_PKEY **pub)
-{
-	*pub = NULL;
-	return err_set(ERR_UNSUPPORTED, "%s was built without hsm/: token steps are unavailable",
-	               PROG);
-}
-
-static int sign_with_key(void *ctx, const uint8_t *data, size_t len, struct buf *sig)
-{
-	return err_set(ERR_UNSUPPORTED, "%s was built without hsm/", PROG);
-}
-
-static int signer_open(const struct pm_opts *o, struct token_signer *s)
-{
-	return err_set(ERR_UNSUPPORTED, "%s was built without hsm/: token steps are unavailable",
-	               PROG);
-}
-
-static void signer_close(struct token_signer *s)
-{
-}
-#define HSM_USAGE_SIGN 2U
-#define HSM_USAGE_DERIVE 1U
-#define HSM_NEED_ECDH 1U
-#define HSM_NEED_SIGN 2U
-#define HSM_NEED_KEYGEN 4U
-#endif
 
 static int check_token_opts(const struct pm_opts *o, int tpm_allowed)
 {

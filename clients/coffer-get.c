@@ -73,6 +73,7 @@ static void usage(FILE *f)
 		"       coffer-get [options] [--env-prefix P] -- COMMAND [ARG...]\n"
 		"       coffer-get keygen --out FILE\n"
 		"       coffer-get keygen --pkcs11-module M --token URI --pin-source S --label L\n"
+		"       coffer-get keygen --tpm2 TCTI --out BLOB\n"
 		"       coffer-get id [--key KEY [--pkcs11-module M --pin-source S | --tpm2 TCTI]]\n"
 		"       coffer-get id --public PEM\n"
 		"\n"
@@ -522,8 +523,35 @@ static int keygen_main(int argc, char **argv)
 	if ((rc = parse_opts(argc, argv, &o)) != 0)
 		return rc < 0 ? EXIT_OK : rc;
 	if (o.cmd != NULL || o.n_servers || o.n_server_keys || o.format || o.get || o.only) {
-		msg("keygen: takes --out FILE, or --pkcs11-module --token --pin-source --label");
+		msg("keygen: takes --out FILE, --pkcs11-module --token --pin-source --label, "
+		    "or --tpm2 TCTI --out BLOB");
 		return EXIT_USAGE;
+	}
+	if (o.tpm2 != NULL) {
+		/* A key wrapped by the TPM, kept as a blob file (0600, never overwritten). */
+		if (o.out == NULL || o.pkcs11_module != NULL || o.token != NULL) {
+			msg("keygen --tpm2 TCTI: give --out BLOB");
+			return EXIT_USAGE;
+		}
+		memset(&hc, 0, sizeof(hc));
+		hc.backend = HSM_BACKEND_TPM2;
+		hc.tcti = o.tpm2;
+		hc.need = HSM_NEED_ECDH | HSM_NEED_KEYGEN;
+		if ((r = hsm_open(&hc, &h)) != 0 ||
+		    (r = hsm_generate(h, o.label != NULL ? o.label : "coffer-client", HSM_USAGE_DERIVE,
+				      o.out, &key)) != 0 ||
+		    (r = hsm_key_public(key, &pub)) != 0) {
+			msg("keygen: %s", err_msg(r));
+			rc = r == ERR_EXISTS ? EXIT_USAGE : EXIT_LOCAL;
+			goto out;
+		}
+		if ((r = print_identity(pub)) != 0) {
+			msg("%s", err_msg(r));
+			rc = EXIT_LOCAL;
+			goto out;
+		}
+		rc = EXIT_OK;
+		goto out;
 	}
 	if (o.pkcs11_module == NULL) {
 		if (o.out == NULL || o.token != NULL || o.label != NULL) {

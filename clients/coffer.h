@@ -137,8 +137,10 @@ struct coffer_client;
 /*
  * Make a client: opens the client key (file, token or TPM) and loads the
  * pinned server key(s). The config may be freed afterwards.
- * COFFER_E_CONFIG (no server, no key, no pinned key), COFFER_E_LOCAL (key
- * file unreadable or group/world readable, token error, wrong PIN).
+ * COFFER_E_CONFIG (no server, no key, no pinned key, a pinned key file
+ * missing or not P-256, the client key file missing, malformed or
+ * accessible by group/others), COFFER_E_LOCAL (token or TPM error, wrong
+ * PIN, out of memory).
  */
 int coffer_client_new(const struct coffer_config *cfg,
                       struct coffer_client **out) COFFER_WARN_UNUSED;

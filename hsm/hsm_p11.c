@@ -31,6 +31,7 @@ static const uint8_t oid_p256[] = { 0x06, 0x08, 0x2a, 0x86, 0x48, 0xce, 0x3d, 0x
 static const uint8_t oid_p384[] = { 0x06, 0x05, 0x2b, 0x81, 0x04, 0x00, 0x22 };
 
 /* Modules loaded in this process: C_Initialize once, C_Finalize at the last close. */
+/* XXX: dlopen references are never dropped (see module_unref). */
 struct p11_module {
 	struct p11_module *next;
 	void *dl;
@@ -188,7 +189,12 @@ static void module_unref(struct p11_module *m)
 			}
 		if (m->finalize)
 			(void)m->f->C_Finalize(NULL);
-		dlclose(m->dl);
+		/*
+		 * The library stays mapped (no dlclose): modules keep atexit
+		 * handlers and helper threads (sqlite, tss2) that would jump into
+		 * unmapped code, and leak reports keep their stacks. A later open
+		 * gets the same handle and initialises it again.
+		 */
 		free(m);
 	}
 	pthread_mutex_unlock(&modules_lock);

@@ -12,6 +12,10 @@ module=$(dpkg -L libtpm2-pkcs11-1 2>/dev/null | grep '/pkcs11/libtpm2_pkcs11.so$
 [ -r "$module" ] || fail "tpm2-pkcs11 module not found (install libtpm2-pkcs11-1)"
 command -v tpm2_ptool >/dev/null || fail "tpm2_ptool not found (install tpm2-pkcs11-tools)"
 
+# tpm2-pkcs11 leaks inside C_SignInit; libcrypto has no frame pointers, so
+# the slow unwinder is needed to see the module's frame in the report.
+LSAN_OPTIONS="suppressions=$COFFER_SRC/tests/hsm/lsan.supp:fast_unwind_on_malloc=0${LSAN_OPTIONS:+:$LSAN_OPTIONS}"
+export LSAN_OPTIONS
 start_swtpm
 mkdir -p "$TMP/store" "$TMP/bin"
 export TPM2TOOLS_TCTI="$SWTPM_TCTI" TPM2_PKCS11_TCTI="$SWTPM_TCTI"

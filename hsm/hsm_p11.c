@@ -51,6 +51,7 @@ struct hsm_p11 {
 	CK_SLOT_ID slot;
 	CK_TOKEN_INFO tok;
 	char label[33];               /* token label, trimmed */
+	char token_name[HSM_NAME_MAX]; /* as the caller named it ("" if not) */
 	char *pin;                    /* secure memory, NUL-terminated; NULL: no login */
 	size_t pin_len;
 	CK_FLAGS session_flags;
@@ -363,6 +364,12 @@ static int sess_get(struct hsm_p11 *p, CK_SESSION_HANDLE *s)
 		p->session_flags &= ~(CK_FLAGS)CKF_RW_SESSION;
 		rv = p->f->C_OpenSession(p->slot, p->session_flags, NULL, NULL, s);
 	}
+	if (rv == CKR_DEVICE_REMOVED || rv == CKR_TOKEN_NOT_PRESENT || rv == CKR_SLOT_ID_INVALID) {
+		/* Re-plugged tokens may come back in another slot: look again by name. */
+		log_warn("token '%s': %s, looking for it again", p->label, err_ckr_name(rv));
+		if (find_token(p, p->token_name[0] ? p->token_name : NULL) == 0)
+			rv = p->f->C_OpenSession(p->slot, p->session_flags, NULL, NULL, s);
+	}
 	if (rv != CKR_OK) {
 		*s = CK_INVALID_HANDLE;
 		r = err_ckr(rv, "C_OpenSession on token '%s'", p->label);
@@ -664,6 +671,9 @@ int hsm_p11_open(struct hsm *h, const struct hsm_config *cfg)
 	}
 	p->session_flags = CKF_SERIAL_SESSION | CKF_RW_SESSION;
 	snprintf(p->module, sizeof(p->module), "%s", cfg->module);
+	/* For messages: without the query (pin-value may sit there). */
+	snprintf(p->token_name, sizeof(p->token_name), "%.*s",
+		 cfg->token ? (int)strcspn(cfg->token, "?") : 0, cfg->token ? cfg->token : "");
 
 	if (cfg->token != NULL && strncmp(cfg->token, "pkcs11:", 7) == 0) {
 		if ((p->uri = p11_kit_uri_new()) == NULL) {
@@ -672,7 +682,7 @@ int hsm_p11_open(struct hsm *h, const struct hsm_config *cfg)
 		}
 		ur = p11_kit_uri_parse(cfg->token, P11_KIT_URI_FOR_ANY, p->uri);
 		if (ur != P11_KIT_URI_OK) {
-			r = err_set(ERR_FORMAT, "token URI \"%.100s\": %s", cfg->token,
+			r = err_set(ERR_FORMAT, "token URI \"%.100s\": %s", p->token_name,
 				    p11_kit_uri_message(ur));
 			goto out;
 		}
@@ -688,7 +698,7 @@ int hsm_p11_open(struct hsm *h, const struct hsm_config *cfg)
 	if ((r = module_load(cfg->module, p->module, &p->mod)) != 0)
 		goto out;
 	p->f = p->mod->f;
-	if ((r = find_token(p, cfg->token)) != 0)
+	if ((r = find_token(p, cfg->token ? p->token_name : NULL)) != 0)
 		goto out;
 	trim_label(p->tok.manufacturerID, sizeof(p->tok.manufacturerID), lab);
 	snprintf(h->desc, sizeof(h->desc), "PKCS#11 token '%s' (%s, slot %lu, %s)", p->label, lab,
@@ -807,6 +817,7 @@ int hsm_p11_key_open(struct hsm *h, const char *name, struct hsm_key **out)
 
 	if ((r = hsm_key_new(h, HSM_BACKEND_PKCS11, name, &k)) != 0)
 		return r;
+	k->name[strcspn(k->name, "?")] = '\0'; /* no pin-value in messages */
 	if (strncmp(name, "pkcs11:", 7) == 0) {
 		if ((uri = p11_kit_uri_new()) == NULL) {
 			r = ERR_ALLOC;
@@ -814,7 +825,7 @@ int hsm_p11_key_open(struct hsm *h, const char *name, struct hsm_key **out)
 		}
 		if ((ur = p11_kit_uri_parse(name, P11_KIT_URI_FOR_OBJECT_ON_TOKEN, uri)) !=
 		    P11_KIT_URI_OK) {
-			r = err_set(ERR_FORMAT, "key URI \"%.100s\": %s", name,
+			r = err_set(ERR_FORMAT, "key URI \"%.100s\": %s", k->name,
 				    p11_kit_uri_message(ur));
 			goto out;
 		}

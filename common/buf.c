@@ -327,7 +327,7 @@ int buf_reserve(struct buf *b, size_t n, uint8_t **p)
 		b->off = 0;
 	}
 	need = b->size + n;
-	if (need > b->alloc) {
+	if (need > b->alloc || b->d == NULL) {
 		nalloc = b->alloc < 256 ? 256 : b->alloc;
 		while (nalloc < need)
 			nalloc = nalloc > SIZE_MAX / 2 ? need : nalloc * 2;

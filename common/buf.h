@@ -19,7 +19,7 @@
 
 #include "err.h"
 
-#define BUF_MAX_DEFAULT (1U << 26) /* 64 MiB: no buffer grows beyond this */
+#define BUF_MAX_DEFAULT (1U << 30) /* 1 GiB: no buffer grows beyond this */
 
 struct buf;
 

@@ -59,7 +59,7 @@ int hex_decode(const char *in, size_t inlen, uint8_t *out, size_t outlen)
 	for (i = 0; i < outlen; i++) {
 		int hi = hex_val((unsigned char)in[2 * i]), lo = hex_val((unsigned char)in[2 * i + 1]);
 		bad |= hi | lo;
-		out[i] = (uint8_t)((hi << 4) | (lo & 0xf));
+		out[i] = (uint8_t)(((unsigned)hi & 0xf) << 4 | ((unsigned)lo & 0xf));
 	}
 	if (bad < 0)
 		return err_set(ERR_FORMAT, "not a hex digit");

@@ -146,8 +146,13 @@ static int read_all(const char *path, size_t max, struct buf **bp, int private)
 		goto out;
 	}
 	/* One byte of slack so that a file growing past max is noticed. */
-	if (max >= BUF_MAX_DEFAULT || (b = buf_new(max + 1)) == NULL) {
-		r = max >= BUF_MAX_DEFAULT ? ERR_INVALID_ARG : ERR_ALLOC;
+	if (max >= BUF_MAX_DEFAULT) {
+		r = err_set(ERR_INVALID_ARG, "read %s: a cap of %zu bytes is beyond any buffer",
+			    path, max);
+		goto out;
+	}
+	if ((b = buf_new(max + 1)) == NULL) {
+		r = ERR_ALLOC;
 		goto out;
 	}
 	/* Read to EOF rather than trusting st_size (the file may change). */

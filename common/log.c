@@ -81,6 +81,7 @@ char *log_untrusted(char *out, size_t outlen, const char *s, size_t max)
 
 static const char *const level_names[] = {"error", "warn", "info", "debug"};
 
+PRINTF_LIKE(4, 0)
 static void emit(enum log_level level, const char *file, int line, const char *fmt, va_list ap)
 {
 	char msg[1024], esc[1400], ts[40], line_buf[1700];

@@ -1,0 +1,921 @@
+// SPDX-License-Identifier: ISC
+/*
+ * provision-master: the offline ceremony of the security officer. Creates
+ * the master signing key in a token, registers appliance and companion
+ * public keys, builds and signs the bundle manifest, verifies a bundle as an
+ * appliance would, and keeps a hash-chained ceremony log. See
+ * docs/ceremony.md for the runbook.
+ *
+ * Exit codes: 0 success; 1 verification failed or the step was refused
+ * (bad input, existing file, broken log); 2 usage error; 3 token or system
+ * error.
+ */
+#include <errno.h>
+#include <getopt.h>
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "config.h"
+
+#include "buf.h"
+#include "bundle.h"
+#include "ceremony.h"
+#include "encoding.h"
+#include "err.h"
+#include "file.h"
+#include "log.h"
+#include "pkey.h"
+
+#ifdef PM_HAVE_HSM
+#include "hsm.h"
+#endif
+
+#define PROG "provision-master"
+#define PM_EXIT_OK 0
+#define PM_EXIT_FAILED 1
+#define PM_EXIT_USAGE 2
+#define PM_EXIT_SYSTEM 3
+
+#define PM_NAME_MAX 64
+#define PM_PATH_MAX 4096
+#define PM_FIELDS_MAX 1536
+#define PM_DEFAULT_MASTER_LABEL "coffer-master"
+
+/* Options a subcommand accepts. */
+enum pm_opt {
+	O_BUNDLE = 1U << 0,
+	O_NOTE = 1U << 1,
+	O_TOKEN = 1U << 2,   /* --pkcs11-module, --token, --pin-source, --label */
+	O_TPM = 1U << 3,     /* --tpm2, --key-blob */
+	O_FORCE = 1U << 4,
+	O_VERIFY = 1U << 5,  /* --trust-anchor, --min-serial, --state, --update-state */
+	O_RECORD = 1U << 6,  /* --record FILE */
+};
+
+struct pm_opts {
+	const char *bundle;
+	const char *note;
+	const char *module, *token, *pin_source, *label;
+	const char *tcti, *key_blob;
+	const char *trust_anchor, *state, *record;
+	uint64_t min_serial;
+	int update_state, force;
+	const char *cmd;
+	int nargs;
+	char **args;
+};
+
+struct subcommand {
+	const char *name;
+	int (*fn)(int argc, char **argv);
+	const char *help;
+	const char *usage;
+};
+
+static const struct subcommand *find_subcommand(const char *name);
+
+/* ---- helpers ------------------------------------------------------------- */
+
+static int exit_code(int r)
+{
+	switch (r) {
+	case 0:
+		return PM_EXIT_OK;
+	case ERR_INVALID_ARG:
+		return PM_EXIT_USAGE;
+	case ERR_SYSTEM:
+	case ERR_ALLOC:
+	case ERR_HSM:
+	case ERR_TPM:
+	case ERR_IO:
+	case ERR_CRYPTO:
+	case ERR_INTERNAL:
+	case ERR_UNSUPPORTED:
+	case ERR_TIMEOUT:
+	case ERR_BUSY:
+		return PM_EXIT_SYSTEM;
+	default:
+		return PM_EXIT_FAILED;
+	}
+}
+
+static int fail(const struct pm_opts *o, int r)
+{
+	fprintf(stderr, "%s %s: %s\n", PROG, o->cmd, err_msg(r));
+	return exit_code(r);
+}
+
+static int usage_error(const char *cmd, const char *fmt, ...) PRINTF_LIKE(2, 3);
+static int usage_error(const char *cmd, const char *fmt, ...)
+{
+	va_list ap;
+
+	fprintf(stderr, "%s %s: ", PROG, cmd);
+	va_start(ap, fmt);
+	vfprintf(stderr, fmt, ap);
+	va_end(ap);
+	fprintf(stderr, "\n(see '%s %s --help')\n", PROG, cmd);
+	return PM_EXIT_USAGE;
+}
+
+static int join(char *out, const char *dir, const char *name)
+{
+	if ((size_t)snprintf(out, PM_PATH_MAX, "%s/%s", dir, name) >= PM_PATH_MAX)
+		return err_set(ERR_INVALID_ARG, "path too long: %.200s/%.200s", dir, name);
+	return 0;
+}
+
+/* NAME of a key: [A-Za-z0-9._-], 1..64 characters, not "." or "..". */
+static int name_ok(const char *s)
+{
+	size_t i, n = strlen(s);
+
+	if (n == 0 || n > PM_NAME_MAX || strcmp(s, ".") == 0 || strcmp(s, "..") == 0)
+		return 0;
+	for (i = 0; i < n; i++)
+		if (!((s[i] >= 'A' && s[i] <= 'Z') || (s[i] >= 'a' && s[i] <= 'z') ||
+		      (s[i] >= '0' && s[i] <= '9') || s[i] == '.' || s[i] == '_' || s[i] == '-'))
+			return 0;
+	return 1;
+}
+
+/* Append " key=value" to fields, value %-escaped outside a safe set. */
+static void field_add(char *fields, const char *key, const char *val)
+{
+	size_t o = strlen(fields), i;
+	const char *safe = "._-:/=;@+,";
+
+	if (o + strlen(key) + 3 >= PM_FIELDS_MAX)
+		return;
+	o += (size_t)snprintf(fields + o, PM_FIELDS_MAX - o, "%s%s=", o ? " " : "", key);
+	for (i = 0; val[i] != '\0' && o + 4 < PM_FIELDS_MAX; i++) {
+		unsigned char c = (unsigned char)val[i];
+		if ((c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') ||
+		    (c != '\0' && strchr(safe, c) != NULL))
+			fields[o++] = (char)c;
+		else
+			o += (size_t)snprintf(fields + o, PM_FIELDS_MAX - o, "%%%02X", c);
+	}
+	fields[o] = '\0';
+}
+
+/* Before a step changes the bundle: refuse early if its log is broken. */
+static int log_ready(const struct pm_opts *o)
+{
+	char path[PM_PATH_MAX];
+	size_t lines;
+	int r;
+
+	if ((r = join(path, o->bundle, CEREMONY_LOG)) != 0)
+		return r;
+	r = ceremony_verify(path, &lines, NULL);
+	if (r == ERR_NOT_FOUND)
+		return 0;
+	if (r != 0)
+		err_wrap(r, "refusing to extend a broken log");
+	return r;
+}
+
+static int log_step(const struct pm_opts *o, const char *step, const char *fields)
+{
+	char path[PM_PATH_MAX];
+	int r;
+
+	if ((r = join(path, o->bundle, CEREMONY_LOG)) != 0)
+		return r;
+	return ceremony_append(path, step, fields, o->note, time(NULL), NULL);
+}
+
+/* ---- options ------------------------------------------------------------- */
+
+enum {
+	OPT_HELP = 'h',
+	OPT_BUNDLE = 'b',
+	OPT_NOTE = 256,
+	OPT_MODULE,
+	OPT_TOKEN,
+	OPT_PIN_SOURCE,
+	OPT_LABEL,
+	OPT_TPM2,
+	OPT_KEY_BLOB,
+	OPT_FORCE,
+	OPT_TRUST_ANCHOR,
+	OPT_MIN_SERIAL,
+	OPT_STATE,
+	OPT_UPDATE_STATE,
+	OPT_RECORD,
+};
+
+static const struct {
+	struct option opt;
+	unsigned group;
+} all_options[] = {
+	{{"help", no_argument, NULL, OPT_HELP}, 0},
+	{{"bundle", required_argument, NULL, OPT_BUNDLE}, O_BUNDLE},
+	{{"note", required_argument, NULL, OPT_NOTE}, O_NOTE},
+	{{"pkcs11-module", required_argument, NULL, OPT_MODULE}, O_TOKEN},
+	{{"token", required_argument, NULL, OPT_TOKEN}, O_TOKEN},
+	{{"pin-source", required_argument, NULL, OPT_PIN_SOURCE}, O_TOKEN},
+	{{"label", required_argument, NULL, OPT_LABEL}, O_TOKEN},
+	{{"tpm2", required_argument, NULL, OPT_TPM2}, O_TPM},
+	{{"key-blob", required_argument, NULL, OPT_KEY_BLOB}, O_TPM},
+	{{"force", no_argument, NULL, OPT_FORCE}, O_FORCE},
+	{{"trust-anchor", required_argument, NULL, OPT_TRUST_ANCHOR}, O_VERIFY},
+	{{"min-serial", required_argument, NULL, OPT_MIN_SERIAL}, O_VERIFY},
+	{{"state", required_argument, NULL, OPT_STATE}, O_VERIFY},
+	{{"update-state", no_argument, NULL, OPT_UPDATE_STATE}, O_VERIFY},
+	{{"record", required_argument, NULL, OPT_RECORD}, O_RECORD},
+};
+#define N_OPTIONS (sizeof(all_options) / sizeof(all_options[0]))
+
+static int print_help(const char *cmd)
+{
+	const struct subcommand *sc = find_subcommand(cmd);
+
+	if (sc == NULL)
+		fatal("no subcommand %s", cmd);
+	printf("usage: %s %s %s\n\n%s\n", PROG, sc->name, sc->usage, sc->help);
+	if (strcmp(sc->name, "help") != 0)
+		printf("\nexit codes: 0 ok, 1 verification failed or step refused, 2 usage, "
+		       "3 token or system error\n");
+	return PM_EXIT_OK;
+}
+
+/*
+ * Parse argv of one subcommand. Returns -1 to go on, else the exit code
+ * (help printed, or a usage error).
+ */
+static int parse_opts(int argc, char **argv, unsigned groups, int min_args, int max_args,
+		      struct pm_opts *o)
+{
+	struct option longopts[N_OPTIONS + 1];
+	size_t i, n = 0;
+	char *end;
+	int c;
+
+	memset(o, 0, sizeof(*o));
+	o->cmd = argv[0];
+	o->bundle = ".";
+	for (i = 0; i < N_OPTIONS; i++)
+		if (all_options[i].group == 0 || (all_options[i].group & groups) != 0)
+			longopts[n++] = all_options[i].opt;
+	memset(&longopts[n], 0, sizeof(longopts[n]));
+	optind = 1;
+	opterr = 0;
+	while ((c = getopt_long(argc, argv, groups & O_BUNDLE ? "hb:" : "h", longopts, NULL)) !=
+	       -1) {
+		switch (c) {
+		case OPT_HELP:
+			return print_help(o->cmd);
+		case OPT_BUNDLE:
+			o->bundle = optarg;
+			break;
+		case OPT_NOTE:
+			o->note = optarg;
+			break;
+		case OPT_MODULE:
+			o->module = optarg;
+			break;
+		case OPT_TOKEN:
+			o->token = optarg;
+			break;
+		case OPT_PIN_SOURCE:
+			o->pin_source = optarg;
+			break;
+		case OPT_LABEL:
+			o->label = optarg;
+			break;
+		case OPT_TPM2:
+			o->tcti = optarg;
+			break;
+		case OPT_KEY_BLOB:
+			o->key_blob = optarg;
+			break;
+		case OPT_FORCE:
+			o->force = 1;
+			break;
+		case OPT_TRUST_ANCHOR:
+			o->trust_anchor = optarg;
+			break;
+		case OPT_MIN_SERIAL:
+			errno = 0;
+			if (optarg[0] < '0' || optarg[0] > '9' ||
+			    (o->min_serial = strtoull(optarg, &end, 10), errno != 0) ||
+			    *end != '\0' || o->min_serial > INT64_MAX)
+				return usage_error(o->cmd, "--min-serial takes a decimal number");
+			break;
+		case OPT_STATE:
+			o->state = optarg;
+			break;
+		case OPT_UPDATE_STATE:
+			o->update_state = 1;
+			break;
+		case OPT_RECORD:
+			o->record = optarg;
+			break;
+		case ':':
+			return usage_error(o->cmd, "option %s needs a value", argv[optind - 1]);
+		default:
+			return usage_error(o->cmd, "unknown option %s", argv[optind - 1]);
+		}
+	}
+	o->nargs = argc - optind;
+	o->args = argv + optind;
+	if (o->nargs < min_args || o->nargs > max_args)
+		return usage_error(o->cmd, "expected %d%s argument%s, got %d", min_args,
+				   max_args > min_args ? " or more" : "", max_args == 1 ? "" : "s",
+				   o->nargs);
+	if (o->note != NULL && strlen(o->note) > CEREMONY_NOTE_MAX)
+		return usage_error(o->cmd, "--note is longer than %d bytes", CEREMONY_NOTE_MAX);
+	return -1;
+}
+
+/* ---- token steps (hsm/) -------------------------------------------------- */
+
+#ifdef PM_HAVE_HSM
+static int token_open(const struct pm_opts *o, unsigned need, struct hsm **h)
+{
+	struct hsm_config cfg = {0};
+
+	if (o->tcti != NULL) {
+		cfg.backend = HSM_BACKEND_TPM2;
+		cfg.tcti = o->tcti;
+	} else {
+		cfg.backend = HSM_BACKEND_PKCS11;
+		cfg.module = o->module;
+		cfg.token = o->token;
+		cfg.pin_source = o->pin_source;
+	}
+	cfg.need = need;
+	return hsm_open(&cfg, h);
+}
+
+/* Generate a key pair in the token; *pub gets its public key. */
+static int token_generate(const struct pm_opts *o, const char *label, unsigned usage,
+			  unsigned need, EVP_PKEY **pub)
+{
+	struct hsm *h = NULL;
+	struct hsm_key *k = NULL;
+	int r;
+
+	*pub = NULL;
+	if ((r = token_open(o, need, &h)) != 0 ||
+	    (r = hsm_generate(h, label, usage, o->tcti != NULL ? o->key_blob : NULL, &k)) != 0 ||
+	    (r = hsm_key_public(k, pub)) != 0)
+		goto out;
+out:
+	hsm_key_free(k);
+	hsm_close(h);
+	return r;
+}
+
+static int sign_with_key(void *ctx, const uint8_t *data, size_t len, struct buf *sig)
+{
+	return hsm_key_sign_data(ctx, data, len, sig);
+}
+
+struct token_signer {
+	struct hsm *h;
+	struct hsm_key *k;
+};
+
+static int signer_open(const struct pm_opts *o, struct token_signer *s)
+{
+	int r;
+
+	memset(s, 0, sizeof(*s));
+	if ((r = token_open(o, HSM_NEED_SIGN, &s->h)) != 0)
+		return r;
+	return hsm_key_open(s->h, o->label, &s->k);
+}
+
+static void signer_close(struct token_signer *s)
+{
+	hsm_key_free(s->k);
+	hsm_close(s->h);
+	memset(s, 0, sizeof(*s));
+}
+#else
+struct token_signer {
+	void *k;
+};
+
+static int token_generate(const struct pm_opts *o, const char *label, unsigned usage,
+			  unsigned need, EVP_PKEY **pub)
+{
+	*pub = NULL;
+	return err_set(ERR_UNSUPPORTED, "%s was built without hsm/: token steps are unavailable",
+		       PROG);
+}
+
+static int sign_with_key(void *ctx, const uint8_t *data, size_t len, struct buf *sig)
+{
+	return err_set(ERR_UNSUPPORTED, "%s was built without hsm/", PROG);
+}
+
+static int signer_open(const struct pm_opts *o, struct token_signer *s)
+{
+	return err_set(ERR_UNSUPPORTED, "%s was built without hsm/: token steps are unavailable",
+		       PROG);
+}
+
+static void signer_close(struct token_signer *s)
+{
+}
+#define HSM_USAGE_SIGN 2U
+#define HSM_USAGE_DERIVE 1U
+#define HSM_NEED_ECDH 1U
+#define HSM_NEED_SIGN 2U
+#define HSM_NEED_KEYGEN 4U
+#endif
+
+static int check_token_opts(const struct pm_opts *o, int tpm_allowed)
+{
+	if (o->tcti != NULL) {
+		if (!tpm_allowed)
+			return usage_error(o->cmd, "--tpm2 is not available here");
+		if (o->module != NULL || o->token != NULL || o->pin_source != NULL)
+			return usage_error(o->cmd, "--tpm2 and --pkcs11-module/--token/--pin-source "
+						   "exclude each other");
+		if (o->key_blob == NULL)
+			return usage_error(o->cmd, "--tpm2 needs --key-blob FILE");
+		return -1;
+	}
+	if (o->key_blob != NULL)
+		return usage_error(o->cmd, "--key-blob goes with --tpm2");
+	if (o->module == NULL)
+		return usage_error(o->cmd, "--pkcs11-module PATH is required");
+	return -1;
+}
+
+/* ---- subcommands --------------------------------------------------------- */
+
+static int init_main(int argc, char **argv)
+{
+	char path[PM_PATH_MAX], fpr[PKEY_FPR_TEXT_LEN + 1], fields[PM_FIELDS_MAX] = "";
+	struct pm_opts o;
+	struct buf *pem = NULL;
+	EVP_PKEY *pub = NULL;
+	struct stat st;
+	int r, x;
+
+	if ((x = parse_opts(argc, argv, O_BUNDLE | O_NOTE | O_TOKEN, 0, 0, &o)) >= 0 ||
+	    (x = check_token_opts(&o, 0)) >= 0)
+		return x;
+	if (o.label == NULL)
+		o.label = PM_DEFAULT_MASTER_LABEL;
+	if ((r = file_mkdirs(o.bundle, 0755)) != 0 || (r = join(path, o.bundle, BUNDLE_MASTER_PUBLIC)) != 0)
+		goto out;
+	/* Refuse before the token makes a key nobody will use. */
+	if ((r = log_ready(&o)) != 0)
+		goto out;
+	if (lstat(path, &st) == 0) {
+		r = err_set(ERR_EXISTS, "%.200s already exists: this bundle has a master key", path);
+		goto out;
+	}
+	if ((r = token_generate(&o, o.label, HSM_USAGE_SIGN, HSM_NEED_SIGN | HSM_NEED_KEYGEN,
+				&pub)) != 0 ||
+	    (r = pkey_fingerprint(pub, fpr)) != 0)
+		goto out;
+	if ((pem = buf_new(PKEY_PEM_MAX)) == NULL) {
+		r = ERR_ALLOC;
+		goto out;
+	}
+	if ((r = pkey_public_pem(pub, pem)) != 0 ||
+	    (r = file_write_new(path, buf_ptr(pem), buf_len(pem), 0644)) != 0)
+		goto out;
+	field_add(fields, "fpr", fpr);
+	field_add(fields, "label", o.label);
+	field_add(fields, "token", o.token != NULL ? o.token : "(only token)");
+	if ((r = log_step(&o, "init", fields)) != 0)
+		goto out;
+	fprintf(stderr, "master key '%s' generated in the token; public key in %s\n"
+			"pin this fingerprint on every appliance (--trust-anchor):\n",
+		o.label, path);
+	printf("%s\n", fpr);
+out:
+	buf_free(pem);
+	EVP_PKEY_free(pub);
+	return r != 0 ? fail(&o, r) : PM_EXIT_OK;
+}
+
+/* Write keys/NAME_public.pem for pub (new file unless force). */
+static int write_key(const struct pm_opts *o, const char *name, EVP_PKEY *pub, char *path)
+{
+	char dir[PM_PATH_MAX], file[PM_NAME_MAX + 16];
+	struct buf *pem = NULL;
+	int r;
+
+	snprintf(file, sizeof(file), "%s_public.pem", name);
+	if ((r = join(dir, o->bundle, BUNDLE_KEYS_DIR)) != 0 || (r = join(path, dir, file)) != 0 ||
+	    (r = file_mkdirs(dir, 0755)) != 0)
+		return r;
+	if ((pem = buf_new(PKEY_PEM_MAX)) == NULL)
+		return ERR_ALLOC;
+	if ((r = pkey_public_pem(pub, pem)) == 0)
+		r = o->force ? file_write_atomic(path, buf_ptr(pem), buf_len(pem), 0644)
+			     : file_write_new(path, buf_ptr(pem), buf_len(pem), 0644);
+	if (r == ERR_EXISTS)
+		err_set(r, "%.200s already exists (use --force to replace it)", path);
+	buf_free(pem);
+	return r;
+}
+
+static int key_exists(const struct pm_opts *o, const char *name)
+{
+	char path[PM_PATH_MAX];
+	struct stat st;
+
+	if ((size_t)snprintf(path, sizeof(path), "%s/%s/%s_public.pem", o->bundle,
+			     BUNDLE_KEYS_DIR, name) >= sizeof(path))
+		return err_set(ERR_INVALID_ARG, "path too long");
+	if (!o->force && lstat(path, &st) == 0)
+		return err_set(ERR_EXISTS, "%.200s already exists (use --force to replace it)",
+			       path);
+	return 0;
+}
+
+static int server_key_main(int argc, char **argv)
+{
+	char path[PM_PATH_MAX], fpr[PKEY_FPR_TEXT_LEN + 1], fields[PM_FIELDS_MAX] = "";
+	struct pm_opts o;
+	EVP_PKEY *pub = NULL;
+	const char *name;
+	int r, x;
+
+	if ((x = parse_opts(argc, argv, O_BUNDLE | O_NOTE | O_TOKEN | O_TPM | O_FORCE, 1, 1, &o)) >=
+		    0 ||
+	    (x = check_token_opts(&o, 1)) >= 0)
+		return x;
+	name = o.args[0];
+	if (!name_ok(name))
+		return usage_error(o.cmd, "NAME must be 1 to %d of [A-Za-z0-9._-]", PM_NAME_MAX);
+	if (o.label == NULL)
+		o.label = name;
+	if ((r = log_ready(&o)) != 0 || (r = key_exists(&o, name)) != 0 ||
+	    (r = token_generate(&o, o.label, HSM_USAGE_DERIVE, HSM_NEED_ECDH | HSM_NEED_KEYGEN,
+				&pub)) != 0)
+		goto out;
+	if (!pkey_is_p256(pub)) {
+		r = err_set(ERR_UNSUPPORTED, "the token made a key that is not P-256");
+		goto out;
+	}
+	if ((r = pkey_fingerprint(pub, fpr)) != 0 || (r = write_key(&o, name, pub, path)) != 0)
+		goto out;
+	field_add(fields, "name", name);
+	field_add(fields, "fpr", fpr);
+	field_add(fields, "backend", o.tcti != NULL ? "tpm2" : "pkcs11");
+	field_add(fields, "token", o.tcti != NULL ? o.tcti : o.token != NULL ? o.token : "(only token)");
+	field_add(fields, "label", o.label);
+	if ((r = log_step(&o, "server-key", fields)) != 0)
+		goto out;
+	fprintf(stderr, "appliance key '%s' generated; public key in %s\n", name, path);
+	printf("%s\n", fpr);
+out:
+	EVP_PKEY_free(pub);
+	return r != 0 ? fail(&o, r) : PM_EXIT_OK;
+}
+
+static int add_key_main(int argc, char **argv)
+{
+	char path[PM_PATH_MAX], fpr[PKEY_FPR_TEXT_LEN + 1], fields[PM_FIELDS_MAX] = "";
+	struct pm_opts o;
+	EVP_PKEY *pub = NULL;
+	const char *name;
+	int r, x;
+
+	if ((x = parse_opts(argc, argv, O_BUNDLE | O_NOTE | O_FORCE, 2, 2, &o)) >= 0)
+		return x;
+	name = o.args[0];
+	if (!name_ok(name))
+		return usage_error(o.cmd, "NAME must be 1 to %d of [A-Za-z0-9._-]", PM_NAME_MAX);
+	if ((r = log_ready(&o)) != 0)
+		goto out;
+	if ((r = pkey_load_public(o.args[1], &pub)) != 0) {
+		/* Not a public key PEM is bad input, not a failure of this machine. */
+		if (r == ERR_CRYPTO)
+			r = ERR_FORMAT;
+		goto out;
+	}
+	if (!pkey_is_p256(pub)) {
+		r = err_set(ERR_FORMAT, "%.200s is not a P-256 public key", o.args[1]);
+		goto out;
+	}
+	if ((r = pkey_fingerprint(pub, fpr)) != 0 || (r = write_key(&o, name, pub, path)) != 0)
+		goto out;
+	field_add(fields, "name", name);
+	field_add(fields, "fpr", fpr);
+	if ((r = log_step(&o, "add-key", fields)) != 0)
+		goto out;
+	fprintf(stderr, "registered '%s' as %s\n", name, path);
+	printf("%s\n", fpr);
+out:
+	EVP_PKEY_free(pub);
+	return r != 0 ? fail(&o, r) : PM_EXIT_OK;
+}
+
+static int manifest_main(int argc, char **argv)
+{
+	char fields[PM_FIELDS_MAX] = "", num[32];
+	struct pm_opts o;
+	uint64_t serial = 0, written = 0;
+	int r, x;
+
+	if ((x = parse_opts(argc, argv, O_BUNDLE | O_NOTE, 0, 0, &o)) >= 0)
+		return x;
+	/* The log line comes first so that the manifest covers it. */
+	if ((r = log_ready(&o)) != 0 || (r = bundle_next_serial(o.bundle, &serial)) != 0)
+		goto out;
+	snprintf(num, sizeof(num), "%" PRIu64, serial);
+	field_add(fields, "serial", num);
+	if ((r = log_step(&o, "manifest", fields)) != 0 ||
+	    (r = bundle_manifest_write(o.bundle, time(NULL), &written)) != 0)
+		goto out;
+	if (written != serial) {
+		r = err_set(ERR_BUSY, "the manifest changed meanwhile (serial %" PRIu64 ")", written);
+		goto out;
+	}
+	fprintf(stderr, "%s/%s written; review it, then run '%s sign'\n", o.bundle,
+		BUNDLE_MANIFEST, PROG);
+	printf("serial %" PRIu64 "\n", serial);
+out:
+	return r != 0 ? fail(&o, r) : PM_EXIT_OK;
+}
+
+static int sign_main(int argc, char **argv)
+{
+	char fields[PM_FIELDS_MAX] = "", num[32], hex[2 * SHA256_LEN + 1];
+	char fpr[PKEY_FPR_TEXT_LEN + 1], kpath[PM_PATH_MAX];
+	struct bundle_manifest *m = NULL;
+	struct token_signer s;
+	struct pm_opts o;
+	EVP_PKEY *master = NULL;
+	uint8_t digest[SHA256_LEN];
+	uint64_t serial = 0;
+	int r, x;
+
+	memset(&s, 0, sizeof(s));
+	if ((x = parse_opts(argc, argv, O_BUNDLE | O_NOTE | O_TOKEN, 0, 0, &o)) >= 0 ||
+	    (x = check_token_opts(&o, 0)) >= 0)
+		return x;
+	if (o.label == NULL)
+		o.label = PM_DEFAULT_MASTER_LABEL;
+	if ((r = join(kpath, o.bundle, BUNDLE_MASTER_PUBLIC)) != 0 ||
+	    (r = pkey_load_public(kpath, &master)) != 0 || (r = pkey_fingerprint(master, fpr)) != 0)
+		goto out;
+	if ((r = bundle_manifest_read(o.bundle, &m)) != 0)
+		goto out;
+	if (m == NULL) {
+		r = err_set(ERR_NOT_FOUND, "%.200s/%s: no manifest yet; run '%s manifest' first",
+			    o.bundle, BUNDLE_MANIFEST, PROG);
+		goto out;
+	}
+	/* Open the key (and log in) before anything in the bundle changes. */
+	if ((r = signer_open(&o, &s)) != 0)
+		goto out;
+	if (bundle_manifest_find(m, CEREMONY_LOG) != NULL) {
+		/*
+		 * The log is a listed file: append this step's line, then
+		 * refresh only the log's entry. The refresh refuses if
+		 * anything else changed since `manifest` (checked before the
+		 * line is written, too, so a stale manifest leaves no trace).
+		 */
+		if ((r = bundle_manifest_refresh(o.bundle, CEREMONY_LOG)) != 0)
+			goto out;
+		snprintf(num, sizeof(num), "%" PRIu64, bundle_manifest_serial(m));
+		field_add(fields, "serial", num);
+		field_add(fields, "fpr", fpr);
+		field_add(fields, "key", o.label);
+		if ((r = log_step(&o, "sign", fields)) != 0 ||
+		    (r = bundle_manifest_refresh(o.bundle, CEREMONY_LOG)) != 0)
+			goto out;
+	} else {
+		fprintf(stderr, "warning: the manifest lists no %s; this step is not logged\n",
+			CEREMONY_LOG);
+	}
+	if ((r = bundle_sign(o.bundle, sign_with_key, s.k, digest, &serial)) != 0)
+		goto out;
+	hex_encode(digest, sizeof(digest), hex);
+	fprintf(stderr, "%s/%s signed by %s\n", o.bundle, BUNDLE_MANIFEST, fpr);
+	printf("serial %" PRIu64 " sha256:%s\n", serial, hex);
+out:
+	signer_close(&s);
+	bundle_manifest_free(m);
+	EVP_PKEY_free(master);
+	return r != 0 ? fail(&o, r) : PM_EXIT_OK;
+}
+
+/* Append a line to an external log given by --record (not the bundle's). */
+static int record_step(const struct pm_opts *o, const char *step, const char *fields)
+{
+	char inside[PM_PATH_MAX], *a = NULL, *b = NULL;
+	int r = 0;
+
+	if (o->record == NULL)
+		return 0;
+	/* The bundle's own log is signed: a line there would break the bundle. */
+	if (join(inside, o->bundle, CEREMONY_LOG) == 0 && (a = realpath(inside, NULL)) != NULL &&
+	    (b = realpath(o->record, NULL)) != NULL && strcmp(a, b) == 0)
+		r = err_set(ERR_INVALID_ARG, "--record must name a log outside the bundle (the "
+					     "bundle's log is covered by the signature)");
+	free(a);
+	free(b);
+	if (r == 0)
+		r = ceremony_append(o->record, step, fields, o->note, time(NULL), NULL);
+	return r;
+}
+
+static int verify_main(int argc, char **argv)
+{
+	char fields[PM_FIELDS_MAX] = "", num[32], detail[600];
+	struct bundle_verify_opts vo = {0};
+	struct bundle *b = NULL;
+	struct pm_opts o;
+	int r, r2, x;
+
+	if ((x = parse_opts(argc, argv, O_BUNDLE | O_NOTE | O_VERIFY | O_RECORD, 0, 0, &o)) >= 0)
+		return x;
+	if (o.trust_anchor == NULL)
+		return usage_error(o.cmd, "--trust-anchor sha256:HEX is required");
+	if (o.update_state && o.state == NULL)
+		return usage_error(o.cmd, "--update-state needs --state FILE");
+	vo.trust_anchor = o.trust_anchor;
+	vo.min_serial = o.min_serial;
+	vo.state_file = o.state;
+	vo.update_state = o.update_state;
+	r = bundle_verify(o.bundle, &vo, &b);
+	snprintf(detail, sizeof(detail), "%s", err_msg(r));
+	if (r == 0) {
+		snprintf(num, sizeof(num), "%" PRIu64, bundle_serial(b));
+		field_add(fields, "result", "ok");
+		field_add(fields, "serial", num);
+		field_add(fields, "fpr", bundle_master_fingerprint(b));
+	} else {
+		field_add(fields, "result", "failed");
+		field_add(fields, "reason", err_str(r));
+	}
+	if ((r2 = record_step(&o, "verify", fields)) != 0) {
+		bundle_free(b);
+		return fail(&o, r2);
+	}
+	if (r != 0) {
+		fprintf(stderr, "%s verify: verification FAILED: %s\n", PROG, detail);
+		return exit_code(r);
+	}
+	printf("OK serial %" PRIu64 " files %zu master %s\n", bundle_serial(b),
+	       bundle_manifest_count(bundle_get_manifest(b)), bundle_master_fingerprint(b));
+	bundle_free(b);
+	return PM_EXIT_OK;
+}
+
+static int log_verify_main(int argc, char **argv)
+{
+	char path[PM_PATH_MAX], hex[2 * SHA256_LEN + 1], fields[PM_FIELDS_MAX] = "", num[32];
+	uint8_t head[SHA256_LEN];
+	struct pm_opts o;
+	size_t lines = 0;
+	int r, r2, x;
+
+	if ((x = parse_opts(argc, argv, O_BUNDLE | O_NOTE | O_RECORD, 0, 1, &o)) >= 0)
+		return x;
+	if (o.nargs == 1)
+		snprintf(path, sizeof(path), "%s", o.args[0]);
+	else if ((r = join(path, o.bundle, CEREMONY_LOG)) != 0)
+		return fail(&o, r);
+	r = ceremony_verify(path, &lines, head);
+	hex_encode(head, sizeof(head), hex);
+	snprintf(num, sizeof(num), "%zu", lines);
+	field_add(fields, "result", r == 0 ? "ok" : "failed");
+	field_add(fields, "lines", num);
+	field_add(fields, "head", hex);
+	if (r != 0) {
+		fprintf(stderr, "%s log-verify: %s\n", PROG, err_msg(r));
+		x = exit_code(r);
+	} else {
+		printf("OK lines %zu head sha256:%s\n", lines, hex);
+		x = PM_EXIT_OK;
+	}
+	if ((r2 = record_step(&o, "log-verify", fields)) != 0)
+		return fail(&o, r2);
+	return x;
+}
+
+static int help_main(int argc, char **argv);
+
+static const struct subcommand subcommands[] = {
+	{"init", init_main,
+	 "Create the master signing key in a token; print the trust anchor.\n"
+	 "Generate the master signing key pair in a token (non-extractable, sign only), write\n"
+	 "master_signing_public.pem into the bundle directory (created if needed) and print\n"
+	 "its fingerprint, the trust anchor every appliance pins.",
+	 "--pkcs11-module PATH [--token URI|LABEL] [--pin-source SRC]\n"
+	 "       [--label LABEL (coffer-master)] [--bundle DIR (.)] [--note TEXT]"},
+	{"server-key", server_key_main,
+	 "Create an appliance key in its token or TPM; export its public key.\n"
+	 "Generate an appliance key pair (ECDH) in the appliance's token, or in a TPM as a\n"
+	 "wrapped key blob, and export keys/NAME_public.pem. NAME: 1 to 64 of [A-Za-z0-9._-].",
+	 "NAME (--pkcs11-module PATH [--token URI|LABEL] [--pin-source SRC] [--label LABEL (NAME)]\n"
+	 "       | --tpm2 TCTI --key-blob FILE) [--force] [--bundle DIR] [--note TEXT]"},
+	{"add-key", add_key_main,
+	 "Register a public key made elsewhere (appliance, companion).\n"
+	 "Register a P-256 public key made elsewhere (another appliance, a companion) as\n"
+	 "keys/NAME_public.pem. Refuses to replace an existing key without --force.",
+	 "NAME PEM [--force] [--bundle DIR] [--note TEXT]"},
+	{"manifest", manifest_main,
+	 "Write crypto_manifest.json for the bundle (serial + 1).\n"
+	 "Write crypto_manifest.json: every regular file of the bundle with its SHA-256,\n"
+	 "serial = previous serial + 1. Symbolic links and special files are refused.\n"
+	 "A stale signature is removed.",
+	 "[--bundle DIR] [--note TEXT]"},
+	{"sign", sign_main,
+	 "Sign the manifest with the master key in the token.\n"
+	 "Sign the exact bytes of crypto_manifest.json with the master key in the token\n"
+	 "(ECDSA P-256, SHA-256, DER) into crypto_manifest.json.sig. The step's log line is\n"
+	 "added first and only the ceremony.log entry of the manifest is refreshed; anything\n"
+	 "else changed since 'manifest' is refused.",
+	 "--pkcs11-module PATH [--token URI|LABEL] [--pin-source SRC]\n"
+	 "       [--label LABEL|URI (coffer-master)] [--bundle DIR] [--note TEXT]"},
+	{"verify", verify_main,
+	 "Verify a bundle exactly as an appliance does at start.\n"
+	 "Check a bundle as an appliance does: trust anchor, signature, manifest, serial,\n"
+	 "paths, types, unlisted files, hashes. Exit 0 ok, 1 failed (the check and the file\n"
+	 "are named), 2 usage, 3 system error. The bundle is not changed; --record appends\n"
+	 "this step's line to a ceremony log outside the bundle.",
+	 "--trust-anchor sha256:HEX [--min-serial N] [--state FILE [--update-state]]\n"
+	 "       [--record LOG] [--bundle DIR] [--note TEXT]"},
+	{"log-verify", log_verify_main,
+	 "Check the hash chain of the ceremony log.\n"
+	 "Check the hash chain of the ceremony log (the bundle's, or FILE) and print its line\n"
+	 "count and head (SHA-256 of the last line) to compare with the paper record.",
+	 "[FILE] [--record LOG] [--bundle DIR] [--note TEXT]"},
+	{"help", help_main, "Show the subcommands, or the help of one.", "[SUBCOMMAND]"},
+};
+#define N_SUBCOMMANDS (sizeof(subcommands) / sizeof(subcommands[0]))
+
+static const struct subcommand *find_subcommand(const char *name)
+{
+	size_t i;
+
+	for (i = 0; i < N_SUBCOMMANDS; i++)
+		if (strcmp(subcommands[i].name, name) == 0)
+			return &subcommands[i];
+	return NULL;
+}
+
+static void show_usage(FILE *f)
+{
+	size_t i;
+
+	fprintf(f, "usage: %s SUBCOMMAND [OPTIONS]   (%s SUBCOMMAND --help)\n\n", PROG, PROG);
+	for (i = 0; i < N_SUBCOMMANDS; i++) {
+		const char *nl = strchr(subcommands[i].help, '\n');
+		int len = nl != NULL ? (int)(nl - subcommands[i].help)
+				     : (int)strlen(subcommands[i].help);
+		fprintf(f, "  %-11s %.*s\n", subcommands[i].name, len, subcommands[i].help);
+	}
+	fprintf(f, "\nexit codes: 0 ok, 1 verification failed or step refused, 2 usage, "
+		   "3 token or system error\n");
+}
+
+static int help_main(int argc, char **argv)
+{
+	if (argc > 1) {
+		if (strcmp(argv[1], "--help") == 0 || strcmp(argv[1], "-h") == 0)
+			return print_help("help");
+		if (find_subcommand(argv[1]) == NULL)
+			return usage_error("help", "no subcommand '%s'", argv[1]);
+		return print_help(argv[1]);
+	}
+	show_usage(stdout);
+	return PM_EXIT_OK;
+}
+
+int main(int argc, char **argv)
+{
+	const struct subcommand *sc;
+
+	log_init(PROG, LOG_LEVEL_WARN);
+	if (argc < 2) {
+		show_usage(stderr);
+		return PM_EXIT_USAGE;
+	}
+	if (strcmp(argv[1], "--help") == 0 || strcmp(argv[1], "-h") == 0) {
+		show_usage(stdout);
+		return PM_EXIT_OK;
+	}
+	if (strcmp(argv[1], "--version") == 0) {
+		printf("%s %s\n", PROG, COFFER_VERSION);
+		return PM_EXIT_OK;
+	}
+	if ((sc = find_subcommand(argv[1])) == NULL) {
+		fprintf(stderr, "%s: no subcommand '%.64s'\n", PROG, argv[1]);
+		show_usage(stderr);
+		return PM_EXIT_USAGE;
+	}
+	return sc->fn(argc - 1, argv + 1);
+}

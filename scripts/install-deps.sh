@@ -1,0 +1,44 @@
+#!/bin/sh
+# SPDX-License-Identifier: ISC
+#
+# install-deps.sh [--test]: install the Debian 12 packages the build needs
+# (and, with --test, what the test suite needs: clang + libFuzzer, swtpm,
+# tpm2-tools, tpm2-pkcs11, python3). Only missing packages are installed;
+# `apt-get update` runs first whenever something is missing.
+# Shared by ./quickstart.sh and ./test.sh.
+set -eu
+
+build_pkgs="build-essential meson ninja-build pkg-config libssl-dev openssl
+libp11-kit-dev p11-kit libp11-dev libtss2-dev libcbor-dev libyaml-dev
+libjansson-dev libseccomp-dev libsystemd-dev softhsm2 python3"
+test_pkgs="clang libclang-rt-14-dev swtpm swtpm-tools tpm2-tools libtpm2-pkcs11-1
+libtpm2-pkcs11-tools python3-tpm2-pkcs11-tools python3-cryptography opensc procps"
+
+pkgs=$build_pkgs
+[ "${1:-}" = "--test" ] && pkgs="$pkgs $test_pkgs"
+
+missing=""
+for p in $pkgs; do
+	st=$(dpkg-query -W -f='${Status}' "$p" 2>/dev/null || true)
+	case "$st" in
+	"install ok installed") ;;
+	*) missing="$missing $p" ;;
+	esac
+done
+[ -z "$missing" ] && exit 0
+
+echo "installing:$missing" >&2
+if [ "$(id -u)" -ne 0 ]; then
+	if command -v sudo >/dev/null; then
+		SUDO=sudo
+	else
+		echo "install-deps.sh: not root and no sudo; please install:$missing" >&2
+		exit 1
+	fi
+else
+	SUDO=
+fi
+export DEBIAN_FRONTEND=noninteractive
+$SUDO apt-get update -qq
+# shellcheck disable=SC2086
+$SUDO apt-get install -y -qq --no-install-recommends $missing >/dev/null

@@ -1,0 +1,134 @@
+// SPDX-License-Identifier: ISC
+#include "file.h"
+
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/resource.h>
+#include <signal.h>
+#include <unistd.h>
+
+#include "buf.h"
+#include "log.h"
+#include "unit.h"
+
+static char dir[] = "/tmp/coffer-test-file.XXXXXX";
+
+static char *path(const char *name)
+{
+	static char p[4][256];
+	static int next;
+	char *out = p[next++ % 4];
+	snprintf(out, sizeof(p[0]), "%s/%s", dir, name);
+	return out;
+}
+
+static int count_entries(void)
+{
+	char cmd[300];
+	FILE *f;
+	int n = -1;
+
+	snprintf(cmd, sizeof(cmd), "ls -A %s | wc -l", dir);
+	if ((f = popen(cmd, "r")) != NULL) {
+		if (fscanf(f, "%d", &n) != 1)
+			n = -1;
+		pclose(f);
+	}
+	return n;
+}
+
+int main(void)
+{
+	struct buf *b = NULL;
+	struct stat st;
+	char big[5000];
+
+	log_init("test-file", LOG_LEVEL_ERROR);
+	if (mkdtemp(dir) == NULL)
+		return 1;
+
+	TEST_START("atomic write creates with the mode and replaces");
+	ASSERT_INT_EQ(file_write_atomic(path("a"), "hello", 5, 0600), 0);
+	ASSERT_INT_EQ(stat(path("a"), &st), 0);
+	ASSERT_INT_EQ(st.st_mode & 07777, 0600);
+	ASSERT_INT_EQ(file_write_atomic(path("a"), "bye", 3, 0640), 0);
+	ASSERT_INT_EQ(file_read_all(path("a"), 100, &b), 0);
+	ASSERT_SIZE_EQ(buf_len(b), 3);
+	ASSERT_MEM_EQ(buf_ptr(b), "bye", 3);
+	buf_free(b);
+	ASSERT_INT_EQ(count_entries(), 1); /* no temporary file left */
+	TEST_DONE();
+
+	TEST_START("write_new refuses to overwrite");
+	ASSERT_INT_EQ(file_write_new(path("a"), "x", 1, 0600), ERR_EXISTS);
+	ASSERT_INT_EQ(file_write_new(path("n"), "x", 1, 0600), 0);
+	ASSERT_INT_EQ(count_entries(), 2);
+	TEST_DONE();
+
+	TEST_START("a failed write leaves the old file intact and no temporary file");
+	{
+		struct rlimit old, rl;
+		memset(big, 'z', sizeof(big));
+		getrlimit(RLIMIT_FSIZE, &old);
+		rl = old;
+		rl.rlim_cur = 4096;
+		signal(SIGXFSZ, SIG_IGN);
+		ASSERT_INT_EQ(setrlimit(RLIMIT_FSIZE, &rl), 0);
+		ASSERT_INT_EQ(file_write_atomic(path("a"), big, sizeof(big), 0600), ERR_IO);
+		setrlimit(RLIMIT_FSIZE, &old);
+		ASSERT_INT_EQ(file_read_all(path("a"), 100, &b), 0);
+		ASSERT_MEM_EQ(buf_ptr(b), "bye", 3);
+		buf_free(b);
+		ASSERT_INT_EQ(count_entries(), 2);
+	}
+	TEST_DONE();
+
+	TEST_START("read caps: exact size, cap+1, empty");
+	ASSERT_INT_EQ(file_write_atomic(path("c"), "12345", 5, 0644), 0);
+	ASSERT_INT_EQ(file_read_all(path("c"), 5, &b), 0);
+	ASSERT_SIZE_EQ(buf_len(b), 5);
+	buf_free(b);
+	ASSERT_INT_EQ(file_read_all(path("c"), 4, &b), ERR_TOO_LARGE);
+	ASSERT_PTR_EQ(b, NULL);
+	ASSERT_INT_EQ(file_write_atomic(path("e"), "", 0, 0644), 0);
+	ASSERT_INT_EQ(file_read_all(path("e"), 0, &b), 0);
+	ASSERT_SIZE_EQ(buf_len(b), 0);
+	buf_free(b);
+	TEST_DONE();
+
+	TEST_START("read refuses symlinks, directories, missing files");
+	ASSERT_INT_EQ(symlink(path("c"), path("link")), 0);
+	ASSERT_INT_EQ(file_read_all(path("link"), 100, &b), ERR_PERMISSION);
+	ASSERT_TRUE(strstr(err_detail(), "symbolic link") != NULL);
+	ASSERT_INT_EQ(file_read_all(dir, 100, &b), ERR_PERMISSION);
+	ASSERT_INT_EQ(file_read_all(path("missing"), 100, &b), ERR_NOT_FOUND);
+	TEST_DONE();
+
+	TEST_START("private read refuses group/world access");
+	ASSERT_INT_EQ(file_read_private(path("c"), 100, &b), ERR_PERMISSION);
+	ASSERT_TRUE(strstr(err_detail(), "chmod 600") != NULL);
+	ASSERT_INT_EQ(chmod(path("c"), 0600), 0);
+	ASSERT_INT_EQ(file_read_private(path("c"), 100, &b), 0);
+	buf_free(b);
+	ASSERT_INT_EQ(chmod(path("c"), 0640), 0);
+	ASSERT_INT_EQ(file_read_private(path("c"), 100, &b), ERR_PERMISSION);
+	TEST_DONE();
+
+	TEST_START("mkdirs");
+	ASSERT_INT_EQ(file_mkdirs(path("x/y/z"), 0700), 0);
+	ASSERT_INT_EQ(stat(path("x/y/z"), &st), 0);
+	ASSERT_TRUE(S_ISDIR(st.st_mode));
+	ASSERT_INT_EQ(file_mkdirs(path("x/y/z"), 0700), 0);
+	TEST_DONE();
+
+	{
+		char cmd[300];
+		snprintf(cmd, sizeof(cmd), "rm -rf %s", dir);
+		if (system(cmd) != 0)
+			return 1;
+	}
+	return unit_finish("common/file");
+}

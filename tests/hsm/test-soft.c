@@ -141,6 +141,8 @@ static void test_soft(void)
 		ASSERT_INT_EQ(hsm_key_public(k, &pub), 0);
 		/* the public key handed out carries no private part */
 		ASSERT_INT_EQ(EVP_PKEY_get_bn_param(pub, "priv", &(BIGNUM *){ NULL }), 0);
+		EVP_PKEY_free(pub);
+		pub = NULL;
 		ASSERT_INT_EQ(hsm_key_sign(k, md, 31, sig), ERR_INVALID_ARG);
 	}
 	hsm_key_free(k);
@@ -156,8 +158,13 @@ static void test_soft(void)
 	ASSERT_INT_EQ(hsm_key_load_pem(path_in_dir("k.pem"), &k), ERR_PERMISSION);
 	ASSERT_INT_EQ(hsm_key_load_pem(path_in_dir("missing.pem"), &k), ERR_NOT_FOUND);
 	ASSERT_TRUE(k == NULL);
-	cfg.backend = (enum hsm_backend)99;
-	ASSERT_INT_EQ(hsm_open(&cfg, &h), ERR_INVALID_ARG);
+	{
+		struct hsm *h2 = NULL;
+
+		cfg.backend = (enum hsm_backend)99;
+		ASSERT_INT_EQ(hsm_open(&cfg, &h2), ERR_INVALID_ARG);
+		ASSERT_TRUE(h2 == NULL);
+	}
 	TEST_DONE();
 
 	TEST_START("P-384 software key: SHA-256 signatures (pkey_verify), no ECDH");

@@ -34,4 +34,30 @@ start_swtpm
 "$rate" --tpm2 "$SWTPM_TCTI" --key-blob "$TMP/tpm.blob" --seconds "$secs"
 echo
 
+# tpm2-pkcs11 on the same swtpm: signing only (no CKM_ECDH1_DERIVE in 1.9).
+module=/usr/lib/x86_64-linux-gnu/pkcs11/libtpm2_pkcs11.so
+if [ -r "$module" ] && command -v tpm2_ptool >/dev/null; then
+	mkdir -p "$TMP/store" "$TMP/bin"
+	export TPM2TOOLS_TCTI="$SWTPM_TCTI" TPM2_PKCS11_TCTI="$SWTPM_TCTI"
+	export TPM2_PKCS11_STORE="$TMP/store" TPM2_PKCS11_LOG_LEVEL=0
+	for t in /usr/bin/tpm2_*; do
+		n=$(basename "$t")
+		case $n in tpm2_flushcontext | tpm2_ptool | tpm2) continue ;; esac
+		printf '#!/bin/sh\n"%s" "$@"; rc=$?\n/usr/bin/tpm2_flushcontext -t >/dev/null 2>&1 || true\nexit $rc\n' \
+			"$t" > "$TMP/bin/$n"
+		chmod +x "$TMP/bin/$n"
+	done
+	tpm2_flushcontext -t >/dev/null 2>&1 || true
+	printf 'bench1234' > "$TMP/tpm2.pin"
+	chmod 600 "$TMP/tpm2.pin"
+	PATH="$TMP/bin:$PATH" tpm2_ptool init >/dev/null
+	PATH="$TMP/bin:$PATH" tpm2_ptool addtoken --pid=1 --label=master --sopin=so1234 \
+		--userpin=bench1234 >/dev/null
+	PATH="$TMP/bin:$PATH" tpm2_ptool addkey --algorithm=ecc256 --label=master \
+		--key-label=signer --userpin=bench1234 >/dev/null
+	"$rate" --pkcs11-module "$module" --token pkcs11:token=master \
+		--pin-source "file:$TMP/tpm2.pin" --key signer --sign-only --seconds "$secs"
+	echo
+fi
+
 "$rate" --soft --seconds "$secs"

@@ -7,6 +7,8 @@
 set -eu
 . "$COFFER_SRC/tests/helpers.sh"
 hsm=$1
+rate=$COFFER_BUILD/tests/bench/token-rate # built by default (meson test builds all first)
+[ -x "$rate" ] || fail "$rate not built"
 module=$(dpkg -L libtpm2-pkcs11-1 2>/dev/null | grep '/pkcs11/libtpm2_pkcs11.so$' | head -n1)
 [ -n "$module" ] || module=/usr/lib/x86_64-linux-gnu/pkcs11/libtpm2_pkcs11.so
 [ -r "$module" ] || fail "tpm2-pkcs11 module not found (install libtpm2-pkcs11-1)"
@@ -49,6 +51,13 @@ echo "crypto_manifest.json bytes" > "$TMP/data"
 	--key signer --in "$TMP/data" --out "$TMP/sig"
 openssl dgst -sha256 -verify "$TMP/pub.pem" -signature "$TMP/sig" "$TMP/data" >/dev/null ||
 	fail "openssl does not verify the tpm2-pkcs11 signature"
+
+# Two threads signing at once (tpm2-pkcs11's C_OpenSession is not
+# thread-safe: hsm/ opens sessions one at a time); token-rate verifies
+# signatures and fails on any error.
+"$rate" --pkcs11-module "$module" --token "$tok" --pin-source "file:$TMP/pin" --key signer \
+	--sign-only --threads 2 --seconds 1 > "$TMP/rate" || fail "signing on 2 threads: $(cat "$TMP/rate")"
+cat "$TMP/rate"
 
 # ECDH: refused at open, naming the mechanism.
 "$hsm" keygen --pkcs11-module "$module" --token "$tok" --pin-source "file:$TMP/pin" \

@@ -15,8 +15,14 @@ module=$(dpkg -L libtpm2-pkcs11-1 2>/dev/null | grep '/pkcs11/libtpm2_pkcs11.so$
 command -v tpm2_ptool >/dev/null || fail "tpm2_ptool not found (install tpm2-pkcs11-tools)"
 
 # tpm2-pkcs11 leaks inside C_SignInit; libcrypto has no frame pointers, so
-# the slow unwinder is needed to see the module's frame in the report.
-LSAN_OPTIONS="suppressions=$COFFER_SRC/tests/hsm/lsan.supp:fast_unwind_on_malloc=0${LSAN_OPTIONS:+:$LSAN_OPTIONS}"
+# the slow unwinder is needed to see the module's frame in the report. The
+# project's suppressions (test.sh sets them) and ours go into one file: a
+# second suppressions= would replace the first.
+cat "$COFFER_SRC/tests/hsm/lsan.supp" > "$TMP/lsan.supp"
+if [ -f "$COFFER_SRC/tests/lsan.supp" ]; then
+	cat "$COFFER_SRC/tests/lsan.supp" >> "$TMP/lsan.supp"
+fi
+LSAN_OPTIONS="${LSAN_OPTIONS:+$LSAN_OPTIONS:}suppressions=$TMP/lsan.supp:fast_unwind_on_malloc=0"
 export LSAN_OPTIONS
 start_swtpm
 mkdir -p "$TMP/store" "$TMP/bin"

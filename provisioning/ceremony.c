@@ -153,6 +153,8 @@ int ceremony_verify(const char *path, size_t *lines, uint8_t head[SHA256_LEN])
 	int fd, r;
 
 	*lines = 0;
+	if (head != NULL)
+		memset(head, 0, SHA256_LEN);
 	if ((r = open_log(path, O_RDONLY, &fd)) != 0)
 		return r;
 	if ((r = read_log(fd, path, &b)) == 0 &&

@@ -325,10 +325,13 @@ static int parse_opts(int argc, char **argv, unsigned groups, int min_args, int 
 	}
 	o->nargs = argc - optind;
 	o->args = argv + optind;
-	if (o->nargs < min_args || o->nargs > max_args)
-		return usage_error(o->cmd, "expected %d%s argument%s, got %d", min_args,
-		                   max_args > min_args ? " or more" : "", max_args == 1 ? "" : "s",
-		                   o->nargs);
+	if (o->nargs < min_args || o->nargs > max_args) {
+		if (min_args == max_args)
+			return usage_error(o->cmd, "expected %d argument%s, got %d", min_args,
+			                   min_args == 1 ? "" : "s", o->nargs);
+		return usage_error(o->cmd, "expected %d to %d arguments, got %d", min_args,
+		                   max_args, o->nargs);
+	}
 	if (o->note != NULL && strlen(o->note) > CEREMONY_NOTE_MAX)
 		return usage_error(o->cmd, "--note is longer than %d bytes", CEREMONY_NOTE_MAX);
 	return -1;
@@ -749,7 +752,7 @@ static int verify_main(int argc, char **argv)
 static int log_verify_main(int argc, char **argv)
 {
 	char path[PM_PATH_MAX], hex[2 * SHA256_LEN + 1], fields[PM_FIELDS_MAX] = "", num[32];
-	uint8_t head[SHA256_LEN];
+	uint8_t head[SHA256_LEN] = {0};
 	struct pm_opts o;
 	size_t lines = 0;
 	int r, r2, x;

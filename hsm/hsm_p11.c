@@ -338,7 +338,7 @@ static int ensure_login(struct hsm_p11 *p, CK_SESSION_HANDLE s)
 	rv = p->f->C_Login(s, CKU_USER, (CK_UTF8CHAR_PTR)p->pin, (CK_ULONG)p->pin_len);
 	if (rv == CKR_OK || rv == CKR_USER_ALREADY_LOGGED_IN)
 		return 0;
-	err_ckr(rv, "log in to token '%s'", p->label);
+	err_ckr(rv, "C_Login on token '%s'", p->label);
 	if (rv == CKR_PIN_INCORRECT || rv == CKR_PIN_LOCKED || rv == CKR_PIN_LEN_RANGE ||
 	    rv == CKR_PIN_EXPIRED || rv == CKR_PIN_INVALID)
 		return ERR_AUTH;
@@ -1024,6 +1024,9 @@ int hsm_p11_generate(struct hsm *h, const char *label, unsigned usage, struct hs
 			{ CKA_PRIVATE, &no, sizeof(no) },
 			{ CKA_EC_PARAMS, (void *)oid_p256, sizeof(oid_p256) },
 			{ CKA_VERIFY, &sign, sizeof(sign) },
+			/* Only what the usage asks for: no encrypt/wrap on the side. */
+			{ CKA_ENCRYPT, &no, sizeof(no) },
+			{ CKA_WRAP, &no, sizeof(no) },
 			{ CKA_LABEL, (void *)label, ll },
 			{ CKA_ID, id, sizeof(id) },
 		};
@@ -1036,6 +1039,8 @@ int hsm_p11_generate(struct hsm *h, const char *label, unsigned usage, struct hs
 			{ CKA_EXTRACTABLE, &no, sizeof(no) },
 			{ CKA_DERIVE, &derive, sizeof(derive) },
 			{ CKA_SIGN, &sign, sizeof(sign) },
+			{ CKA_DECRYPT, &no, sizeof(no) },
+			{ CKA_UNWRAP, &no, sizeof(no) },
 			{ CKA_LABEL, (void *)label, ll },
 			{ CKA_ID, id, sizeof(id) },
 		};

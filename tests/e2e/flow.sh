@@ -23,6 +23,9 @@
 #   flow_stop               SIGTERM, exit status 0
 #   expect_web TAG          $TMP/got is exactly web's env output for TAG
 #   flow_check_web_worker TAG  env (exact), exec mode, worker's own shard
+#   bug WHAT                a defect found outside tests/ (named in the
+#                           e2e report): printed, counted, the script goes on
+#   flow_end NAME           fails if any bug was counted, else "NAME: ok"
 
 B=$TMP/bundle
 SRV_LOG=$TMP/server.log
@@ -32,6 +35,17 @@ umask 077
 for _p in coffer-hsm provision-master coffer-seal appliance-server coffer-get; do
 	command -v "$_p" >/dev/null || fail "$_p not on PATH (not built?)"
 done
+
+BUGS=0
+bug() {
+	echo "BUG (outside tests/, see the e2e report): $*" >&2
+	BUGS=$((BUGS + 1))
+}
+
+flow_end() {
+	[ "$BUGS" = 0 ] || fail "$1: $BUGS known bug(s) outside tests/ (the BUG lines above)"
+	echo "$1: ok"
+}
 
 # status WANT CMD...: CMD must exit WANT; stdout in $TMP/out, stderr in $TMP/err.
 status() {

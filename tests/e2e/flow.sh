@@ -124,7 +124,9 @@ flow_ceremony() {
 	# shellcheck disable=SC2086
 	status 0 provision-master server-key appl --bundle "$B" $SKEY_ARGS
 	[ -s "$B/keys/appl_public.pem" ] || fail "server-key exported no public key"
-	SERVER_PUB=$B/keys/appl_public.pem
+	# The clients pin a copy: the bundle may be in flux.
+	cp "$B/keys/appl_public.pem" "$TMP/appl_public.pem"
+	SERVER_PUB=$TMP/appl_public.pem
 	flow_flush
 	status 0 coffer-seal keygen --out "$TMP/companion.pem" --public-out "$TMP/companion_public.pem"
 	status 0 provision-master add-key companion "$TMP/companion_public.pem" --bundle "$B"

@@ -61,8 +61,7 @@ struct parser {
 	struct clicfg *c;
 };
 
-static int where(struct parser *p, const yaml_event_t *ev, const char *fmt, ...)
-	PRINTF_LIKE(3, 4);
+static int where(struct parser *p, const yaml_event_t *ev, const char *fmt, ...) PRINTF_LIKE(3, 4);
 
 static int where(struct parser *p, const yaml_event_t *ev, const char *fmt, ...)
 {
@@ -73,16 +72,16 @@ static int where(struct parser *p, const yaml_event_t *ev, const char *fmt, ...)
 	vsnprintf(msg, sizeof(msg), fmt, ap);
 	va_end(ap);
 	return err_set(ERR_FORMAT, "%s:%zu:%zu: %s", p->name, (size_t)ev->start_mark.line + 1,
-		       (size_t)ev->start_mark.column + 1, msg);
+	               (size_t)ev->start_mark.column + 1, msg);
 }
 
 static int next(struct parser *p, yaml_event_t *ev)
 {
 	if (!yaml_parser_parse(&p->yp, ev)) {
 		return err_set(ERR_FORMAT, "%s:%zu:%zu: %s", p->name,
-			       (size_t)p->yp.problem_mark.line + 1,
-			       (size_t)p->yp.problem_mark.column + 1,
-			       p->yp.problem != NULL ? p->yp.problem : "YAML syntax error");
+		               (size_t)p->yp.problem_mark.line + 1,
+		               (size_t)p->yp.problem_mark.column + 1,
+		               p->yp.problem != NULL ? p->yp.problem : "YAML syntax error");
 	}
 	if (ev->type == YAML_ALIAS_EVENT) {
 		yaml_event_delete(ev);
@@ -107,8 +106,7 @@ static int scalar_copy(struct parser *p, const yaml_event_t *ev, char **out)
 }
 
 /* A scalar or a sequence of scalars, appended to *list. */
-static int string_list(struct parser *p, yaml_event_t *first, char ***list, size_t *n,
-		       size_t max)
+static int string_list(struct parser *p, yaml_event_t *first, char ***list, size_t *n, size_t max)
 {
 	yaml_event_t ev;
 	char *s = NULL;
@@ -260,8 +258,10 @@ int clicfg_parse(const uint8_t *data, size_t len, const char *name, struct clicf
 					goto out;
 				}
 				free(key);
-				if ((key = strndup((const char *)ev.data.scalar.value,
-						   ev.data.scalar.length < 64 ? ev.data.scalar.length : 64)) == NULL) {
+				if ((key =
+				         strndup((const char *)ev.data.scalar.value,
+				                 ev.data.scalar.length < 64 ? ev.data.scalar.length
+				                                            : 64)) == NULL) {
 					r = ERR_ALLOC;
 					goto out;
 				}

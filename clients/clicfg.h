@@ -30,9 +30,9 @@
 #define CLICFG_MAX_TIMEOUT_MS (3600U * 1000U)
 
 struct clicfg {
-	char **servers;      /* n_servers strings */
+	char **servers; /* n_servers strings */
 	size_t n_servers;
-	char **server_keys;  /* PEM paths: one for all, or one per server */
+	char **server_keys; /* PEM paths: one for all, or one per server */
 	size_t n_server_keys;
 	char *key;
 	char *pkcs11_module;
@@ -46,8 +46,8 @@ struct clicfg {
  * *out freed with clicfg_free. ERR_FORMAT (detail: name:line:col: why),
  * ERR_TOO_LARGE, ERR_ALLOC.
  */
-int clicfg_parse(const uint8_t *data, size_t len, const char *name, struct clicfg **out)
-	WARN_UNUSED;
+int clicfg_parse(const uint8_t *data, size_t len, const char *name,
+                 struct clicfg **out) WARN_UNUSED;
 /* Read and parse a file (at most LIMIT_CONFIG bytes). ERR_NOT_FOUND if missing. */
 int clicfg_load(const char *path, struct clicfg **out) WARN_UNUSED;
 /* NULL is fine. */

@@ -67,34 +67,35 @@ static int exit_for_status(int st)
 
 static void usage(FILE *f)
 {
-	fprintf(f,
-		"usage: coffer-get [options] [--format env|dotenv|json] [--out FILE]\n"
-		"       coffer-get [options] --get KEY [--out FILE]\n"
-		"       coffer-get [options] [--env-prefix P] -- COMMAND [ARG...]\n"
-		"       coffer-get keygen --out FILE\n"
-		"       coffer-get keygen --pkcs11-module M --token URI --pin-source S --label L\n"
-		"       coffer-get id [--key KEY [--pkcs11-module M --pin-source S | --tpm2 TCTI]]\n"
-		"       coffer-get id --public PEM\n"
-		"\n"
-		"Connection (override the config file):\n"
-		"  -c, --config FILE       config file (default " DEFAULT_CONFIG ")\n"
-		"  -s, --server HOST:PORT  server, repeatable, tried in order ([v6addr]:port)\n"
-		"  -S, --server-key PEM    pinned server public key (repeat: one per server)\n"
-		"  -k, --key KEY           client key: PEM file, pkcs11: URI, or TPM blob\n"
-		"      --pkcs11-module M   PKCS#11 module for a pkcs11: key\n"
-		"      --pin-source S      file:PATH, env:NAME or prompt\n"
-		"      --tpm2 TCTI         the key is a TPM 2.0 blob used through TCTI\n"
-		"  -t, --timeout T         per-server timeout: seconds, Ns or Nms (default 5)\n"
-		"Output:\n"
-		"  -f, --format F          env (default), dotenv, json\n"
-		"  -g, --get KEY           print one value, exactly its bytes (no newline)\n"
-		"  -o, --out FILE          write atomically to FILE (mode 0600) instead of stdout\n"
-		"      --only K1,K2        fetch only these secrets\n"
-		"      --env-prefix P      prefix names in env, dotenv and exec mode\n"
-		"  -h, --help              this help;  -V, --version  the version\n"
-		"\n"
-		"Exit: 0 ok, 1 usage/config, 2 network, 3 server authentication, 4 unknown\n"
-		"client, 5 server error, 6 protocol error, 7 local error, 8 secret not found.\n");
+	fprintf(
+	    f, "usage: coffer-get [options] [--format env|dotenv|json] [--out FILE]\n"
+	       "       coffer-get [options] --get KEY [--out FILE]\n"
+	       "       coffer-get [options] [--env-prefix P] -- COMMAND [ARG...]\n"
+	       "       coffer-get keygen --out FILE\n"
+	       "       coffer-get keygen --pkcs11-module M --token URI --pin-source S --label L\n"
+	       "       coffer-get keygen --tpm2 TCTI --out BLOB\n"
+	       "       coffer-get id [--key KEY [--pkcs11-module M --pin-source S | --tpm2 TCTI]]\n"
+	       "       coffer-get id --public PEM\n"
+	       "\n"
+	       "Connection (override the config file):\n"
+	       "  -c, --config FILE       config file (default " DEFAULT_CONFIG ")\n"
+	       "  -s, --server HOST:PORT  server, repeatable, tried in order ([v6addr]:port)\n"
+	       "  -S, --server-key PEM    pinned server public key (repeat: one per server)\n"
+	       "  -k, --key KEY           client key: PEM file, pkcs11: URI, or TPM blob\n"
+	       "      --pkcs11-module M   PKCS#11 module for a pkcs11: key\n"
+	       "      --pin-source S      file:PATH, env:NAME or prompt\n"
+	       "      --tpm2 TCTI         the key is a TPM 2.0 blob used through TCTI\n"
+	       "  -t, --timeout T         per-server timeout: seconds, Ns or Nms (default 5)\n"
+	       "Output:\n"
+	       "  -f, --format F          env (default), dotenv, json\n"
+	       "  -g, --get KEY           print one value, exactly its bytes (no newline)\n"
+	       "  -o, --out FILE          write atomically to FILE (mode 0600) instead of stdout\n"
+	       "      --only K1,K2        fetch only these secrets\n"
+	       "      --env-prefix P      prefix names in env, dotenv and exec mode\n"
+	       "  -h, --help              this help;  -V, --version  the version\n"
+	       "\n"
+	       "Exit: 0 ok, 1 usage/config, 2 network, 3 server authentication, 4 unknown\n"
+	       "client, 5 server error, 6 protocol error, 7 local error, 8 secret not found.\n");
 }
 
 /* ---- options ---- */
@@ -124,25 +125,25 @@ enum {
 };
 
 static const struct option long_opts[] = {
-	{"config", required_argument, NULL, 'c'},
-	{"server", required_argument, NULL, 's'},
-	{"server-key", required_argument, NULL, 'S'},
-	{"key", required_argument, NULL, 'k'},
-	{"pkcs11-module", required_argument, NULL, OPT_PKCS11_MODULE},
-	{"pin-source", required_argument, NULL, OPT_PIN_SOURCE},
-	{"tpm2", required_argument, NULL, OPT_TPM2},
-	{"timeout", required_argument, NULL, 't'},
-	{"format", required_argument, NULL, 'f'},
-	{"get", required_argument, NULL, 'g'},
-	{"out", required_argument, NULL, 'o'},
-	{"only", required_argument, NULL, OPT_ONLY},
-	{"env-prefix", required_argument, NULL, OPT_ENV_PREFIX},
-	{"token", required_argument, NULL, OPT_TOKEN},
-	{"label", required_argument, NULL, OPT_LABEL},
-	{"public", required_argument, NULL, OPT_PUBLIC},
-	{"help", no_argument, NULL, 'h'},
-	{"version", no_argument, NULL, 'V'},
-	{NULL, 0, NULL, 0},
+    {"config", required_argument, NULL, 'c'},
+    {"server", required_argument, NULL, 's'},
+    {"server-key", required_argument, NULL, 'S'},
+    {"key", required_argument, NULL, 'k'},
+    {"pkcs11-module", required_argument, NULL, OPT_PKCS11_MODULE},
+    {"pin-source", required_argument, NULL, OPT_PIN_SOURCE},
+    {"tpm2", required_argument, NULL, OPT_TPM2},
+    {"timeout", required_argument, NULL, 't'},
+    {"format", required_argument, NULL, 'f'},
+    {"get", required_argument, NULL, 'g'},
+    {"out", required_argument, NULL, 'o'},
+    {"only", required_argument, NULL, OPT_ONLY},
+    {"env-prefix", required_argument, NULL, OPT_ENV_PREFIX},
+    {"token", required_argument, NULL, OPT_TOKEN},
+    {"label", required_argument, NULL, OPT_LABEL},
+    {"public", required_argument, NULL, OPT_PUBLIC},
+    {"help", no_argument, NULL, 'h'},
+    {"version", no_argument, NULL, 'V'},
+    {NULL, 0, NULL, 0},
 };
 
 /* 0 ok, -1 exit 0 (help shown), else an exit code. */
@@ -155,7 +156,9 @@ static int parse_opts(int argc, char **argv, struct opts *o)
 	opterr = 0;
 	while ((c = getopt_long(argc, argv, "+c:s:S:k:t:f:g:o:hV", long_opts, NULL)) != -1) {
 		switch (c) {
-		case 'c': o->config = optarg; break;
+		case 'c':
+			o->config = optarg;
+			break;
 		case 's':
 			if (o->n_servers >= 64) {
 				msg("too many --server options (at most 64)");
@@ -170,24 +173,55 @@ static int parse_opts(int argc, char **argv, struct opts *o)
 			}
 			o->server_keys[o->n_server_keys++] = optarg;
 			break;
-		case 'k': o->key = optarg; break;
-		case OPT_PKCS11_MODULE: o->pkcs11_module = optarg; break;
-		case OPT_PIN_SOURCE: o->pin_source = optarg; break;
-		case OPT_TPM2: o->tpm2 = optarg; break;
-		case 't': o->timeout = optarg; break;
-		case 'f': o->format = optarg; break;
-		case 'g': o->get = optarg; break;
-		case 'o': o->out = optarg; break;
-		case OPT_ONLY: o->only = optarg; break;
-		case OPT_ENV_PREFIX: o->env_prefix = optarg; break;
-		case OPT_TOKEN: o->token = optarg; break;
-		case OPT_LABEL: o->label = optarg; break;
-		case OPT_PUBLIC: o->public_pem = optarg; break;
-		case 'h': usage(stdout); return -1;
-		case 'V': printf("coffer-get %s\n", COFFER_VERSION); return -1;
+		case 'k':
+			o->key = optarg;
+			break;
+		case OPT_PKCS11_MODULE:
+			o->pkcs11_module = optarg;
+			break;
+		case OPT_PIN_SOURCE:
+			o->pin_source = optarg;
+			break;
+		case OPT_TPM2:
+			o->tpm2 = optarg;
+			break;
+		case 't':
+			o->timeout = optarg;
+			break;
+		case 'f':
+			o->format = optarg;
+			break;
+		case 'g':
+			o->get = optarg;
+			break;
+		case 'o':
+			o->out = optarg;
+			break;
+		case OPT_ONLY:
+			o->only = optarg;
+			break;
+		case OPT_ENV_PREFIX:
+			o->env_prefix = optarg;
+			break;
+		case OPT_TOKEN:
+			o->token = optarg;
+			break;
+		case OPT_LABEL:
+			o->label = optarg;
+			break;
+		case OPT_PUBLIC:
+			o->public_pem = optarg;
+			break;
+		case 'h':
+			usage(stdout);
+			return -1;
+		case 'V':
+			printf("coffer-get %s\n", COFFER_VERSION);
+			return -1;
 		default:
 			if (optopt != 0)
-				msg("option -%c: unknown or missing its argument (see --help)", optopt);
+				msg("option -%c: unknown or missing its argument (see --help)",
+				    optopt);
 			else
 				msg("unknown option '%.64s' (see --help)", argv[optind - 1]);
 			return EXIT_USAGE;
@@ -195,7 +229,8 @@ static int parse_opts(int argc, char **argv, struct opts *o)
 	}
 	if (optind < argc) {
 		if (strcmp(argv[optind - 1], "--") != 0) {
-			msg("unexpected argument '%.64s'; a command to run goes after --", argv[optind]);
+			msg("unexpected argument '%.64s'; a command to run goes after --",
+			    argv[optind]);
 			return EXIT_USAGE;
 		}
 		o->cmd = &argv[optind];
@@ -206,7 +241,7 @@ static int parse_opts(int argc, char **argv, struct opts *o)
 /* ---- shared: the client configuration from the file and the flags ---- */
 
 static int key_config(struct coffer_config *cfg, const char *key, const char *module,
-		      const char *pin_source, const char *tpm2)
+                      const char *pin_source, const char *tpm2)
 {
 	if (key == NULL) {
 		msg("no client key: give --key or `key:` in the config file");
@@ -249,10 +284,11 @@ static int build_config(const struct opts *o, struct coffer_config **out)
 		st = COFFER_E_LOCAL;
 		goto out;
 	}
-	servers = o->n_servers > 0 ? o->servers : (file ? (const char *const *)file->servers : NULL);
+	servers =
+	    o->n_servers > 0 ? o->servers : (file ? (const char *const *)file->servers : NULL);
 	ns = o->n_servers > 0 ? o->n_servers : (file ? file->n_servers : 0);
 	skeys = o->n_server_keys > 0 ? o->server_keys
-				     : (file ? (const char *const *)file->server_keys : NULL);
+	                             : (file ? (const char *const *)file->server_keys : NULL);
 	nk = o->n_server_keys > 0 ? o->n_server_keys : (file ? file->n_server_keys : 0);
 	if (ns == 0) {
 		msg("no server: give --server HOST:PORT or `servers:` in %s", path);
@@ -270,7 +306,8 @@ static int build_config(const struct opts *o, struct coffer_config **out)
 		goto out;
 	}
 	for (i = 0; i < ns; i++) {
-		if ((st = coffer_config_add_server(cfg, servers[i], nk == 1 ? skeys[0] : skeys[i])) != 0) {
+		if ((st = coffer_config_add_server(cfg, servers[i],
+		                                   nk == 1 ? skeys[0] : skeys[i])) != 0) {
 			msg("%s", coffer_last_error());
 			goto out;
 		}
@@ -522,12 +559,40 @@ static int keygen_main(int argc, char **argv)
 	if ((rc = parse_opts(argc, argv, &o)) != 0)
 		return rc < 0 ? EXIT_OK : rc;
 	if (o.cmd != NULL || o.n_servers || o.n_server_keys || o.format || o.get || o.only) {
-		msg("keygen: takes --out FILE, or --pkcs11-module --token --pin-source --label");
+		msg("keygen: takes --out FILE, --pkcs11-module --token --pin-source --label, "
+		    "or --tpm2 TCTI --out BLOB");
 		return EXIT_USAGE;
+	}
+	if (o.tpm2 != NULL) {
+		/* A key wrapped by the TPM, kept as a blob file (0600, never overwritten). */
+		if (o.out == NULL || o.pkcs11_module != NULL || o.token != NULL) {
+			msg("keygen --tpm2 TCTI: give --out BLOB");
+			return EXIT_USAGE;
+		}
+		memset(&hc, 0, sizeof(hc));
+		hc.backend = HSM_BACKEND_TPM2;
+		hc.tcti = o.tpm2;
+		hc.need = HSM_NEED_ECDH | HSM_NEED_KEYGEN;
+		if ((r = hsm_open(&hc, &h)) != 0 ||
+		    (r = hsm_generate(h, o.label != NULL ? o.label : "coffer-client",
+		                      HSM_USAGE_DERIVE, o.out, &key)) != 0 ||
+		    (r = hsm_key_public(key, &pub)) != 0) {
+			msg("keygen: %s", err_msg(r));
+			rc = r == ERR_EXISTS ? EXIT_USAGE : EXIT_LOCAL;
+			goto out;
+		}
+		if ((r = print_identity(pub)) != 0) {
+			msg("%s", err_msg(r));
+			rc = EXIT_LOCAL;
+			goto out;
+		}
+		rc = EXIT_OK;
+		goto out;
 	}
 	if (o.pkcs11_module == NULL) {
 		if (o.out == NULL || o.token != NULL || o.label != NULL) {
-			msg("keygen: give --out FILE (a PEM file), or --pkcs11-module M --token URI "
+			msg("keygen: give --out FILE (a PEM file), or --pkcs11-module M --token "
+			    "URI "
 			    "--pin-source S --label L (a key in a token)");
 			return EXIT_USAGE;
 		}
@@ -545,7 +610,8 @@ static int keygen_main(int argc, char **argv)
 		goto out;
 	}
 	if (o.label == NULL || o.out != NULL) {
-		msg("keygen in a token: give --label L (and --token URI, --pin-source S), not --out");
+		msg("keygen in a token: give --label L (and --token URI, --pin-source S), not "
+		    "--out");
 		return EXIT_USAGE;
 	}
 	memset(&hc, 0, sizeof(hc));
@@ -591,7 +657,8 @@ static int id_main(int argc, char **argv)
 	if ((rc = parse_opts(argc, argv, &o)) != 0)
 		return rc < 0 ? EXIT_OK : rc;
 	if (o.cmd != NULL || o.format || o.get || o.only || o.out) {
-		msg("id: takes --key KEY (with --pkcs11-module/--pin-source or --tpm2) or --public PEM");
+		msg("id: takes --key KEY (with --pkcs11-module/--pin-source or --tpm2) or --public "
+		    "PEM");
 		return EXIT_USAGE;
 	}
 	if (o.public_pem != NULL) {
@@ -668,8 +735,8 @@ static const struct {
 	int (*fn)(int, char **);
 	const char *help;
 } subcommands[] = {
-	{"keygen", keygen_main, "make a client key (PEM file or in a token), print its identity"},
-	{"id", id_main, "print the identity of a client key or public key"},
+    {"keygen", keygen_main, "make a client key (PEM file or in a token), print its identity"},
+    {"id", id_main, "print the identity of a client key or public key"},
 };
 
 int main(int argc, char **argv)

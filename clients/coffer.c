@@ -10,18 +10,18 @@
 #include "bounds.h"
 #include "buf.h"
 #include "encoding.h"
+#include "fetch.h"
 #include "hsm.h"
 #include "log.h"
 #include "net.h"
 #include "pkey.h"
 #include "secmem.h"
 #include "secret.h"
-#include "fetch.h"
 
 /* The public item must stay a mirror of struct secret (coffer-get converts). */
 _Static_assert((int)COFFER_STRING == (int)SECRET_STRING &&
-		       (int)COFFER_LOCAL_TIME == (int)SECRET_LOCAL_TIME,
-	       "coffer_type mirrors secret_type");
+                   (int)COFFER_LOCAL_TIME == (int)SECRET_LOCAL_TIME,
+               "coffer_type mirrors secret_type");
 _Static_assert(COFFER_POINT_LEN == P256_POINT_LEN, "point length");
 _Static_assert(COFFER_IDENTITY_TEXT_LEN == IDENTITY_TEXT_LEN, "identity length");
 
@@ -51,15 +51,24 @@ const char *coffer_last_error(void)
 const char *coffer_strerror(int status)
 {
 	switch (status) {
-	case COFFER_OK: return "success";
-	case COFFER_E_CONFIG: return "configuration error";
-	case COFFER_E_NETWORK: return "network failure";
-	case COFFER_E_SERVER_AUTH: return "server authentication failed";
-	case COFFER_E_UNKNOWN_CLIENT: return "unknown client (key not registered)";
-	case COFFER_E_SERVER: return "server error";
-	case COFFER_E_PROTOCOL: return "protocol error";
-	case COFFER_E_LOCAL: return "local error";
-	case COFFER_E_NOT_FOUND: return "secret not found";
+	case COFFER_OK:
+		return "success";
+	case COFFER_E_CONFIG:
+		return "configuration error";
+	case COFFER_E_NETWORK:
+		return "network failure";
+	case COFFER_E_SERVER_AUTH:
+		return "server authentication failed";
+	case COFFER_E_UNKNOWN_CLIENT:
+		return "unknown client (key not registered)";
+	case COFFER_E_SERVER:
+		return "server error";
+	case COFFER_E_PROTOCOL:
+		return "protocol error";
+	case COFFER_E_LOCAL:
+		return "local error";
+	case COFFER_E_NOT_FOUND:
+		return "secret not found";
 	}
 	return "unknown status";
 }
@@ -143,7 +152,8 @@ static int dup_opt(const char *s, char **out)
 	return 0;
 }
 
-int coffer_config_add_server(struct coffer_config *cfg, const char *addr, const char *server_key_pem)
+int coffer_config_add_server(struct coffer_config *cfg, const char *addr,
+                             const char *server_key_pem)
 {
 	char host[NET_HOST_MAX], port[NET_PORT_MAX];
 	struct server_ent *grown;
@@ -190,7 +200,7 @@ int coffer_config_set_server_key_file(struct coffer_config *cfg, const char *pem
 }
 
 int coffer_config_set_server_key_point(struct coffer_config *cfg,
-				       const uint8_t point[COFFER_POINT_LEN])
+                                       const uint8_t point[COFFER_POINT_LEN])
 {
 	if (cfg == NULL || point == NULL)
 		return fail(COFFER_E_CONFIG, "coffer_config_set_server_key_point: NULL argument");
@@ -204,7 +214,7 @@ int coffer_config_set_server_key_point(struct coffer_config *cfg,
 }
 
 static int set_key(struct coffer_config *cfg, enum key_kind kind, const char *key, const char *a,
-		   const char *b)
+                   const char *b)
 {
 	char *k = NULL, *x = NULL, *y = NULL;
 	int r;
@@ -235,7 +245,7 @@ int coffer_config_set_key_file(struct coffer_config *cfg, const char *pem_path)
 }
 
 int coffer_config_set_key_pkcs11(struct coffer_config *cfg, const char *uri, const char *module,
-				 const char *pin_source)
+                                 const char *pin_source)
 {
 	if (module == NULL || module[0] == '\0')
 		return fail(COFFER_E_CONFIG, "a PKCS#11 client key needs the module path");
@@ -320,9 +330,9 @@ static int open_key(const struct coffer_config *cfg, struct coffer_client *c)
 	case KEY_FILE:
 		if ((r = hsm_key_load_pem(cfg->key, &c->key)) != 0)
 			return fail(r == ERR_NOT_FOUND || r == ERR_PERMISSION || r == ERR_FORMAT
-					    ? COFFER_E_CONFIG
-					    : COFFER_E_LOCAL,
-				    "client key: %s", err_msg(r));
+			                ? COFFER_E_CONFIG
+			                : COFFER_E_LOCAL,
+			            "client key: %s", err_msg(r));
 		return COFFER_OK;
 	case KEY_PKCS11:
 	case KEY_TPM2:
@@ -390,7 +400,8 @@ int coffer_client_new(const struct coffer_config *cfg, struct coffer_client **ou
 		} else if (have_def) {
 			memcpy(c->servers[i].point, def, sizeof(def));
 		} else {
-			r = fail(COFFER_E_CONFIG, "no pinned server key for %s (--server-key)", e->addr);
+			r = fail(COFFER_E_CONFIG, "no pinned server key for %s (--server-key)",
+			         e->addr);
 			goto out;
 		}
 	}
@@ -428,7 +439,7 @@ out:
 struct coffer_result {
 	struct coffer_item *items; /* in `mem` */
 	size_t n;
-	void *mem;                 /* secmem: items, then their strings */
+	void *mem; /* secmem: items, then their strings */
 	char *server;
 };
 
@@ -561,7 +572,7 @@ static int finish(struct collector *col, const char *server, struct coffer_resul
 	isz = col->n * sizeof(struct coffer_item);
 	if ((res->mem = secmem_alloc(isz + buf_len(col->pool) + 1)) == NULL) {
 		r = fail(COFFER_E_LOCAL, "out of memory (secure memory for %zu bytes)",
-			 isz + buf_len(col->pool));
+		         isz + buf_len(col->pool));
 		goto out;
 	}
 	res->items = res->mem;
@@ -600,11 +611,16 @@ out:
 static int rank(int st)
 {
 	switch (st) {
-	case COFFER_E_SERVER_AUTH: return 4;
-	case COFFER_E_PROTOCOL: return 3;
-	case COFFER_E_SERVER: return 2;
-	case COFFER_E_NETWORK: return 1;
-	default: return 0;
+	case COFFER_E_SERVER_AUTH:
+		return 4;
+	case COFFER_E_PROTOCOL:
+		return 3;
+	case COFFER_E_SERVER:
+		return 2;
+	case COFFER_E_NETWORK:
+		return 1;
+	default:
+		return 0;
 	}
 }
 
@@ -615,11 +631,11 @@ static void append_msg(char *acc, size_t cap, const char *addr, int st, const ch
 	if (used >= cap - 1)
 		return;
 	snprintf(acc + used, cap - used, "%s%s: %s%s%s", used > 0 ? "; " : "", addr,
-		 coffer_strerror(st), detail[0] != '\0' ? ": " : "", detail);
+	         coffer_strerror(st), detail[0] != '\0' ? ": " : "", detail);
 }
 
 int coffer_fetch(struct coffer_client *c, const char *const *names, size_t n_names,
-		 struct coffer_result **out)
+                 struct coffer_result **out)
 {
 	struct collector col = {0};
 	struct fetch_params sp;
@@ -635,8 +651,9 @@ int coffer_fetch(struct coffer_client *c, const char *const *names, size_t n_nam
 		return fail(COFFER_E_CONFIG, "coffer_fetch: NULL argument");
 	for (i = 0; i < n_names; i++) {
 		if (names[i] == NULL || names[i][0] == '\0' || strlen(names[i]) > LIMIT_KEY_NAME)
-			return fail(COFFER_E_CONFIG, "secret name %zu is empty or longer than %d bytes",
-				    i + 1, LIMIT_KEY_NAME);
+			return fail(COFFER_E_CONFIG,
+			            "secret name %zu is empty or longer than %d bytes", i + 1,
+			            LIMIT_KEY_NAME);
 	}
 	for (i = 0; i < c->n_servers; i++) {
 		const struct server *s = &c->servers[i];
@@ -671,7 +688,8 @@ int coffer_fetch(struct coffer_client *c, const char *const *names, size_t n_nam
 			goto out;
 		}
 		append_msg(acc, sizeof(acc), s->addr, st, err_detail());
-		if (st == COFFER_E_UNKNOWN_CLIENT || st == COFFER_E_NOT_FOUND || st == COFFER_E_LOCAL) {
+		if (st == COFFER_E_UNKNOWN_CLIENT || st == COFFER_E_NOT_FOUND ||
+		    st == COFFER_E_LOCAL) {
 			/* Authoritative, or our own fault: other replicas cannot help. */
 			fail(st, "%s", acc);
 			goto out;

@@ -41,9 +41,9 @@
  * It stops at once on COFFER_E_UNKNOWN_CLIENT (an authenticated replica
  * answered that this client key is not registered, and all replicas serve
  * the same signed bundle), on COFFER_E_NOT_FOUND (likewise for a named
- * secret) and on COFFER_E_LOCAL (our own key or memory failed). When every server fails, the status is the most
- * telling failure seen, in this order: server authentication, protocol,
- * server error, network; the message lists each server's failure.
+ * secret) and on COFFER_E_LOCAL (our own key or memory failed). When every server fails, the status
+ *is the most telling failure seen, in this order: server authentication, protocol, server error,
+ *network; the message lists each server's failure.
  *
  * Thread safety: a client may be used by one thread at a time; distinct
  * clients are independent. Results are independent of their client.
@@ -68,10 +68,10 @@ enum coffer_status {
 	COFFER_E_NETWORK = -2,        /* no server reachable (resolve/connect/IO/timeout) */
 	COFFER_E_SERVER_AUTH = -3,    /* the server did not prove the pinned key */
 	COFFER_E_UNKNOWN_CLIENT = -4, /* the server does not know this client key (KeyNotFound) */
-	COFFER_E_SERVER = -5,         /* the server answered with an Error frame (reason in message) */
-	COFFER_E_PROTOCOL = -6,       /* the server broke the protocol */
-	COFFER_E_LOCAL = -7,          /* local failure: key file, token, memory, output */
-	COFFER_E_NOT_FOUND = -8,      /* a secret named in coffer_fetch is not in the shard */
+	COFFER_E_SERVER = -5,    /* the server answered with an Error frame (reason in message) */
+	COFFER_E_PROTOCOL = -6,  /* the server broke the protocol */
+	COFFER_E_LOCAL = -7,     /* local failure: key file, token, memory, output */
+	COFFER_E_NOT_FOUND = -8, /* a secret named in coffer_fetch is not in the shard */
 };
 
 /* Static text for a status ("network failure", ...); never NULL. */
@@ -104,13 +104,13 @@ void coffer_config_free(struct coffer_config *cfg);
  * fetch time).
  */
 int coffer_config_add_server(struct coffer_config *cfg, const char *addr,
-			     const char *server_key_pem) COFFER_WARN_UNUSED;
+                             const char *server_key_pem) COFFER_WARN_UNUSED;
 /* The pinned server public key for servers added without their own: a PEM file. */
-int coffer_config_set_server_key_file(struct coffer_config *cfg, const char *pem_path)
-	COFFER_WARN_UNUSED;
+int coffer_config_set_server_key_file(struct coffer_config *cfg,
+                                      const char *pem_path) COFFER_WARN_UNUSED;
 /* Same, as the 65-byte uncompressed point (validated: COFFER_E_CONFIG if not on the curve). */
 int coffer_config_set_server_key_point(struct coffer_config *cfg,
-				       const uint8_t point[COFFER_POINT_LEN]) COFFER_WARN_UNUSED;
+                                       const uint8_t point[COFFER_POINT_LEN]) COFFER_WARN_UNUSED;
 /*
  * This client's private key, one of:
  *   a PEM file (PKCS#8 or SEC1, mode 0600: refused if group/world accessible);
@@ -124,9 +124,9 @@ int coffer_config_set_server_key_point(struct coffer_config *cfg,
  */
 int coffer_config_set_key_file(struct coffer_config *cfg, const char *pem_path) COFFER_WARN_UNUSED;
 int coffer_config_set_key_pkcs11(struct coffer_config *cfg, const char *uri, const char *module,
-				 const char *pin_source) COFFER_WARN_UNUSED;
+                                 const char *pin_source) COFFER_WARN_UNUSED;
 int coffer_config_set_key_tpm2(struct coffer_config *cfg, const char *blob_path,
-			       const char *tcti) COFFER_WARN_UNUSED;
+                               const char *tcti) COFFER_WARN_UNUSED;
 /* Per-server deadline in milliseconds (connect + handshake + transfer); 0: the default. */
 int coffer_config_set_timeout_ms(struct coffer_config *cfg, unsigned ms) COFFER_WARN_UNUSED;
 
@@ -137,16 +137,18 @@ struct coffer_client;
 /*
  * Make a client: opens the client key (file, token or TPM) and loads the
  * pinned server key(s). The config may be freed afterwards.
- * COFFER_E_CONFIG (no server, no key, no pinned key), COFFER_E_LOCAL (key
- * file unreadable or group/world readable, token error, wrong PIN).
+ * COFFER_E_CONFIG (no server, no key, no pinned key, a pinned key file
+ * missing or not P-256, the client key file missing, malformed or
+ * accessible by group/others), COFFER_E_LOCAL (token or TPM error, wrong
+ * PIN, out of memory).
  */
-int coffer_client_new(const struct coffer_config *cfg, struct coffer_client **out)
-	COFFER_WARN_UNUSED;
+int coffer_client_new(const struct coffer_config *cfg,
+                      struct coffer_client **out) COFFER_WARN_UNUSED;
 /* Closes the key and token session; NULL is fine. */
 void coffer_client_free(struct coffer_client *c);
 /* The client's identity, "7F3A-09C1-..." (COFFER_IDENTITY_TEXT_LEN chars + NUL). */
-int coffer_client_identity(struct coffer_client *c, char out[COFFER_IDENTITY_TEXT_LEN + 1])
-	COFFER_WARN_UNUSED;
+int coffer_client_identity(struct coffer_client *c,
+                           char out[COFFER_IDENTITY_TEXT_LEN + 1]) COFFER_WARN_UNUSED;
 
 /* ---- results ---- */
 
@@ -187,7 +189,7 @@ struct coffer_result;
  * locked, non-dumpable memory; free it with coffer_result_free.
  */
 int coffer_fetch(struct coffer_client *c, const char *const *names, size_t n_names,
-		 struct coffer_result **out) COFFER_WARN_UNUSED;
+                 struct coffer_result **out) COFFER_WARN_UNUSED;
 
 size_t coffer_result_count(const struct coffer_result *r);
 /* Item i (< count), valid until coffer_result_free. */

@@ -74,7 +74,7 @@ out:
 }
 
 int envp_build(char *const *base, const struct secret *items, size_t n, const char *prefix,
-	       char ***envpp)
+               char ***envpp)
 {
 	char **env = NULL, **mine = NULL;
 	size_t nbase = envp_count(base), i, j, k = 0;

@@ -21,7 +21,7 @@
  * the key. Free with envp_free, which wipes every entry.
  */
 int envp_build(char *const *base, const struct secret *items, size_t n, const char *prefix,
-	       char ***envpp) WARN_UNUSED;
+               char ***envpp) WARN_UNUSED;
 /* Wipe and free an envp made by envp_build; NULL is fine. */
 void envp_free(char **envp);
 /* Number of entries (without the final NULL). */

@@ -40,7 +40,7 @@ static void escape_detail(void)
 
 /* Read one frame through the decoder (type and length checked on the header). */
 static int read_frame(int fd, struct frame_decoder *dec, struct buf *raw, uint64_t deadline,
-		      struct frame *f)
+                      struct frame *f)
 {
 	uint8_t *p;
 	size_t used;
@@ -128,15 +128,15 @@ int fetch_run(const struct fetch_params *p, fetch_sink_fn sink, void *ctx)
 			escape_detail();
 			/* An unauthenticated Error: the handshake did not complete. */
 			st = strstr(err_detail(), "handshake") != NULL ? COFFER_E_SERVER_AUTH
-								      : COFFER_E_SERVER;
+			                                               : COFFER_E_SERVER;
 			if (st == COFFER_E_SERVER_AUTH)
 				err_wrap(ERR_AUTH, "the server could not open our Hello with the "
-						   "pinned key (wrong --server-key?)");
+				                   "pinned key (wrong --server-key?)");
 		} else if (r == ERR_NOT_FOUND) {
 			st = COFFER_E_UNKNOWN_CLIENT;
 		} else if (r == ERR_AUTH || r == ERR_CRYPTO) {
 			err_wrap(r, "the server did not prove it holds the pinned key (wrong "
-				    "--server-key, or someone in between)");
+			            "--server-key, or someone in between)");
 			st = COFFER_E_SERVER_AUTH;
 		} else {
 			st = is_local(r) ? COFFER_E_LOCAL : COFFER_E_PROTOCOL;

@@ -24,7 +24,7 @@ struct fetch_params {
 	const uint8_t *server_point; /* pinned, P256_POINT_LEN bytes */
 	const char *const *names;    /* NULL: all */
 	size_t n_names;
-	uint64_t deadline;           /* net_now_ms() clock */
+	uint64_t deadline; /* net_now_ms() clock */
 };
 
 /* Receives the whole shard once it is complete (items valid during the call). */

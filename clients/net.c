@@ -40,7 +40,8 @@ int net_parse_addr(const char *addr, char host[static NET_HOST_MAX], char port[s
 			goto bad;
 		colon = he + 1;
 	} else {
-		if ((colon = strrchr(addr, ':')) == NULL || memchr(addr, ':', (size_t)(colon - addr)))
+		if ((colon = strrchr(addr, ':')) == NULL ||
+		    memchr(addr, ':', (size_t)(colon - addr)))
 			goto bad;
 		he = colon;
 	}
@@ -57,13 +58,11 @@ int net_parse_addr(const char *addr, char host[static NET_HOST_MAX], char port[s
 	host[hl] = '\0';
 	memcpy(port, colon + 1, strlen(colon + 1) + 1);
 	return 0;
-bad:
-	{
-		char tmp[160];
-		return err_set(ERR_FORMAT,
-			       "server address '%s': expected host:port or [v6addr]:port",
-			       log_untrusted(tmp, sizeof(tmp), addr, 100));
-	}
+bad : {
+	char tmp[160];
+	return err_set(ERR_FORMAT, "server address '%s': expected host:port or [v6addr]:port",
+	               log_untrusted(tmp, sizeof(tmp), addr, 100));
+}
 }
 
 static int remaining(uint64_t deadline)

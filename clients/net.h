@@ -31,7 +31,7 @@ uint64_t net_now_ms(void);
  * included, as its last ':' would be ambiguous).
  */
 int net_parse_addr(const char *addr, char host[static NET_HOST_MAX],
-		   char port[static NET_PORT_MAX]) WARN_UNUSED;
+                   char port[static NET_PORT_MAX]) WARN_UNUSED;
 
 /* Connected TCP socket to addr before deadline; *fdp closed by the caller. */
 int net_connect(const char *addr, uint64_t deadline, int *fdp) WARN_UNUSED;
@@ -41,8 +41,8 @@ int net_write_all(int fd, const uint8_t *p, size_t len, uint64_t deadline) WARN_
 int net_read_exact(int fd, uint8_t *p, size_t len, uint64_t deadline) WARN_UNUSED;
 
 /* Write one frame. */
-int net_write_frame(int fd, uint8_t type, const uint8_t *body, size_t len, uint64_t deadline)
-	WARN_UNUSED;
+int net_write_frame(int fd, uint8_t type, const uint8_t *body, size_t len,
+                    uint64_t deadline) WARN_UNUSED;
 /* Read one frame: *type, and the body appended to body (reset first). */
 int net_read_frame(int fd, uint8_t *type, struct buf *body, uint64_t deadline) WARN_UNUSED;
 

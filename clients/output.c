@@ -27,7 +27,10 @@ int output_format_parse(const char *s, enum output_format *out)
 		const char *name;
 		enum output_format f;
 	} tab[] = {
-		{"env", OUTPUT_ENV}, {"dotenv", OUTPUT_DOTENV}, {"json", OUTPUT_JSON}, {"raw", OUTPUT_RAW},
+	    {"env", OUTPUT_ENV},
+	    {"dotenv", OUTPUT_DOTENV},
+	    {"json", OUTPUT_JSON},
+	    {"raw", OUTPUT_RAW},
 	};
 	size_t i;
 
@@ -81,7 +84,7 @@ int output_check_env(const struct secret *s, const char *prefix)
 
 	if (plen > 0 && !output_env_name_ok(prefix, plen))
 		return err_set(ERR_FORMAT, "--env-prefix '%s' is not a valid environment name",
-			       log_untrusted(tmp, sizeof(tmp), prefix, 100));
+		               log_untrusted(tmp, sizeof(tmp), prefix, 100));
 	/* prefix + key as one name: the key may start with a digit after a prefix. */
 	if (plen > 0) {
 		size_t i;
@@ -93,12 +96,13 @@ int output_check_env(const struct secret *s, const char *prefix)
 		ok = output_env_name_ok(s->key, s->key_len);
 	}
 	if (!ok || memchr(s->key, '\0', s->key_len) != NULL)
-		return err_set(ERR_FORMAT,
-			       "secret '%s' is not a valid environment name ([A-Za-z_][A-Za-z0-9_]*)",
-			       safe_key(s, tmp, sizeof(tmp)));
+		return err_set(
+		    ERR_FORMAT,
+		    "secret '%s' is not a valid environment name ([A-Za-z_][A-Za-z0-9_]*)",
+		    safe_key(s, tmp, sizeof(tmp)));
 	if (is_text_type(s->type) && memchr(s->v.str.ptr, '\0', s->v.str.len) != NULL)
 		return err_set(ERR_FORMAT, "the value of '%s' holds a NUL byte",
-			       safe_key(s, tmp, sizeof(tmp)));
+		               safe_key(s, tmp, sizeof(tmp)));
 	return 0;
 }
 
@@ -202,7 +206,8 @@ static int render_env(const struct secret *s, const char *prefix, struct buf *ou
 	for (start = 0, i = 0; i < n; i++) {
 		if (p[i] != '\'')
 			continue;
-		if ((r = put_bytes(out, p + start, i - start)) != 0 || (r = put_str(out, "'\\''")) != 0)
+		if ((r = put_bytes(out, p + start, i - start)) != 0 ||
+		    (r = put_str(out, "'\\''")) != 0)
 			goto out;
 		start = i + 1;
 	}
@@ -229,14 +234,29 @@ static int render_dotenv(const struct secret *s, const char *prefix, struct buf 
 	for (i = 0; i < n; i++) {
 		const char *esc = NULL;
 		switch (p[i]) {
-		case '\\': esc = "\\\\"; break;
-		case '"': esc = "\\\""; break;
-		case '$': esc = "\\$"; break;
-		case '`': esc = "\\`"; break;
-		case '\n': esc = "\\n"; break;
-		case '\r': esc = "\\r"; break;
-		case '\t': esc = "\\t"; break;
-		default: break;
+		case '\\':
+			esc = "\\\\";
+			break;
+		case '"':
+			esc = "\\\"";
+			break;
+		case '$':
+			esc = "\\$";
+			break;
+		case '`':
+			esc = "\\`";
+			break;
+		case '\n':
+			esc = "\\n";
+			break;
+		case '\r':
+			esc = "\\r";
+			break;
+		case '\t':
+			esc = "\\t";
+			break;
+		default:
+			break;
 		}
 		r = esc != NULL ? put_str(out, esc) : buf_put_u8(out, p[i]);
 		if (r != 0)
@@ -286,7 +306,7 @@ static void json_init(void)
 
 /* A JSON string literal for len bytes of UTF-8 at p. */
 static int put_json_string(struct buf *out, const char *p, size_t len, const struct secret *s,
-			   const char *what)
+                           const char *what)
 {
 	json_t *j;
 	char *txt;
@@ -295,7 +315,7 @@ static int put_json_string(struct buf *out, const char *p, size_t len, const str
 
 	if ((j = json_stringn(p, len)) == NULL)
 		return err_set(ERR_FORMAT, "the %s of '%s' is not valid UTF-8 (json output)", what,
-			       safe_key(s, tmp, sizeof(tmp)));
+		               safe_key(s, tmp, sizeof(tmp)));
 	txt = json_dumps(j, JSON_ENCODE_ANY);
 	json_decref(j);
 	if (txt == NULL)
@@ -310,7 +330,8 @@ static int render_json_item(const struct secret *s, struct buf *out)
 	char tmp[64];
 	int r;
 
-	if ((r = put_str(out, "  ")) != 0 || (r = put_json_string(out, s->key, s->key_len, s, "name")) != 0 ||
+	if ((r = put_str(out, "  ")) != 0 ||
+	    (r = put_json_string(out, s->key, s->key_len, s, "name")) != 0 ||
 	    (r = put_str(out, ": ")) != 0)
 		return r;
 	switch (s->type) {
@@ -358,7 +379,7 @@ static int render_json(const struct secret *items, size_t n, struct buf *out)
 }
 
 int output_render(enum output_format format, const struct secret *items, size_t n,
-		  const char *prefix, struct buf *out)
+                  const char *prefix, struct buf *out)
 {
 	struct buf *tmp = NULL;
 	size_t i;
@@ -374,7 +395,7 @@ int output_render(enum output_format format, const struct secret *items, size_t 
 				goto out;
 		for (i = 0; i < n; i++) {
 			r = format == OUTPUT_ENV ? render_env(&items[i], prefix, tmp)
-						 : render_dotenv(&items[i], prefix, tmp);
+			                         : render_dotenv(&items[i], prefix, tmp);
 			if (r != 0)
 				goto out;
 		}

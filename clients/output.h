@@ -68,6 +68,6 @@ int output_value_text(const struct secret *s, struct buf *out) WARN_UNUSED;
  * failure (ERR_FORMAT for a refused name or value, ERR_ALLOC).
  */
 int output_render(enum output_format format, const struct secret *items, size_t n,
-		  const char *prefix, struct buf *out) WARN_UNUSED;
+                  const char *prefix, struct buf *out) WARN_UNUSED;
 
 #endif

@@ -34,28 +34,39 @@
 #include "pkey.h"
 #include "session.h"
 
-#define S(k, val) {.key = k, .key_len = sizeof(k) - 1, .type = SECRET_STRING, \
-	.v.str = {.ptr = val, .len = sizeof(val) - 1}}
-#define T(k, ty, val) {.key = k, .key_len = sizeof(k) - 1, .type = ty, \
-	.v.str = {.ptr = val, .len = sizeof(val) - 1}}
+#define S(k, val)                                                                                  \
+	{                                                                                          \
+		.key = k, .key_len = sizeof(k) - 1, .type = SECRET_STRING, .v.str = {              \
+			.ptr = val,                                                                \
+			.len = sizeof(val) - 1                                                     \
+		}                                                                                  \
+	}
+#define T(k, ty, val)                                                                              \
+	{                                                                                          \
+		.key = k, .key_len = sizeof(k) - 1, .type = ty, .v.str = {                         \
+			.ptr = val,                                                                \
+			.len = sizeof(val) - 1                                                     \
+		}                                                                                  \
+	}
 
 /* The same shard as tests/clients/test-output.c. */
 static const struct secret shard[] = {
-	S("DB_PASSWORD", "s3cr3t"),
-	S("TRICKY", "it's \"q\"\n$HOME `id` \\n \\ \t\r\xc3\xbcnic\xc3\xb8" "de '' end"),
-	S("EMPTY", ""),
-	{.key = "PORT", .key_len = 4, .type = SECRET_INTEGER, .v.i = 5432},
-	{.key = "NEG", .key_len = 3, .type = SECRET_INTEGER, .v.i = INT64_MIN},
-	{.key = "RATIO", .key_len = 5, .type = SECRET_FLOAT, .v.f = 0.75},
-	{.key = "THREE", .key_len = 5, .type = SECRET_FLOAT, .v.f = 3.0},
-	{.key = "BIG", .key_len = 3, .type = SECRET_FLOAT, .v.f = 1e100},
-	{.key = "TENTH", .key_len = 5, .type = SECRET_FLOAT, .v.f = 0.1},
-	{.key = "TLS", .key_len = 3, .type = SECRET_BOOL, .v.b = 1},
-	{.key = "OFF", .key_len = 3, .type = SECRET_BOOL, .v.b = 0},
-	T("ROTATED", SECRET_DATETIME, "2026-11-01T12:00:00Z"),
-	T("LDT", SECRET_LOCAL_DATETIME, "1979-05-27T07:32:00"),
-	T("LD", SECRET_LOCAL_DATE, "1979-05-27"),
-	T("LT", SECRET_LOCAL_TIME, "07:32:00.5"),
+    S("DB_PASSWORD", "s3cr3t"),
+    S("TRICKY", "it's \"q\"\n$HOME `id` \\n \\ \t\r\xc3\xbcnic\xc3\xb8"
+                "de '' end"),
+    S("EMPTY", ""),
+    {.key = "PORT", .key_len = 4, .type = SECRET_INTEGER, .v.i = 5432},
+    {.key = "NEG", .key_len = 3, .type = SECRET_INTEGER, .v.i = INT64_MIN},
+    {.key = "RATIO", .key_len = 5, .type = SECRET_FLOAT, .v.f = 0.75},
+    {.key = "THREE", .key_len = 5, .type = SECRET_FLOAT, .v.f = 3.0},
+    {.key = "BIG", .key_len = 3, .type = SECRET_FLOAT, .v.f = 1e100},
+    {.key = "TENTH", .key_len = 5, .type = SECRET_FLOAT, .v.f = 0.1},
+    {.key = "TLS", .key_len = 3, .type = SECRET_BOOL, .v.b = 1},
+    {.key = "OFF", .key_len = 3, .type = SECRET_BOOL, .v.b = 0},
+    T("ROTATED", SECRET_DATETIME, "2026-11-01T12:00:00Z"),
+    T("LDT", SECRET_LOCAL_DATETIME, "1979-05-27T07:32:00"),
+    T("LD", SECRET_LOCAL_DATE, "1979-05-27"),
+    T("LT", SECRET_LOCAL_TIME, "07:32:00.5"),
 };
 #define NSHARD (sizeof(shard) / sizeof(shard[0]))
 #define IO_MS 10000
@@ -80,22 +91,23 @@ static int read_one(int fd, struct buf *body, struct frame *f)
 }
 
 /* Is this point the registered client's key? */
-static int is_client(const uint8_t pt[static P256_POINT_LEN], const uint8_t want[static IDENTITY_LEN])
+static int is_client(const uint8_t pt[static P256_POINT_LEN],
+                     const uint8_t want[static IDENTITY_LEN])
 {
 	uint8_t id[IDENTITY_LEN];
 	EVP_PKEY *k = NULL;
 	int ok = pkey_from_point(pt, P256_POINT_LEN, &k) == 0 && pkey_identity(k, id) == 0 &&
-		 memcmp(id, want, IDENTITY_LEN) == 0;
+	         memcmp(id, want, IDENTITY_LEN) == 0;
 
 	EVP_PKEY_free(k);
 	return ok;
 }
 
 static void serve(int fd, EVP_PKEY *priv, const uint8_t *server_pub, const uint8_t *client_id,
-		  const char *mode)
+                  const char *mode)
 {
-	struct session_server_config sc = {.dh = noise_pkey_dh, .dh_ctx = priv,
-					   .server_pub = server_pub};
+	struct session_server_config sc = {
+	    .dh = noise_pkey_dh, .dh_ctx = priv, .server_pub = server_pub};
 	struct session *s = NULL;
 	struct buf *out = buf_new(0), *body = buf_new(0);
 	struct msg_names *names = NULL;
@@ -119,7 +131,7 @@ static void serve(int fd, EVP_PKEY *priv, const uint8_t *server_pub, const uint8
 	    (r = session_server_hello_finish(s, NULL, &ts)) != 0) {
 		static const char why[] = "handshake failed";
 		if (net_write_frame(fd, FRAME_ERROR, (const uint8_t *)why, sizeof(why) - 1,
-				    net_now_ms() + IO_MS) != 0)
+		                    net_now_ms() + IO_MS) != 0)
 			log_debug("send Error: %s", err_detail());
 		goto out;
 	}
@@ -190,7 +202,8 @@ int main(int argc, char **argv)
 
 	log_init("fake-appliance", LOG_LEVEL_WARN);
 	if (argc < 4) {
-		fprintf(stderr, "usage: fake-appliance PORTFILE SERVER_KEY.pem CLIENT_IDENTITY [MODE]\n");
+		fprintf(stderr,
+		        "usage: fake-appliance PORTFILE SERVER_KEY.pem CLIENT_IDENTITY [MODE]\n");
 		return 2;
 	}
 	if (pkey_load_private(argv[2], &priv) != 0 || pkey_to_point(priv, server_pub) != 0 ||

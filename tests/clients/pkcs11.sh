@@ -30,6 +30,13 @@ EOT
 coffer-get --config "$TMP/client.yaml" > "$TMP/env"
 cmp "$TMP/env" "$EXP/env" || fail "env with a token key via config differs"
 
+# A PIN from the environment is consumed, not passed on to an exec'd child.
+COFFER_TEST_PIN=$(cat "$COFFER_PIN_FILE") coffer-get --server "$A" --server-key "$TMP/server_pub.pem" \
+	--key "$URI" --pkcs11-module "$COFFER_PKCS11_MODULE" --pin-source env:COFFER_TEST_PIN \
+	--only PORT -- env > "$TMP/child.env"
+grep -qx 'PORT=5432' "$TMP/child.env" || fail "exec with an env: PIN"
+! grep -q '^COFFER_TEST_PIN=' "$TMP/child.env" || fail "the PIN reached the child's environment"
+
 # A wrong PIN is a local error, not a network one.
 printf 'wrong-pin' > "$TMP/bad.pin"
 chmod 600 "$TMP/bad.pin"

@@ -29,17 +29,17 @@ int main(void)
 
 	TEST_START("full config");
 	ASSERT_INT_EQ(parse("# client\n"
-			    "servers:\n"
-			    "  - coffer1.example:7700\n"
-			    "  - \"[2001:db8::2]:7700\"\n"
-			    "server-key: /etc/coffer/server.pem\n"
-			    "key: pkcs11:token=host;object=coffer\n"
-			    "pkcs11-module: /usr/lib/softhsm/libsofthsm2.so\n"
-			    "pin-source: file:/etc/coffer/pin\n"
-			    "tpm2: device:/dev/tpmrm0\n"
-			    "timeout: 7\n",
-			    &c),
-		      0);
+	                    "servers:\n"
+	                    "  - coffer1.example:7700\n"
+	                    "  - \"[2001:db8::2]:7700\"\n"
+	                    "server-key: /etc/coffer/server.pem\n"
+	                    "key: pkcs11:token=host;object=coffer\n"
+	                    "pkcs11-module: /usr/lib/softhsm/libsofthsm2.so\n"
+	                    "pin-source: file:/etc/coffer/pin\n"
+	                    "tpm2: device:/dev/tpmrm0\n"
+	                    "timeout: 7\n",
+	                    &c),
+	              0);
 	ASSERT_TRUE(c != NULL);
 	if (c != NULL) {
 		ASSERT_SIZE_EQ(c->n_servers, 2);
@@ -57,7 +57,8 @@ int main(void)
 	TEST_DONE();
 
 	TEST_START("one server as a string, flow list of keys, ms timeout");
-	ASSERT_INT_EQ(parse("servers: 127.0.0.1:1\nserver-key: [a.pem, b.pem]\ntimeout: 250ms\n", &c), 0);
+	ASSERT_INT_EQ(
+	    parse("servers: 127.0.0.1:1\nserver-key: [a.pem, b.pem]\ntimeout: 250ms\n", &c), 0);
 	if (c != NULL) {
 		ASSERT_SIZE_EQ(c->n_servers, 1);
 		ASSERT_STR_EQ(c->servers[0], "127.0.0.1:1");
@@ -112,7 +113,8 @@ int main(void)
 		size_t off = 0, i;
 		off += (size_t)snprintf(many + off, sizeof(many) - off, "servers:\n");
 		for (i = 0; i < 65; i++)
-			off += (size_t)snprintf(many + off, sizeof(many) - off, " - h:%zu\n", i + 1);
+			off +=
+			    (size_t)snprintf(many + off, sizeof(many) - off, " - h:%zu\n", i + 1);
 		bad(many, "too many entries");
 	}
 	TEST_DONE();

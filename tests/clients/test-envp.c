@@ -13,18 +13,25 @@
 
 extern char **environ;
 
-#define S(k, val) {.key = k, .key_len = sizeof(k) - 1, .type = SECRET_STRING, \
-	.v.str = {.ptr = val, .len = sizeof(val) - 1}}
+#define S(k, val)                                                                                  \
+	{                                                                                          \
+		.key = k, .key_len = sizeof(k) - 1, .type = SECRET_STRING, .v.str = {              \
+			.ptr = val,                                                                \
+			.len = sizeof(val) - 1                                                     \
+		}                                                                                  \
+	}
 
 static struct secret shard[] = {
-	S("DB_PASSWORD", "s3cr3t-envp-test"),
-	S("MULTI", "line1\nline2 'q' $x"),
-	{.key = "PORT", .key_len = 4, .type = SECRET_INTEGER, .v.i = -7},
-	{.key = "RATIO", .key_len = 5, .type = SECRET_FLOAT, .v.f = 0.25},
-	{.key = "TLS", .key_len = 3, .type = SECRET_BOOL, .v.b = 1},
-	{.key = "WHEN", .key_len = 4, .type = SECRET_LOCAL_DATE,
-	 .v.str = {.ptr = "2026-01-02", .len = 10}},
-	S("HOME", "/overridden"),
+    S("DB_PASSWORD", "s3cr3t-envp-test"),
+    S("MULTI", "line1\nline2 'q' $x"),
+    {.key = "PORT", .key_len = 4, .type = SECRET_INTEGER, .v.i = -7},
+    {.key = "RATIO", .key_len = 5, .type = SECRET_FLOAT, .v.f = 0.25},
+    {.key = "TLS", .key_len = 3, .type = SECRET_BOOL, .v.b = 1},
+    {.key = "WHEN",
+     .key_len = 4,
+     .type = SECRET_LOCAL_DATE,
+     .v.str = {.ptr = "2026-01-02", .len = 10}},
+    S("HOME", "/overridden"),
 };
 #define NSHARD (sizeof(shard) / sizeof(shard[0]))
 
@@ -140,8 +147,10 @@ int main(void)
 	{
 		struct secret dup[] = {S("A", "1"), S("A", "2")};
 		struct secret bad[] = {S("A", "1"), S("B-C", "2")};
-		struct secret nul[] = {{.key = "N", .key_len = 1, .type = SECRET_STRING,
-					.v.str = {.ptr = "a\0b", .len = 3}}};
+		struct secret nul[] = {{.key = "N",
+		                        .key_len = 1,
+		                        .type = SECRET_STRING,
+		                        .v.str = {.ptr = "a\0b", .len = 3}}};
 		char *base[] = {"P_A=old", "X=1", NULL};
 		ASSERT_INT_EQ(envp_build(base, dup, 2, "P_", &envp), 0);
 		ASSERT_SIZE_EQ(envp_count(envp), 2);

@@ -34,8 +34,9 @@ static void offline(void)
 	ASSERT_INT_EQ(coffer_config_set_server_key_file(cfg, "/nonexistent.pem"), COFFER_OK);
 	ASSERT_INT_EQ(coffer_client_new(cfg, &c), COFFER_E_CONFIG);
 	ASSERT_INT_EQ(coffer_config_set_key_pkcs11(cfg, "pkcs11:object=x", NULL, NULL),
-		      COFFER_E_CONFIG);
-	ASSERT_INT_EQ(coffer_config_set_key_pkcs11(cfg, "not-a-uri", "/m.so", NULL), COFFER_E_CONFIG);
+	              COFFER_E_CONFIG);
+	ASSERT_INT_EQ(coffer_config_set_key_pkcs11(cfg, "not-a-uri", "/m.so", NULL),
+	              COFFER_E_CONFIG);
 	ASSERT_INT_EQ(coffer_config_set_timeout_ms(cfg, 3600001), COFFER_E_CONFIG);
 	coffer_config_free(cfg);
 	coffer_config_free(NULL);
@@ -43,7 +44,8 @@ static void offline(void)
 	coffer_result_free(NULL);
 	ASSERT_SIZE_EQ(coffer_result_count(NULL), 0);
 	ASSERT_TRUE(coffer_result_item(NULL, 0) == NULL);
-	ASSERT_STR_EQ(coffer_strerror(COFFER_E_UNKNOWN_CLIENT), "unknown client (key not registered)");
+	ASSERT_STR_EQ(coffer_strerror(COFFER_E_UNKNOWN_CLIENT),
+	              "unknown client (key not registered)");
 	ASSERT_STR_EQ(coffer_type_name(COFFER_LOCAL_DATE), "local-date");
 	TEST_DONE();
 }
@@ -71,8 +73,9 @@ static void online(const char *addr, const char *server_pub, const char *key)
 	ASSERT_SIZE_EQ(coffer_result_count(res), 15);
 	ASSERT_STR_EQ(coffer_result_server(res), addr);
 	it = coffer_result_item(res, 0);
-	ASSERT_TRUE(it != NULL && it->type == COFFER_STRING && strcmp(it->key, "DB_PASSWORD") == 0 &&
-		    it->v.str.len == 6 && memcmp(it->v.str.ptr, "s3cr3t", 6) == 0);
+	ASSERT_TRUE(it != NULL && it->type == COFFER_STRING &&
+	            strcmp(it->key, "DB_PASSWORD") == 0 && it->v.str.len == 6 &&
+	            memcmp(it->v.str.ptr, "s3cr3t", 6) == 0);
 	it = coffer_result_find(res, "PORT");
 	ASSERT_TRUE(it != NULL && it->type == COFFER_INTEGER && it->v.i == 5432);
 	it = coffer_result_find(res, "NEG");
@@ -83,7 +86,7 @@ static void online(const char *addr, const char *server_pub, const char *key)
 	ASSERT_TRUE(it != NULL && it->type == COFFER_BOOL && it->v.b == 0);
 	it = coffer_result_find(res, "ROTATED");
 	ASSERT_TRUE(it != NULL && it->type == COFFER_DATETIME &&
-		    strcmp(it->v.str.ptr, "2026-11-01T12:00:00Z") == 0);
+	            strcmp(it->v.str.ptr, "2026-11-01T12:00:00Z") == 0);
 	it = coffer_result_find(res, "LT");
 	ASSERT_TRUE(it != NULL && it->type == COFFER_LOCAL_TIME);
 	it = coffer_result_find(res, "EMPTY");

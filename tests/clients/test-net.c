@@ -72,7 +72,11 @@ int main(void)
 	t0 = net_now_ms();
 	ASSERT_INT_EQ(net_read_frame(sv[1], &type, b, net_now_ms() + 200), ERR_TIMEOUT);
 	ASSERT_TRUE(net_now_ms() - t0 >= 190 && net_now_ms() - t0 < 2000);
-	ASSERT_INT_EQ(write(sv[0], "\x00\x05\x03" "ab", 5), 5);
+	ASSERT_INT_EQ(write(sv[0],
+	                    "\x00\x05\x03"
+	                    "ab",
+	                    5),
+	              5);
 	close(sv[0]);
 	ASSERT_INT_EQ(net_read_frame(sv[1], &type, b, net_now_ms() + 1000), ERR_IO);
 	close(sv[1]);
@@ -96,7 +100,7 @@ int main(void)
 		ASSERT_TRUE(fd >= 0);
 		close(fd);
 		ASSERT_INT_EQ(net_connect("no-such-host.invalid:1", net_now_ms() + 1000, &fd),
-			      ERR_NOT_FOUND);
+		              ERR_NOT_FOUND);
 	}
 	close(lfd);
 	TEST_DONE();

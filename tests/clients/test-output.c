@@ -13,87 +13,102 @@
 #include "file.h"
 #include "unit.h"
 
-#define S(k, val) {.key = k, .key_len = sizeof(k) - 1, .type = SECRET_STRING, \
-	.v.str = {.ptr = val, .len = sizeof(val) - 1}}
-#define T(k, ty, val) {.key = k, .key_len = sizeof(k) - 1, .type = ty, \
-	.v.str = {.ptr = val, .len = sizeof(val) - 1}}
+#define S(k, val)                                                                                  \
+	{                                                                                          \
+		.key = k, .key_len = sizeof(k) - 1, .type = SECRET_STRING, .v.str = {              \
+			.ptr = val,                                                                \
+			.len = sizeof(val) - 1                                                     \
+		}                                                                                  \
+	}
+#define T(k, ty, val)                                                                              \
+	{                                                                                          \
+		.key = k, .key_len = sizeof(k) - 1, .type = ty, .v.str = {                         \
+			.ptr = val,                                                                \
+			.len = sizeof(val) - 1                                                     \
+		}                                                                                  \
+	}
 
-static const char tricky[] = "it's \"q\"\n$HOME `id` \\n \\ \t\r\xc3\xbcnic\xc3\xb8" "de '' end";
+static const char tricky[] = "it's \"q\"\n$HOME `id` \\n \\ \t\r\xc3\xbcnic\xc3\xb8"
+                             "de '' end";
 
 static struct secret shard[] = {
-	S("DB_PASSWORD", "s3cr3t"),
-	S("TRICKY", "it's \"q\"\n$HOME `id` \\n \\ \t\r\xc3\xbcnic\xc3\xb8" "de '' end"),
-	S("EMPTY", ""),
-	{.key = "PORT", .key_len = 4, .type = SECRET_INTEGER, .v.i = 5432},
-	{.key = "NEG", .key_len = 3, .type = SECRET_INTEGER, .v.i = INT64_MIN},
-	{.key = "RATIO", .key_len = 5, .type = SECRET_FLOAT, .v.f = 0.75},
-	{.key = "THREE", .key_len = 5, .type = SECRET_FLOAT, .v.f = 3.0},
-	{.key = "BIG", .key_len = 3, .type = SECRET_FLOAT, .v.f = 1e100},
-	{.key = "TENTH", .key_len = 5, .type = SECRET_FLOAT, .v.f = 0.1},
-	{.key = "TLS", .key_len = 3, .type = SECRET_BOOL, .v.b = 1},
-	{.key = "OFF", .key_len = 3, .type = SECRET_BOOL, .v.b = 0},
-	T("ROTATED", SECRET_DATETIME, "2026-11-01T12:00:00Z"),
-	T("LDT", SECRET_LOCAL_DATETIME, "1979-05-27T07:32:00"),
-	T("LD", SECRET_LOCAL_DATE, "1979-05-27"),
-	T("LT", SECRET_LOCAL_TIME, "07:32:00.5"),
+    S("DB_PASSWORD", "s3cr3t"),
+    S("TRICKY", "it's \"q\"\n$HOME `id` \\n \\ \t\r\xc3\xbcnic\xc3\xb8"
+                "de '' end"),
+    S("EMPTY", ""),
+    {.key = "PORT", .key_len = 4, .type = SECRET_INTEGER, .v.i = 5432},
+    {.key = "NEG", .key_len = 3, .type = SECRET_INTEGER, .v.i = INT64_MIN},
+    {.key = "RATIO", .key_len = 5, .type = SECRET_FLOAT, .v.f = 0.75},
+    {.key = "THREE", .key_len = 5, .type = SECRET_FLOAT, .v.f = 3.0},
+    {.key = "BIG", .key_len = 3, .type = SECRET_FLOAT, .v.f = 1e100},
+    {.key = "TENTH", .key_len = 5, .type = SECRET_FLOAT, .v.f = 0.1},
+    {.key = "TLS", .key_len = 3, .type = SECRET_BOOL, .v.b = 1},
+    {.key = "OFF", .key_len = 3, .type = SECRET_BOOL, .v.b = 0},
+    T("ROTATED", SECRET_DATETIME, "2026-11-01T12:00:00Z"),
+    T("LDT", SECRET_LOCAL_DATETIME, "1979-05-27T07:32:00"),
+    T("LD", SECRET_LOCAL_DATE, "1979-05-27"),
+    T("LT", SECRET_LOCAL_TIME, "07:32:00.5"),
 };
 #define NSHARD (sizeof(shard) / sizeof(shard[0]))
 
 static const char env_expected[] =
-	"export DB_PASSWORD='s3cr3t'\n"
-	"export TRICKY='it'\\''s \"q\"\n$HOME `id` \\n \\ \t\r\xc3\xbcnic\xc3\xb8" "de '\\'''\\'' end'\n"
-	"export EMPTY=''\n"
-	"export PORT='5432'\n"
-	"export NEG='-9223372036854775808'\n"
-	"export RATIO='0.75'\n"
-	"export THREE='3.0'\n"
-	"export BIG='1e+100'\n"
-	"export TENTH='0.1'\n"
-	"export TLS='true'\n"
-	"export OFF='false'\n"
-	"export ROTATED='2026-11-01T12:00:00Z'\n"
-	"export LDT='1979-05-27T07:32:00'\n"
-	"export LD='1979-05-27'\n"
-	"export LT='07:32:00.5'\n";
+    "export DB_PASSWORD='s3cr3t'\n"
+    "export TRICKY='it'\\''s \"q\"\n$HOME `id` \\n \\ \t\r\xc3\xbcnic\xc3\xb8"
+    "de '\\'''\\'' end'\n"
+    "export EMPTY=''\n"
+    "export PORT='5432'\n"
+    "export NEG='-9223372036854775808'\n"
+    "export RATIO='0.75'\n"
+    "export THREE='3.0'\n"
+    "export BIG='1e+100'\n"
+    "export TENTH='0.1'\n"
+    "export TLS='true'\n"
+    "export OFF='false'\n"
+    "export ROTATED='2026-11-01T12:00:00Z'\n"
+    "export LDT='1979-05-27T07:32:00'\n"
+    "export LD='1979-05-27'\n"
+    "export LT='07:32:00.5'\n";
 
 static const char dotenv_expected[] =
-	"DB_PASSWORD=\"s3cr3t\"\n"
-	"TRICKY=\"it's \\\"q\\\"\\n\\$HOME \\`id\\` \\\\n \\\\ \\t\\r\xc3\xbcnic\xc3\xb8" "de '' end\"\n"
-	"EMPTY=\"\"\n"
-	"PORT=\"5432\"\n"
-	"NEG=\"-9223372036854775808\"\n"
-	"RATIO=\"0.75\"\n"
-	"THREE=\"3.0\"\n"
-	"BIG=\"1e+100\"\n"
-	"TENTH=\"0.1\"\n"
-	"TLS=\"true\"\n"
-	"OFF=\"false\"\n"
-	"ROTATED=\"2026-11-01T12:00:00Z\"\n"
-	"LDT=\"1979-05-27T07:32:00\"\n"
-	"LD=\"1979-05-27\"\n"
-	"LT=\"07:32:00.5\"\n";
+    "DB_PASSWORD=\"s3cr3t\"\n"
+    "TRICKY=\"it's \\\"q\\\"\\n\\$HOME \\`id\\` \\\\n \\\\ \\t\\r\xc3\xbcnic\xc3\xb8"
+    "de '' end\"\n"
+    "EMPTY=\"\"\n"
+    "PORT=\"5432\"\n"
+    "NEG=\"-9223372036854775808\"\n"
+    "RATIO=\"0.75\"\n"
+    "THREE=\"3.0\"\n"
+    "BIG=\"1e+100\"\n"
+    "TENTH=\"0.1\"\n"
+    "TLS=\"true\"\n"
+    "OFF=\"false\"\n"
+    "ROTATED=\"2026-11-01T12:00:00Z\"\n"
+    "LDT=\"1979-05-27T07:32:00\"\n"
+    "LD=\"1979-05-27\"\n"
+    "LT=\"07:32:00.5\"\n";
 
 static const char json_expected[] =
-	"{\n"
-	"  \"DB_PASSWORD\": \"s3cr3t\",\n"
-	"  \"TRICKY\": \"it's \\\"q\\\"\\n$HOME `id` \\\\n \\\\ \\t\\r\xc3\xbcnic\xc3\xb8" "de '' end\",\n"
-	"  \"EMPTY\": \"\",\n"
-	"  \"PORT\": 5432,\n"
-	"  \"NEG\": -9223372036854775808,\n"
-	"  \"RATIO\": 0.75,\n"
-	"  \"THREE\": 3.0,\n"
-	"  \"BIG\": 1e+100,\n"
-	"  \"TENTH\": 0.1,\n"
-	"  \"TLS\": true,\n"
-	"  \"OFF\": false,\n"
-	"  \"ROTATED\": \"2026-11-01T12:00:00Z\",\n"
-	"  \"LDT\": \"1979-05-27T07:32:00\",\n"
-	"  \"LD\": \"1979-05-27\",\n"
-	"  \"LT\": \"07:32:00.5\"\n"
-	"}\n";
+    "{\n"
+    "  \"DB_PASSWORD\": \"s3cr3t\",\n"
+    "  \"TRICKY\": \"it's \\\"q\\\"\\n$HOME `id` \\\\n \\\\ \\t\\r\xc3\xbcnic\xc3\xb8"
+    "de '' end\",\n"
+    "  \"EMPTY\": \"\",\n"
+    "  \"PORT\": 5432,\n"
+    "  \"NEG\": -9223372036854775808,\n"
+    "  \"RATIO\": 0.75,\n"
+    "  \"THREE\": 3.0,\n"
+    "  \"BIG\": 1e+100,\n"
+    "  \"TENTH\": 0.1,\n"
+    "  \"TLS\": true,\n"
+    "  \"OFF\": false,\n"
+    "  \"ROTATED\": \"2026-11-01T12:00:00Z\",\n"
+    "  \"LDT\": \"1979-05-27T07:32:00\",\n"
+    "  \"LD\": \"1979-05-27\",\n"
+    "  \"LT\": \"07:32:00.5\"\n"
+    "}\n";
 
 static void check_render(enum output_format f, const struct secret *items, size_t n,
-			 const char *prefix, const char *want, size_t wantlen)
+                         const char *prefix, const char *want, size_t wantlen)
 {
 	struct buf *b = buf_new(0);
 	int r = output_render(f, items, n, prefix, b);
@@ -166,7 +181,7 @@ int main(void)
 
 	TEST_START("dotenv exact");
 	check_render(OUTPUT_DOTENV, shard, NSHARD, NULL, dotenv_expected,
-		     sizeof(dotenv_expected) - 1);
+	             sizeof(dotenv_expected) - 1);
 	TEST_DONE();
 
 	TEST_START("json exact");
@@ -208,8 +223,10 @@ int main(void)
 	TEST_START("bad names and NUL values refused, nothing written, value not in the detail");
 	{
 		struct secret bad[] = {S("OK", "v"), S("db.password", "hunter2")};
-		struct secret nul[] = {{.key = "N", .key_len = 1, .type = SECRET_STRING,
-					.v.str = {.ptr = "a\0b", .len = 3}}};
+		struct secret nul[] = {{.key = "N",
+		                        .key_len = 1,
+		                        .type = SECRET_STRING,
+		                        .v.str = {.ptr = "a\0b", .len = 3}}};
 		struct secret digit[] = {S("1X", "v")};
 		b = buf_new(0);
 		ASSERT_INT_EQ(output_render(OUTPUT_ENV, bad, 2, NULL, b), ERR_FORMAT);
@@ -226,7 +243,8 @@ int main(void)
 		/* JSON takes any name, and NUL as \u0000. */
 		buf_reset(b);
 		ASSERT_INT_EQ(output_render(OUTPUT_JSON, nul, 1, NULL, b), 0);
-		ASSERT_TRUE(buf_len(b) == 22 && memcmp(buf_ptr(b), "{\n  \"N\": \"a\\u0000b\"\n}\n", 22) == 0);
+		ASSERT_TRUE(buf_len(b) == 22 &&
+		            memcmp(buf_ptr(b), "{\n  \"N\": \"a\\u0000b\"\n}\n", 22) == 0);
 		buf_free(b);
 	}
 	TEST_DONE();
@@ -259,8 +277,9 @@ int main(void)
 	output_float_text(123456789012.0, t, sizeof(t));
 	ASSERT_STR_EQ(t, "123456789012.0");
 	{
-		struct secret nf[] = {{.key = "X", .key_len = 1, .type = SECRET_FLOAT, .v.f = -INFINITY},
-				      {.key = "Y", .key_len = 1, .type = SECRET_FLOAT, .v.f = NAN}};
+		struct secret nf[] = {
+		    {.key = "X", .key_len = 1, .type = SECRET_FLOAT, .v.f = -INFINITY},
+		    {.key = "Y", .key_len = 1, .type = SECRET_FLOAT, .v.f = NAN}};
 		const char want[] = "{\n  \"X\": \"-inf\",\n  \"Y\": \"nan\"\n}\n";
 		check_render(OUTPUT_JSON, nf, 2, NULL, want, sizeof(want) - 1);
 	}

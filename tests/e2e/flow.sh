@@ -89,6 +89,7 @@ flow_tpm() {
 	mkdir -p "$TMP/store" "$TMP/bin"
 	export TPM2TOOLS_TCTI="$SWTPM_TCTI" TPM2_PKCS11_TCTI="$SWTPM_TCTI"
 	export TPM2_PKCS11_STORE="$TMP/store" TPM2_PKCS11_LOG_LEVEL=0 TSS2_LOG=all+none
+	# shellcheck disable=SC2016
 	for _t in /usr/bin/tpm2_*; do
 		_n=$(basename "$_t")
 		case $_n in tpm2_flushcontext | tpm2_ptool | tpm2) continue ;; esac
@@ -139,6 +140,7 @@ flow_client() {
 }
 
 flow_define() {
+	# shellcheck disable=SC2154 # ID_web, ID_worker: set by flow_client
 	cat >"$1" <<EOT
 # Two clients, every value type of the definition.
 [clients]

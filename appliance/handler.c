@@ -119,6 +119,14 @@ static int do_hello(const struct handler_env *env, struct handler *h, const char
 		goto fail_internal;
 	if ((r = session_check_incoming(h->ps, f)) != 0 ||
 	    (r = session_server_hello_begin(h->ps, f, h->client_pub)) != 0) {
+		if (r == ERR_HSM || r == ERR_TPM || r == ERR_ALLOC) {
+			/* Our failure, not the peer's: the operator must see it. */
+			error_fr(r, "peer %s: Hello: token DH", peer);
+			ev.result = "error";
+			ev.reason = "token failure";
+			audit_or_warn(env, &ev);
+			return handler_plain_error(out, "server error");
+		}
 		/* Not for us, or garbage: nothing about any client changes. */
 		ev.result = "error";
 		ev.reason = "handshake failed";
@@ -134,6 +142,14 @@ static int do_hello(const struct handler_env *env, struct handler *h, const char
 	    CRYPTO_memcmp(h->client->point, h->client_pub, P256_POINT_LEN) == 0)
 		ss = h->client->ss;
 	if ((r = session_server_hello_finish(h->ps, ss, &ts)) != 0) {
+		if (r == ERR_HSM || r == ERR_TPM || r == ERR_ALLOC) {
+			error_fr(r, "peer %s: Hello: token DH", peer);
+			ev.result = "error";
+			ev.reason = "token failure";
+			audit_or_warn(env, &ev);
+			h->client = NULL;
+			return handler_plain_error(out, "server error");
+		}
 		/* An impostor: the s it sent is someone's key, but it cannot do ss. */
 		ev.result = "error";
 		ev.reason = "handshake failed";

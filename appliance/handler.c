@@ -87,9 +87,11 @@ static void audit_init(struct audit_event *ev, enum audit_event_type type, const
 
 #ifdef COFFER_APPL_PROTOCOL
 
-void *handler_replay_new(void)
+int handler_replay_new(void **out)
 {
-	return replay_new(0);
+	if ((*out = replay_new(0)) == NULL)
+		return err_set(ERR_ALLOC, "replay table");
+	return 0;
 }
 
 void handler_replay_free(void *replay)
@@ -334,9 +336,10 @@ int handler_handle(const struct handler_env *env, struct appl_state *st, const c
 
 #else /* !COFFER_APPL_PROTOCOL */
 
-void *handler_replay_new(void)
+int handler_replay_new(void **out)
 {
-	return NULL;
+	*out = NULL;
+	return 0;
 }
 
 void handler_replay_free(void *replay)

@@ -87,9 +87,11 @@ static void audit_init(struct audit_event *ev, enum audit_event_type type, const
 
 #ifdef COFFER_APPL_PROTOCOL
 
-void *handler_replay_new(void)
+int handler_replay_new(void **out)
 {
-	return replay_new(0);
+	if ((*out = replay_new(0)) == NULL)
+		return err_set(ERR_ALLOC, "replay table");
+	return 0;
 }
 
 void handler_replay_free(void *replay)
@@ -119,6 +121,14 @@ static int do_hello(const struct handler_env *env, struct handler *h, const char
 		goto fail_internal;
 	if ((r = session_check_incoming(h->ps, f)) != 0 ||
 	    (r = session_server_hello_begin(h->ps, f, h->client_pub)) != 0) {
+		if (r == ERR_HSM || r == ERR_TPM || r == ERR_ALLOC) {
+			/* Our failure, not the peer's: the operator must see it. */
+			error_fr(r, "peer %s: Hello: token DH", peer);
+			ev.result = "error";
+			ev.reason = "token failure";
+			audit_or_warn(env, &ev);
+			return handler_plain_error(out, "server error");
+		}
 		/* Not for us, or garbage: nothing about any client changes. */
 		ev.result = "error";
 		ev.reason = "handshake failed";
@@ -134,6 +144,14 @@ static int do_hello(const struct handler_env *env, struct handler *h, const char
 	    CRYPTO_memcmp(h->client->point, h->client_pub, P256_POINT_LEN) == 0)
 		ss = h->client->ss;
 	if ((r = session_server_hello_finish(h->ps, ss, &ts)) != 0) {
+		if (r == ERR_HSM || r == ERR_TPM || r == ERR_ALLOC) {
+			error_fr(r, "peer %s: Hello: token DH", peer);
+			ev.result = "error";
+			ev.reason = "token failure";
+			audit_or_warn(env, &ev);
+			h->client = NULL;
+			return handler_plain_error(out, "server error");
+		}
 		/* An impostor: the s it sent is someone's key, but it cannot do ss. */
 		ev.result = "error";
 		ev.reason = "handshake failed";
@@ -318,9 +336,10 @@ int handler_handle(const struct handler_env *env, struct appl_state *st, const c
 
 #else /* !COFFER_APPL_PROTOCOL */
 
-void *handler_replay_new(void)
+int handler_replay_new(void **out)
 {
-	return NULL;
+	*out = NULL;
+	return 0;
 }
 
 void handler_replay_free(void *replay)

@@ -52,8 +52,9 @@ int handler_linked(const struct handler *h);
 /* Append a plain (unsealed) Error frame with this reason to out. */
 int handler_plain_error(struct buf *out, const char *reason) WARN_UNUSED;
 
-/* A new replay table for handler_env (NULL without protocol/ or on OOM). */
-void *handler_replay_new(void);
+/* A new replay table for handler_env (*out stays NULL without protocol/).
+ * ERR_ALLOC. */
+int handler_replay_new(void **out) WARN_UNUSED;
 void handler_replay_free(void *replay);
 
 #endif

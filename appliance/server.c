@@ -8,6 +8,7 @@
 #include <pthread.h>
 #include <signal.h>
 #include <stdint.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/epoll.h>
@@ -138,6 +139,15 @@ void server_notify(const char *state)
 #endif
 }
 
+static void notify_ready(struct server *s)
+{
+	char msg[128];
+
+	snprintf(msg, sizeof(msg), "READY=1\nSTATUS=serving bundle serial %llu, %zu clients",
+		 (unsigned long long)s->state->serial, s->state->n);
+	server_notify(msg);
+}
+
 static uint64_t now_ms(void)
 {
 	struct timespec ts;
@@ -150,6 +160,7 @@ int server_new(const struct cfg *c, struct token *t, struct audit *a, struct app
 	       struct server **out)
 {
 	struct server *s;
+	int r;
 
 	*out = NULL;
 	if ((s = calloc(1, sizeof(*s))) == NULL)
@@ -163,8 +174,6 @@ int server_new(const struct cfg *c, struct token *t, struct audit *a, struct app
 	s->env.audit_required = c->audit_required;
 	pthread_mutex_init(&s->replay_lock, NULL);
 	s->env.replay_lock = &s->replay_lock;
-	/* The replay table outlives reloads: a Hello replayed across a reload is still old. */
-	s->env.replay = handler_replay_new();
 	s->epfd = s->sigfd = s->wakefd = -1;
 	s->sig_tag.kind = EV_SIGNAL;
 	s->wake_tag.kind = EV_WAKE;
@@ -173,6 +182,11 @@ int server_new(const struct cfg *c, struct token *t, struct audit *a, struct app
 	if ((s->rl = ratelimit_new(c->rate, c->burst)) == NULL) {
 		server_free(s);
 		return err_set(ERR_ALLOC, "rate limiter");
+	}
+	/* The replay table outlives reloads: a Hello replayed across a reload is still old. */
+	if ((r = handler_replay_new(&s->env.replay)) != 0) {
+		server_free(s);
+		return r;
 	}
 	*out = s;
 	return 0;
@@ -672,10 +686,11 @@ static void job_done(struct server *s, struct job *j)
 			log_info("reloaded: serial %llu, %zu clients (%zu ss cached)",
 				 (unsigned long long)j->new_state->serial, j->new_state->n,
 				 j->new_state->n_cached);
+			/* Connections keep their own reference: the old state goes with the last. */
 			state_unref(s->state);
 			s->state = j->new_state;
 		}
-		server_notify("READY=1");
+		notify_ready(s);
 		free(j);
 		return;
 	}
@@ -790,7 +805,10 @@ static void sweep(struct server *s)
 		next = c->next;
 		if (c->busy)
 			continue;
-		if (s->stopping && c->hdr_have == 0 && (c->out == NULL || buf_len(c->out) == 0)) {
+		/* Stopping: a connection with nothing started goes now; a linked
+		 * conversation may still send its Get and Bye within the grace. */
+		if (s->stopping && c->hdr_have == 0 && (c->out == NULL || buf_len(c->out) == 0) &&
+		    !handler_linked(c->sess)) {
 			conn_close(s, c, "shutting down");
 			continue;
 		}
@@ -834,7 +852,7 @@ int server_run(struct server *s)
 		goto out;
 	for (i = 0; i < s->n_listeners; i++)
 		log_info("listening on %s", s->listeners[i].addr->text);
-	server_notify("READY=1");
+	notify_ready(s);
 
 	for (;;) {
 		if (s->stopping) {

@@ -260,7 +260,7 @@ int state_load(const struct cfg *c, struct token *t, int update_state, struct ap
 	struct bundle *b = NULL;
 	struct buf *sealed = NULL;
 	EVP_PKEY **keys = NULL;
-	size_t nkeys = 0, i, j, nclients = 0, ci = 0, textlen = 0;
+	size_t nkeys = 0, i, nclients = 0, ci = 0, textlen = 0;
 	uint8_t *text = NULL;
 	enum sealed_format format;
 	struct state_client *clients = NULL;
@@ -338,7 +338,6 @@ int state_load(const struct cfg *c, struct token *t, int update_state, struct ap
 			goto out;
 		}
 	}
-	(void)j;
 	*out = st;
 	st = NULL;
 out:

@@ -69,7 +69,7 @@ appl_bundle() {
 }
 
 appl_args() {
-	echo --pkcs11-module "$COFFER_PKCS11_MODULE" --key "pkcs11:token=$COFFER_TOKEN_LABEL;object=server" \
+	echo --pkcs11-module "${APPL_MODULE:-$COFFER_PKCS11_MODULE}" --key "pkcs11:token=$COFFER_TOKEN_LABEL;object=server" \
 		--pin-source "file:$COFFER_PIN_FILE" --listen "127.0.0.1:$PORT" \
 		--state-file "$TMP/state/serial"
 }

@@ -13,6 +13,10 @@ set -eu
 CLIENT=${APPL_CLIENT:-appl-client}
 PORT=$(random_port)
 appl_token appliance
+# The token goes through the fault-injecting shim, so a token failure can be cued.
+: "${COFFER_FAULT_P11:?}"
+export COFFER_FAULT_MODULE="$COFFER_PKCS11_MODULE" COFFER_FAULT_CONTROL="$TMP/faults"
+APPL_MODULE=$COFFER_FAULT_P11
 
 keypair() {
 	openssl genpkey -algorithm EC -pkeyopt ec_paramgen_curve:P-256 -out "$TMP/$1.pem" 2>/dev/null
@@ -52,7 +56,8 @@ fetch() { # fetch WHO [NAME...] -> $TMP/got, exit status in $got_rc
 	who=$1
 	shift
 	got_rc=0
-	"$CLIENT" 127.0.0.1 "$PORT" "$SERVER_PUB" "$TMP/$who.pem" "$@" >"$TMP/got" 2>&1 || got_rc=$?
+	"$CLIENT" "${HOST:-127.0.0.1}" "$PORT" "$SERVER_PUB" "$TMP/$who.pem" "$@" >"$TMP/got" 2>&1 ||
+		got_rc=$?
 }
 
 # --check passes and records nothing.
@@ -63,7 +68,7 @@ grep -q "ok: bundle serial 5, 2 clients" "$TMP/check" || fail "--check summary: 
 [ ! -e "$TMP/state/serial" ] || fail "--check wrote the state file"
 
 appl_start --bundle "$B" --trust-anchor "$ANCHOR" --audit-log "$TMP/audit.jsonl" --cache-ss \
-	--workers 2
+	--workers 2 --listen "[::1]:$PORT"
 [ "$(cat "$TMP/state/serial")" = 5 ] || fail "serial 5 not recorded"
 
 fetch web
@@ -79,6 +84,20 @@ fetch web port
 [ "$(cat "$TMP/got")" = "port=5432" ] || fail "web by name: $(cat "$TMP/got")"
 fetch web port nope
 [ $got_rc = 4 ] && grep -q "secret not found" "$TMP/got" || fail "missing name: $(cat "$TMP/got")"
+
+# IPv6 listener.
+HOST=::1 fetch db
+grep -qx "root=db-root" "$TMP/got" || fail "db over IPv6: $(cat "$TMP/got")"
+
+# A token failure during a handshake: a plain Error, the reason in the log,
+# and the server serves again once the token is back.
+echo "C_DeriveKey CKR_DEVICE_ERROR" >"$TMP/faults"
+fetch web
+[ $got_rc = 4 ] && grep -q "server error" "$TMP/got" || fail "token fault: $got_rc $(cat "$TMP/got")"
+grep -q "token DH.*CKR_DEVICE_ERROR" "$TMP/server.log" || fail "token fault not logged"
+rm "$TMP/faults"
+fetch web db_password
+[ "$(cat "$TMP/got")" = "db_password=web-pass-1" ] || fail "after token fault: $(cat "$TMP/got")"
 
 # Garbage, oversized and truncated frames on other connections while an
 # honest client is served.

@@ -116,6 +116,9 @@ static int read_frame(int fd, struct frame_decoder *d, uint8_t *stash, size_t *h
 	}
 }
 
+/* Called once between Link and Get (shutdown test). */
+static void (*after_link)(void);
+
 struct outcome {
 	int link_rc;    /* session_client_read_link */
 	int get_rc;     /* last session_client_read_okget */
@@ -165,6 +168,8 @@ static int converse(const struct client *c, EVP_PKEY *dhkey, const char *const *
 		rc = 0;
 		goto out;
 	}
+	if (after_link != NULL)
+		after_link();
 	for (i = 0; i < n; i++)
 		lens[i] = strlen(names[i]);
 	if (session_client_get(s, names, lens, n, out) != 0 || send_buf(fd, out) != 0)
@@ -293,6 +298,13 @@ static void test_reload(void)
 	TEST_DONE();
 }
 
+static void sigterm_now(void)
+{
+	if (kill(getpid(), SIGTERM) != 0)
+		abort();
+	usleep(300000); /* the server is stopping while we are linked */
+}
+
 static void run_suite(const char *label, int cache)
 {
 	struct outcome o;
@@ -375,6 +387,7 @@ int main(void)
 	char *big = NULL, listen_text[64], audit_path[] = "/tmp/coffer-audit-serve-XXXXXX";
 	char (*bignames)[16] = NULL;
 	pthread_t th;
+	struct outcome o;
 	int i, cache;
 
 	log_init("test-serve", LOG_LEVEL_WARN);
@@ -499,10 +512,16 @@ int main(void)
 		}
 		TEST_DONE();
 
-		TEST_START("stop");
-		ASSERT_INT_EQ(kill(getpid(), SIGTERM), 0);
+		TEST_START("SIGTERM: a linked conversation still gets its answer, then exit 0");
+		after_link = sigterm_now;
+		ASSERT_INT_EQ(converse(&clients[0], clients[0].key, NULL, 0, &o, NULL, NULL), 0);
+		after_link = NULL;
+		ASSERT_INT_EQ(o.link_rc, 0);
+		ASSERT_INT_EQ(o.get_rc, 0);
+		ASSERT_STR_EQ(o.first_key, "db_password");
 		pthread_join(th, NULL);
 		ASSERT_INT_EQ(run_rc, 0);
+		ASSERT_TRUE(dial() < 0); /* no longer listening */
 		server_free(srv);
 		state_unref(st);
 		token_close(tok);

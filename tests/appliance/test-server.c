@@ -160,7 +160,7 @@ int main(void)
 	c.n_listen = 1;
 	c.max_frame = 1024;
 	c.idle_timeout = 1;
-	c.handshake_timeout = 30;
+	c.handshake_timeout = 2;
 	c.max_connections = 80;
 	c.rate = 1;
 	c.burst = 90;
@@ -228,6 +228,23 @@ int main(void)
 	clock_gettime(CLOCK_MONOTONIC, &t1);
 	secs = (double)(t1.tv_sec - t0.tv_sec) + (double)(t1.tv_nsec - t0.tv_nsec) / 1e9;
 	ASSERT_TRUE(secs >= 0.9 && secs < 3.0);
+	close(fd);
+	TEST_DONE();
+
+	TEST_START("a handshake trickled byte by byte is dropped at the handshake timeout");
+	fd = dial();
+	clock_gettime(CLOCK_MONOTONIC, &t0);
+	ASSERT_INT_EQ(send(fd, "\x00\xae\x00", 3, MSG_NOSIGNAL), 3);
+	for (i = 0; i < 12; i++) {
+		/* A body byte every 0.3 s keeps the idle timer (1 s) from firing. */
+		if (send(fd, "", 1, MSG_NOSIGNAL) != 1)
+			break;
+		usleep(300000);
+	}
+	ASSERT_TRUE(closed_by_peer(fd));
+	clock_gettime(CLOCK_MONOTONIC, &t1);
+	secs = (double)(t1.tv_sec - t0.tv_sec) + (double)(t1.tv_nsec - t0.tv_nsec) / 1e9;
+	ASSERT_TRUE(secs >= 1.9 && secs < 4.5);
 	close(fd);
 	TEST_DONE();
 

@@ -1024,9 +1024,6 @@ int hsm_p11_generate(struct hsm *h, const char *label, unsigned usage, struct hs
 			{ CKA_PRIVATE, &no, sizeof(no) },
 			{ CKA_EC_PARAMS, (void *)oid_p256, sizeof(oid_p256) },
 			{ CKA_VERIFY, &sign, sizeof(sign) },
-			/* Only what the usage asks for: no encrypt/wrap on the side. */
-			{ CKA_ENCRYPT, &no, sizeof(no) },
-			{ CKA_WRAP, &no, sizeof(no) },
 			{ CKA_LABEL, (void *)label, ll },
 			{ CKA_ID, id, sizeof(id) },
 		};
@@ -1039,8 +1036,6 @@ int hsm_p11_generate(struct hsm *h, const char *label, unsigned usage, struct hs
 			{ CKA_EXTRACTABLE, &no, sizeof(no) },
 			{ CKA_DERIVE, &derive, sizeof(derive) },
 			{ CKA_SIGN, &sign, sizeof(sign) },
-			{ CKA_DECRYPT, &no, sizeof(no) },
-			{ CKA_UNWRAP, &no, sizeof(no) },
 			{ CKA_LABEL, (void *)label, ll },
 			{ CKA_ID, id, sizeof(id) },
 		};

@@ -129,6 +129,9 @@ static int check_shard(const char *file, const struct toml_kv *ckv, struct sizes
 	return 0;
 }
 
+/* The current entry's name, escaped for a message (only on error paths). */
+#define SHOWN show(kv->key, kv->key_len, shown, sizeof(shown))
+
 static int check_clients(const char *file, const struct toml_table *ct, struct sizes *sz)
 {
 	size_t i, n = toml_table_count(ct);
@@ -141,19 +144,18 @@ static int check_clients(const char *file, const struct toml_table *ct, struct s
 		const struct toml_value *v = &kv->val;
 		if ((r = check_name(file, kv, "client name", LIMIT_CLIENT_NAME)) != 0)
 			return r;
-		show(kv->key, kv->key_len, shown, sizeof(shown));
 		if (kv->key_len == 7 && memcmp(kv->key, "clients", 7) == 0)
 			return refuse(file, kv->line, kv->col, "client name 'clients' is reserved");
 		if (v->type != TOML_STRING)
 			return refuse(file, v->line, v->col,
-				      "the identity of client '%s' must be a string, not %s", shown,
+				      "the identity of client '%s' must be a string, not %s", SHOWN,
 				      toml_type_name(v->type));
 		if (v->u.s.len != IDENTITY_TEXT_LEN || memchr(v->u.s.ptr, '\0', v->u.s.len) != NULL ||
 		    identity_parse(v->u.s.ptr, id) != 0)
 			return refuse(file, v->line, v->col,
 				      "the identity of client '%s' is not in the full form "
 				      "(64 hex digits in groups of four joined by '-')",
-				      shown);
+				      SHOWN);
 		if ((r = add_size(&sz->bytes, kv->key_len)) != 0)
 			return r;
 		sz->clients++;
@@ -174,21 +176,20 @@ static int check_root(const char *file, const struct toml_table *root,
 		const struct toml_kv *kv = toml_table_at(root, i);
 		if (kv->key_len == 7 && memcmp(kv->key, "clients", 7) == 0)
 			continue;
-		show(kv->key, kv->key_len, shown, sizeof(shown));
 		if (kv->val.type == TOML_ARRAY)
 			return refuse(file, kv->val.line, kv->val.col, "%s ('%s')",
-				      not_scalar(&kv->val), shown);
+				      not_scalar(&kv->val), SHOWN);
 		if (kv->val.type != TOML_TABLE)
 			return refuse(file, kv->line, kv->col,
 				      "'%s' is not in a client's table (only tables at the top level)",
-				      shown);
+				      SHOWN);
 		if (toml_table_get(ct, kv->key, kv->key_len) == NULL)
 			return refuse(file, kv->val.line, kv->val.col,
-				      "table '%s' is not a client listed in [clients]", shown);
+				      "table '%s' is not a client listed in [clients]", SHOWN);
 		if ((why = not_scalar(&kv->val)) != NULL &&
 		    toml_table_kind(kv->val.u.t) == TOML_TABLE_INLINE)
 			return refuse(file, kv->val.line, kv->val.col, "%s (client '%s')", why,
-				      shown);
+				      SHOWN);
 		if ((r = check_shard(file, kv, sz)) != 0)
 			return r;
 	}

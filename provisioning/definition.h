@@ -51,7 +51,8 @@ int definition_parse(const uint8_t *text, size_t len, const char *filename,
 		     enum definition_format fmt, struct definition **out) WARN_UNUSED;
 
 /*
- * Read (file_read_all, at most LIMIT_DEFINITION bytes) and parse the file at
+ * Read (file_read_all, at most LIMIT_DEFINITION bytes and less than 64 MiB,
+ * file_read_all's own cap) and parse the file at
  * path; the read buffer is wiped. Errors as definition_parse and file_read_all.
  */
 int definition_read_file(const char *path, enum definition_format fmt, struct definition **out)

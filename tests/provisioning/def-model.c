@@ -4,6 +4,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "bounds.h"
 #include "definition.h"
@@ -424,11 +425,42 @@ static void test_lookup_many(void)
 	TEST_DONE();
 }
 
+static void test_read_file(void)
+{
+	char dir[] = "/tmp/def-model.XXXXXX", path[128];
+	struct definition *def = NULL;
+	FILE *f;
+
+	TEST_START("definition_read_file picks the format by name");
+	if (mkdtemp(dir) == NULL)
+		abort();
+	snprintf(path, sizeof(path), "%s/coffer.yaml", dir);
+	if ((f = fopen(path, "w")) == NULL)
+		abort();
+	fputs(full_yaml, f);
+	fclose(f);
+	ASSERT_INT_EQ(definition_read_file(path, DEF_AUTO, &def), 0);
+	if (def != NULL)
+		check_full(def);
+	definition_free(def);
+	def = NULL;
+	/* The same YAML read as TOML is refused, naming the file. */
+	ASSERT_INT_EQ(definition_read_file(path, DEF_TOML, &def), ERR_FORMAT);
+	ASSERT_TRUE(strncmp(err_detail(), path, strlen(path)) == 0);
+	ASSERT_TRUE(def == NULL);
+	unlink(path);
+	snprintf(path, sizeof(path), "%s/missing.toml", dir);
+	ASSERT_INT_EQ(definition_read_file(path, DEF_AUTO, &def), ERR_NOT_FOUND);
+	rmdir(dir);
+	TEST_DONE();
+}
+
 int main(void)
 {
 	test_full();
 	test_refusals();
 	test_empty_shard_and_no_clients();
 	test_lookup_many();
+	test_read_file();
 	return unit_finish("def-model");
 }

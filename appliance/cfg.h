@@ -1,0 +1,111 @@
+// SPDX-License-Identifier: ISC
+#ifndef COFFER_APPLIANCE_CFG_H
+#define COFFER_APPLIANCE_CFG_H
+
+/*
+ * appliance-server configuration: command-line options and the YAML config
+ * file (--config), whose keys are the long option names. Flags win over the
+ * file. Every limit has a named default below; docs/operations.md lists them.
+ */
+
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/socket.h>
+
+#include "encoding.h"
+#include "err.h"
+
+#define CFG_MAX_LISTEN 16
+#define CFG_DEFAULT_STATE_FILE "/var/lib/coffer/appliance.state"
+#define CFG_DEFAULT_MAX_CONNECTIONS 1024
+#define CFG_DEFAULT_MAX_FRAME 65538         /* header + WIRE_MAX_BODY */
+#define CFG_MIN_MAX_FRAME 512
+#define CFG_DEFAULT_HANDSHAKE_TIMEOUT 10    /* seconds */
+#define CFG_DEFAULT_IDLE_TIMEOUT 60         /* seconds */
+#define CFG_DEFAULT_MAX_HANDSHAKES 64       /* concurrent Hellos in the token queue */
+#define CFG_DEFAULT_RATE 20                 /* handshakes per second per source address */
+#define CFG_DEFAULT_BURST 40                /* bucket size per source address */
+#define CFG_DEFAULT_GRACE 10                /* seconds to finish in-flight work at exit */
+#define CFG_MAX_WORKERS 256
+#define CFG_MAX_SECONDS 86400
+
+enum cfg_action {
+	CFG_RUN = 0,
+	CFG_HELP = 1,
+	CFG_VERSION = 2,
+};
+
+struct cfg_listen {
+	struct sockaddr_storage addr;
+	socklen_t len;
+	char text[64]; /* as configured, for messages */
+};
+
+struct cfg {
+	/* token */
+	char *pkcs11_module;
+	char *key;
+	char *pin_source;
+	char *tpm2;     /* TCTI */
+	char *key_blob; /* TPM key blob */
+	/* bundle and state */
+	char *bundle;
+	char *trust_anchor; /* "sha256:<64 hex>" as given */
+	uint8_t anchor[32]; /* decoded */
+	char *state_file;
+	/* network */
+	struct cfg_listen listen[CFG_MAX_LISTEN];
+	size_t n_listen;
+	unsigned workers; /* 0: number of CPUs */
+	unsigned max_connections;
+	unsigned max_frame;
+	unsigned handshake_timeout;
+	unsigned idle_timeout;
+	unsigned max_handshakes;
+	unsigned rate;
+	unsigned burst;
+	unsigned grace;
+	int cache_ss;
+	/* audit, logging, process */
+	char *audit_log; /* NULL: stderr */
+	int audit_required;
+	char *user;
+	char *log_level;
+	char *config; /* the YAML file read, if any */
+	int check;
+};
+
+/* Defaults for every option. */
+void cfg_init(struct cfg *c);
+/* Free the strings; the struct itself is the caller's. NULL is fine. */
+void cfg_clear(struct cfg *c);
+
+/*
+ * Parse argv (argv[0] is the program), then the YAML file named by --config
+ * (if any) for the options the command line did not set. *action tells the
+ * caller to print help or the version instead of running. Errors:
+ * ERR_INVALID_ARG (unknown option, bad value, missing argument), ERR_FORMAT
+ * (YAML: detail has file:line:column), ERR_NOT_FOUND (config file missing).
+ * Does not check cross-option consistency: see cfg_validate().
+ */
+int cfg_parse(struct cfg *c, int argc, char **argv, enum cfg_action *action) WARN_UNUSED;
+
+/*
+ * Apply YAML text (a mapping of long option names to scalars; `listen` may
+ * also be a sequence) to c, skipping options whose bit is set in `locked`
+ * (see cfg_parse). `name` is used in messages. ERR_FORMAT with
+ * "name:line:column: reason" on any unknown key, bad value or shape.
+ */
+int cfg_parse_yaml(struct cfg *c, const uint8_t *text, size_t len, const char *name,
+		   const uint64_t *locked) WARN_UNUSED;
+
+/* Cross-option checks: one backend, bundle, trust anchor, listen (unless --check). */
+int cfg_validate(const struct cfg *c) WARN_UNUSED;
+
+/* Parse "127.0.0.1:9187", "[::1]:9187" (numeric hosts only). ERR_INVALID_ARG. */
+int cfg_parse_listen(const char *s, struct cfg_listen *out) WARN_UNUSED;
+
+/* Print the option summary to f. */
+void cfg_usage(void *f);
+
+#endif

@@ -1,0 +1,349 @@
+// SPDX-License-Identifier: ISC
+#include "handler.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+#include "audit.h"
+#include "bounds.h"
+#include "buf.h"
+#include "log.h"
+#include "pkey.h"
+#include "secmem.h"
+#include "state.h"
+#include "token.h"
+
+#ifdef COFFER_APPL_PROTOCOL
+#include "frame.h"
+#include "msg.h"
+#include "session.h"
+#endif
+
+#define HANDLER_FRAME_HELLO 0x00
+#define HANDLER_FRAME_ERROR 0xff
+#define HANDLER_MAX_ERROR 1024
+
+struct handler {
+	struct appl_state *st;
+	int linked;
+	const struct state_client *client;
+	uint8_t client_pub[P256_POINT_LEN];
+#ifdef COFFER_APPL_PROTOCOL
+	struct session *ps;
+#endif
+};
+
+int handler_plain_error(struct buf *out, const char *reason)
+{
+	size_t n = strlen(reason);
+	int r;
+
+	if (n > HANDLER_MAX_ERROR)
+		n = HANDLER_MAX_ERROR;
+	if ((r = buf_put_u16(out, (uint16_t)n)) != 0 ||
+	    (r = buf_put_u8(out, HANDLER_FRAME_ERROR)) != 0 || (r = buf_put(out, reason, n)) != 0)
+		return r;
+	return 0;
+}
+
+int handler_linked(const struct handler *h)
+{
+	return h != NULL && h->linked;
+}
+
+void handler_free(struct handler *h)
+{
+	if (h == NULL)
+		return;
+#ifdef COFFER_APPL_PROTOCOL
+	session_free(h->ps);
+#endif
+	state_unref(h->st);
+	secmem_zero(h, sizeof(*h));
+	free(h);
+}
+
+static void audit_or_warn(const struct handler_env *env, const struct audit_event *ev)
+{
+	int r;
+
+	if ((r = audit_write(env->audit, ev)) != 0)
+		warn_fr(r, "%s", "audit record");
+}
+
+static void audit_init(struct audit_event *ev, enum audit_event_type type, const char *peer,
+		       const struct handler *h)
+{
+	memset(ev, 0, sizeof(*ev));
+	ev->type = type;
+	ev->peer = peer;
+	ev->keys = -1;
+	if (h != NULL && h->client != NULL) {
+		ev->have_identity = 1;
+		memcpy(ev->identity, h->client->id, IDENTITY_LEN);
+		ev->name = h->client->name;
+	}
+}
+
+#ifdef COFFER_APPL_PROTOCOL
+
+void *handler_replay_new(void)
+{
+	return replay_new(0);
+}
+
+void handler_replay_free(void *replay)
+{
+	replay_free(replay);
+}
+
+/* Hello -> Link | KeyNotFound | Error. */
+static int do_hello(const struct handler_env *env, struct handler *h, const char *peer,
+		    const struct frame *f, struct buf *out, int *close)
+{
+	struct audit_event ev;
+	struct session_server_config sc;
+	uint8_t id[IDENTITY_LEN];
+	const uint8_t *ss = NULL;
+	EVP_PKEY *pk = NULL;
+	uint64_t ts = 0;
+	int r, rr;
+
+	*close = 1;
+	audit_init(&ev, AUDIT_HANDSHAKE, peer, NULL);
+	memset(&sc, 0, sizeof(sc));
+	sc.dh = token_dh_callback;
+	sc.dh_ctx = env->token;
+	sc.server_pub = token_point(env->token);
+	if ((r = session_server_new(&sc, &h->ps)) != 0)
+		goto fail_internal;
+	if ((r = session_check_incoming(h->ps, f)) != 0 ||
+	    (r = session_server_hello_begin(h->ps, f, h->client_pub)) != 0) {
+		/* Not for us, or garbage: nothing about any client changes. */
+		ev.result = "error";
+		ev.reason = "handshake failed";
+		audit_or_warn(env, &ev);
+		log_debug("peer %s: Hello refused: %s", peer, err_msg(r));
+		return handler_plain_error(out, "handshake failed");
+	}
+	if (pkey_from_point(h->client_pub, P256_POINT_LEN, &pk) == 0 && pkey_identity(pk, id) == 0)
+		h->client = state_find(h->st, id);
+	EVP_PKEY_free(pk);
+	err_clear();
+	if (h->client != NULL && h->client->ss != NULL && h->client->have_point &&
+	    CRYPTO_memcmp(h->client->point, h->client_pub, P256_POINT_LEN) == 0)
+		ss = h->client->ss;
+	if ((r = session_server_hello_finish(h->ps, ss, &ts)) != 0) {
+		/* An impostor: the s it sent is someone's key, but it cannot do ss. */
+		ev.result = "error";
+		ev.reason = "handshake failed";
+		audit_or_warn(env, &ev);
+		log_debug("peer %s: Hello refused: %s", peer, err_msg(r));
+		h->client = NULL;
+		return handler_plain_error(out, "handshake failed");
+	}
+	if (h->client == NULL) {
+		/* Authenticated but unknown: answer, and keep no state for it. */
+		ev.have_identity = 1;
+		memcpy(ev.identity, id, IDENTITY_LEN);
+		ev.result = "key-not-found";
+		audit_or_warn(env, &ev);
+		return session_server_key_not_found(h->ps, out);
+	}
+	audit_init(&ev, AUDIT_HANDSHAKE, peer, h);
+	pthread_mutex_lock(env->replay_lock);
+	rr = replay_update(env->replay, h->client_pub, ts);
+	pthread_mutex_unlock(env->replay_lock);
+	if (rr != 0) {
+		ev.result = rr == ERR_REPLAY ? "replay" : "busy";
+		ev.reason = rr == ERR_REPLAY ? "Hello not newer than the last one" : "replay table full";
+		audit_or_warn(env, &ev);
+		return session_server_error(h->ps, rr == ERR_REPLAY ? "replayed Hello" : "server busy",
+					    out);
+	}
+	if ((r = session_server_link(h->ps, out)) != 0)
+		goto fail_internal;
+	h->linked = 1;
+	*close = 0;
+	ev.result = "ok";
+	audit_or_warn(env, &ev);
+	return 0;
+fail_internal:
+	ev.result = "error";
+	ev.reason = "server error";
+	audit_or_warn(env, &ev);
+	return r;
+}
+
+/* The secrets of the shard named in `names`; *missing gets the first absent name. */
+static int select_secrets(const struct secret_list *shard, const struct msg_names *names,
+			  struct secret **sel, size_t *n, const char **missing)
+{
+	size_t i, j;
+
+	*sel = NULL;
+	*n = 0;
+	*missing = NULL;
+	if ((*sel = calloc(names->n ? names->n : 1, sizeof(**sel))) == NULL)
+		return err_set(ERR_ALLOC, "select secrets");
+	for (i = 0; i < names->n; i++) {
+		const struct secret *found = NULL;
+		for (j = 0; j < shard->n; j++) {
+			if (shard->items[j].key_len == names->lens[i] &&
+			    memcmp(shard->items[j].key, names->names[i], names->lens[i]) == 0) {
+				found = &shard->items[j];
+				break;
+			}
+		}
+		if (found == NULL) {
+			*missing = names->names[i];
+			return 0;
+		}
+		(*sel)[(*n)++] = *found;
+	}
+	return 0;
+}
+
+/* Get -> OkGet... | Error. */
+static int do_get(const struct handler_env *env, struct handler *h, const char *peer,
+		  const struct frame *f, struct buf *out, int *close)
+{
+	struct audit_event ev;
+	struct msg_names *names = NULL;
+	struct secret *sel = NULL;
+	struct secret_list list;
+	struct msg_chunker ch;
+	const char *missing = NULL;
+	size_t nsel = 0;
+	int r, more = 1, ar;
+	char why[HANDLER_MAX_ERROR];
+
+	audit_init(&ev, AUDIT_RELEASE, peer, h);
+	*close = 1;
+	if ((r = session_server_read_get(h->ps, f, &names)) != 0) {
+		/* Forged or garbled: the session is dead; nothing to answer. */
+		ev.result = "error";
+		ev.reason = "bad Get";
+		audit_or_warn(env, &ev);
+		r = 0;
+		goto out;
+	}
+	list = h->client->shard;
+	if (!names->all) {
+		ev.requested = (const char *const *)names->names;
+		ev.n_requested = names->n;
+		if ((r = select_secrets(&h->client->shard, names, &sel, &nsel, &missing)) != 0)
+			goto out;
+		if (missing != NULL) {
+			char esc[200];
+			ev.result = "not-found";
+			ev.reason = "secret not found";
+			audit_or_warn(env, &ev);
+			snprintf(why, sizeof(why), "secret not found: %s",
+				 log_untrusted(esc, sizeof(esc), missing, 100));
+			r = session_server_error(h->ps, why, out);
+			goto out;
+		}
+		list.items = sel;
+		list.n = nsel;
+	}
+	ev.keys = (long)list.n;
+	ev.result = "ok";
+	/* The record comes first: with --audit-required nothing leaves unrecorded. */
+	if ((ar = audit_write(env->audit, &ev)) != 0) {
+		warn_fr(ar, "%s", "audit record");
+		if (env->audit_required) {
+			r = session_server_error(h->ps, "audit unavailable", out);
+			goto out;
+		}
+	}
+	msg_chunker_init(&ch, &list, 0);
+	while (more) {
+		if ((r = session_server_okget(h->ps, &ch, out, &more)) != 0) {
+			error_fr(r, "peer %s: OkGet for '%s'", peer, h->client->name);
+			buf_reset(out);
+			goto out;
+		}
+	}
+	/* After the last OkGet the client says Bye; keep the connection for it. */
+	*close = 0;
+out:
+	free(sel);
+	msg_names_free(names);
+	return r;
+}
+
+int handler_handle(const struct handler_env *env, struct appl_state *st, const char *peer,
+		   struct handler **hp, uint8_t type, const uint8_t *body, size_t len,
+		   struct buf *out, int *close)
+{
+	struct handler *h = *hp;
+	struct frame f;
+	int r;
+
+	*close = 1;
+	f.type = type;
+	f.body = body;
+	f.len = len;
+	if (h == NULL) {
+		if (type != FRAME_HELLO)
+			return handler_plain_error(out, "expected Hello");
+		if (frame_fixed_len(type) != len)
+			return handler_plain_error(out, "bad Hello length");
+		if ((h = calloc(1, sizeof(*h))) == NULL)
+			return err_set(ERR_ALLOC, "handler");
+		h->st = state_ref(st);
+		*hp = h;
+		return do_hello(env, h, peer, &f, out, close);
+	}
+	if (!h->linked || h->ps == NULL || session_done(h->ps))
+		return handler_plain_error(out, "conversation is over");
+	if ((r = session_check_incoming(h->ps, &f)) != 0) {
+		char why[128];
+		snprintf(why, sizeof(why), "%s", err_detail());
+		log_debug("peer %s: %s", peer, why);
+		return session_server_error(h->ps, "unexpected frame", out);
+	}
+	switch (type) {
+	case FRAME_GET:
+		return do_get(env, h, peer, &f, out, close);
+	case FRAME_BYE:
+		if ((r = session_server_read_bye(h->ps, &f)) != 0)
+			log_debug("peer %s: bad Bye: %s", peer, err_msg(r));
+		return 0;
+	default:
+		return session_server_error(h->ps, "unexpected frame", out);
+	}
+}
+
+#else /* !COFFER_APPL_PROTOCOL */
+
+void *handler_replay_new(void)
+{
+	return NULL;
+}
+
+void handler_replay_free(void *replay)
+{
+	(void)replay;
+}
+
+int handler_handle(const struct handler_env *env, struct appl_state *st, const char *peer,
+		   struct handler **hp, uint8_t type, const uint8_t *body, size_t len,
+		   struct buf *out, int *close)
+{
+	struct audit_event ev;
+
+	(void)st;
+	(void)body;
+	(void)len;
+	*close = 1;
+	if (*hp == NULL && type != HANDLER_FRAME_HELLO)
+		return handler_plain_error(out, "expected Hello");
+	audit_init(&ev, AUDIT_HANDSHAKE, peer, NULL);
+	ev.result = "error";
+	ev.reason = "handshake not available (built without protocol/)";
+	audit_or_warn(env, &ev);
+	return handler_plain_error(out, "handshake not available");
+}
+#endif

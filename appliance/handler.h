@@ -1,0 +1,59 @@
+// SPDX-License-Identifier: ISC
+#ifndef COFFER_APPLIANCE_HANDLER_H
+#define COFFER_APPLIANCE_HANDLER_H
+
+/*
+ * One client conversation above framing: the Noise IK responder for Hello
+ * (the token's DHs, or the cached ss), the client lookup, the replay check,
+ * then Get -> OkGet (chunked), Bye. Runs on a worker thread; the event loop
+ * only moves bytes. This is the only file of appliance/ that calls
+ * protocol/. Audit records (handshake, release) are written here.
+ */
+
+#include <pthread.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "err.h"
+
+struct appl_state;
+struct audit;
+struct buf;
+struct handler;
+struct token;
+
+/* What every conversation shares; owned by the server. */
+struct handler_env {
+	struct token *token;
+	struct audit *audit;
+	int audit_required;        /* refuse releases the audit cannot record */
+	void *replay;              /* protocol/'s replay table (struct replay *) */
+	pthread_mutex_t *replay_lock;
+};
+
+/*
+ * Handle one complete frame (type, body) from the peer. The first frame
+ * must be Hello and creates *hp (holding a reference to st); later frames
+ * use it. Reply frames are appended to `out`; *close is set when the
+ * connection must end once `out` is sent. Returns 0 (even when the answer
+ * is an Error frame), or a negative code for a failure of the server itself
+ * (the caller closes without a reply).
+ */
+int handler_handle(const struct handler_env *env, struct appl_state *st, const char *peer,
+		   struct handler **hp, uint8_t type, const uint8_t *body, size_t len,
+		   struct buf *out, int *close) WARN_UNUSED;
+
+/* Wipe and free (drops the state reference); NULL is fine. */
+void handler_free(struct handler *h);
+
+/* 1 once the handshake completed (Link sent). */
+int handler_linked(const struct handler *h);
+
+/* Append a plain (unsealed) Error frame with this reason to out. */
+int handler_plain_error(struct buf *out, const char *reason) WARN_UNUSED;
+
+/* A new replay table for handler_env (NULL without protocol/ or on OOM). */
+void *handler_replay_new(void);
+void handler_replay_free(void *replay);
+
+#endif

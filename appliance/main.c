@@ -1,0 +1,142 @@
+// SPDX-License-Identifier: ISC
+/*
+ * appliance-server: start-up in a fail-closed order (config, token, bundle,
+ * unseal, index), then bind, drop privileges and serve. Nothing listens
+ * before every check passed; any failure exits non-zero with the reason.
+ */
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <openssl/crypto.h>
+
+#include "config.h" /* the build's: COFFER_VERSION */
+
+#include "audit.h"
+#include "cfg.h"
+#include "log.h"
+#include "privdrop.h"
+#include "secmem.h"
+#include "server.h"
+#include "state.h"
+#include "token.h"
+
+#define EXIT_USAGE 2
+
+static int die(int r, const char *what)
+{
+	log_error("%s: %s", what, err_msg(r));
+	return EXIT_FAILURE;
+}
+
+/* Cheap checks before the token is touched, so the common mistakes get a clear
+ * message even when the token is slow or absent. */
+static int precheck(const struct cfg *c)
+{
+	struct stat st;
+
+	if (stat(c->bundle, &st) != 0)
+		return err_sys("bundle %s", c->bundle);
+	if (!S_ISDIR(st.st_mode))
+		return err_set(ERR_FORMAT, "bundle %s: not a directory", c->bundle);
+	if (c->pkcs11_module != NULL && access(c->pkcs11_module, R_OK) != 0)
+		return err_sys("PKCS#11 module %s", c->pkcs11_module);
+	if (c->key_blob != NULL && access(c->key_blob, R_OK) != 0)
+		return err_sys("TPM key blob %s", c->key_blob);
+	return 0;
+}
+
+int main(int argc, char **argv)
+{
+	struct cfg cfg;
+	enum cfg_action action;
+	struct token *tok = NULL;
+	struct appl_state *st = NULL;
+	struct audit *audit = NULL;
+	struct server *srv = NULL;
+	enum log_level level = LOG_LEVEL_INFO;
+	int r, rc = EXIT_FAILURE;
+
+	log_init("appliance-server", LOG_LEVEL_INFO);
+	cfg_init(&cfg);
+	if ((r = cfg_parse(&cfg, argc, argv, &action)) != 0) {
+		log_error("%s", err_msg(r));
+		rc = EXIT_USAGE;
+		goto out;
+	}
+	if (action == CFG_HELP) {
+		cfg_usage(stdout);
+		rc = EXIT_SUCCESS;
+		goto out;
+	}
+	if (action == CFG_VERSION) {
+		printf("appliance-server %s\n", COFFER_VERSION);
+		rc = EXIT_SUCCESS;
+		goto out;
+	}
+	if ((r = cfg_validate(&cfg)) != 0) {
+		log_error("%s", err_msg(r));
+		rc = EXIT_USAGE;
+		goto out;
+	}
+	if (cfg.log_level != NULL && log_level_parse(cfg.log_level, &level) == 0)
+		log_set_level(level);
+	if (cfg.state_file == NULL && (cfg.state_file = strdup(CFG_DEFAULT_STATE_FILE)) == NULL) {
+		rc = die(ERR_ALLOC, "start");
+		goto out;
+	}
+	if ((r = secmem_harden_process()) != 0) {
+		rc = die(r, "harden process");
+		goto out;
+	}
+	if ((r = precheck(&cfg)) != 0) {
+		rc = die(r, "start-up check");
+		goto out;
+	}
+	if ((r = token_open(&cfg, &tok)) != 0) {
+		rc = die(r, "start-up check 'token'");
+		goto out;
+	}
+	log_info("token: %s, appliance key %s", token_describe(tok), token_fingerprint(tok));
+	/* --check verifies without recording the serial: it changes nothing. */
+	if ((r = state_load(&cfg, tok, !cfg.check, &st)) != 0) {
+		rc = die(r, "start-up check 'bundle'");
+		goto out;
+	}
+	log_info("bundle %s: serial %llu, master %s, %zu clients (%zu ss cached)", cfg.bundle,
+		 (unsigned long long)st->serial, st->master_fpr, st->n, st->n_cached);
+	if (cfg.check) {
+		printf("ok: bundle serial %llu, %zu clients, token %s\n",
+		       (unsigned long long)st->serial, st->n, token_describe(tok));
+		rc = EXIT_SUCCESS;
+		goto out;
+	}
+	if ((r = audit_open(cfg.audit_log, &audit)) != 0) {
+		rc = die(r, "audit log");
+		goto out;
+	}
+	if ((r = server_new(&cfg, tok, audit, st, &srv)) != 0 || (r = server_signals(srv)) != 0 ||
+	    (r = server_bind(srv)) != 0) {
+		rc = die(r, "listen");
+		goto out;
+	}
+	if ((r = privdrop_to_user(cfg.user)) != 0 || (r = privdrop_no_new_privs()) != 0) {
+		rc = die(r, "drop privileges");
+		goto out;
+	}
+	if ((r = server_run(srv)) != 0) {
+		rc = die(r, "serve");
+		goto out;
+	}
+	rc = EXIT_SUCCESS;
+out:
+	server_free(srv);
+	state_unref(st);
+	token_close(tok);
+	audit_close(audit);
+	cfg_clear(&cfg);
+	return rc;
+}

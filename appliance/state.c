@@ -1,0 +1,373 @@
+// SPDX-License-Identifier: ISC
+#include "state.h"
+
+#include <stdatomic.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <openssl/evp.h>
+
+#include "bounds.h"
+#include "buf.h"
+#include "cfg.h"
+#include "log.h"
+#include "secmem.h"
+#include "token.h"
+
+#ifdef COFFER_APPL_BUNDLE
+#include "bundle.h"
+#endif
+#ifdef COFFER_APPL_DEFS
+#include "definition.h"
+#endif
+#ifdef COFFER_APPL_SEALED
+#include "file.h"
+#include "sealed.h"
+#endif
+
+static int cmp_client(const void *a, const void *b)
+{
+	return memcmp(((const struct state_client *)a)->id, ((const struct state_client *)b)->id,
+		      IDENTITY_LEN);
+}
+
+static struct appl_state *state_alloc(void)
+{
+	struct appl_state *st = calloc(1, sizeof(*st));
+
+	if (st != NULL)
+		atomic_init((_Atomic unsigned long *)&st->refs, 1);
+	return st;
+}
+
+static void defs_free(void *defs)
+{
+#ifdef COFFER_APPL_DEFS
+	definition_free(defs);
+#else
+	(void)defs;
+#endif
+}
+
+static void state_free(struct appl_state *st)
+{
+	if (st == NULL)
+		return;
+	secmem_free(st->ss_block);
+	free(st->clients);
+#ifdef COFFER_APPL_BUNDLE
+	bundle_free(st->bundle);
+#endif
+	defs_free(st->defs);
+	free(st);
+}
+
+int state_from_clients(const struct state_client *clients, size_t n, struct appl_state **out)
+{
+	struct appl_state *st = NULL;
+	size_t i;
+	int r = 0;
+
+	*out = NULL;
+	if ((st = state_alloc()) == NULL)
+		return err_set(ERR_ALLOC, "state");
+	if (n > 0) {
+		if ((st->clients = calloc(n, sizeof(*st->clients))) == NULL) {
+			r = err_set(ERR_ALLOC, "state index");
+			goto out;
+		}
+		memcpy(st->clients, clients, n * sizeof(*clients));
+		qsort(st->clients, n, sizeof(*st->clients), cmp_client);
+		for (i = 1; i < n; i++) {
+			if (memcmp(st->clients[i - 1].id, st->clients[i].id, IDENTITY_LEN) == 0) {
+				char id[IDENTITY_TEXT_LEN + 1];
+				identity_format(st->clients[i].id, id);
+				r = err_set(ERR_FORMAT, "clients '%s' and '%s' share identity %s",
+					    st->clients[i - 1].name, st->clients[i].name, id);
+				goto out;
+			}
+		}
+	}
+	st->n = n;
+	*out = st;
+	st = NULL;
+out:
+	state_free(st);
+	return r;
+}
+
+struct appl_state *state_ref(struct appl_state *st)
+{
+	atomic_fetch_add((_Atomic unsigned long *)&st->refs, 1);
+	return st;
+}
+
+void state_unref(struct appl_state *st)
+{
+	if (st == NULL)
+		return;
+	if (atomic_fetch_sub((_Atomic unsigned long *)&st->refs, 1) == 1)
+		state_free(st);
+}
+
+const struct state_client *state_find(const struct appl_state *st,
+				      const uint8_t id[static IDENTITY_LEN])
+{
+	struct state_client key;
+
+	if (st->n == 0)
+		return NULL;
+	memcpy(key.id, id, IDENTITY_LEN);
+	return bsearch(&key, st->clients, st->n, sizeof(*st->clients), cmp_client);
+}
+
+const struct state_client *state_find_point(const struct appl_state *st,
+					    const uint8_t pt[static P256_POINT_LEN])
+{
+	uint8_t id[IDENTITY_LEN];
+	const struct state_client *c;
+	EVP_PKEY *k = NULL;
+
+	/* Identity = SHA-256 of the SPKI; the index is keyed by identity. */
+	if (pkey_from_point(pt, P256_POINT_LEN, &k) != 0 || pkey_identity(k, id) != 0) {
+		EVP_PKEY_free(k);
+		err_clear();
+		return NULL;
+	}
+	EVP_PKEY_free(k);
+	c = state_find(st, id);
+	if (c == NULL || !c->have_point || memcmp(c->point, pt, P256_POINT_LEN) != 0)
+		return NULL;
+	return c;
+}
+
+/* Precompute ss for each client whose public key is known. */
+static int cache_ss(struct appl_state *st, struct token *t)
+{
+	size_t i;
+	int r;
+
+	if (st->n == 0)
+		return 0;
+	if ((st->ss_block = secmem_alloc(st->n * P256_DH_LEN)) == NULL)
+		return err_set(ERR_ALLOC, "ss cache");
+	for (i = 0; i < st->n; i++) {
+		struct state_client *c = &st->clients[i];
+		uint8_t *slot = st->ss_block + i * P256_DH_LEN;
+		if (!c->have_point)
+			continue;
+		if ((r = token_dh(t, c->point, slot)) != 0)
+			return err_wrap(r, "cache ss for client '%s'", c->name);
+		c->ss = slot;
+		st->n_cached++;
+	}
+	return 0;
+}
+
+#if defined(COFFER_APPL_BUNDLE) && defined(COFFER_APPL_SEALED)
+/* Public keys listed under keys/ in the bundle: the companions allowed to
+ * seal, and the client keys that make an ss cache possible. */
+static int bundle_keys(struct bundle *b, EVP_PKEY ***keysp, size_t *np)
+{
+	const struct bundle_manifest *m = bundle_get_manifest(b);
+	size_t i, count = bundle_manifest_count(m), n = 0;
+	EVP_PKEY **keys = NULL;
+	struct buf *pem = NULL;
+	int r = 0;
+
+	*keysp = NULL;
+	*np = 0;
+	if ((keys = calloc(count ? count : 1, sizeof(*keys))) == NULL)
+		return err_set(ERR_ALLOC, "bundle keys");
+	for (i = 0; i < count; i++) {
+		const char *path = bundle_manifest_entry(m, i)->path;
+		size_t len = strlen(path);
+		if (strncmp(path, BUNDLE_KEYS_DIR "/", sizeof(BUNDLE_KEYS_DIR)) != 0 || len < 11 ||
+		    strcmp(path + len - 11, "_public.pem") != 0)
+			continue;
+		buf_free(pem);
+		pem = NULL;
+		if ((r = bundle_read_file(b, path, PKEY_PEM_MAX, &pem)) != 0 ||
+		    (r = pkey_public_from_pem(buf_ptr(pem), buf_len(pem), &keys[n])) != 0) {
+			r = err_wrap(r, "bundle key %s", path);
+			goto out;
+		}
+		n++;
+	}
+	*keysp = keys;
+	*np = n;
+	keys = NULL;
+out:
+	buf_free(pem);
+	if (keys != NULL) {
+		for (i = 0; i < n; i++)
+			EVP_PKEY_free(keys[i]);
+		free(keys);
+	}
+	return r;
+}
+
+#ifdef COFFER_APPL_DEFS
+/* Parse the unsealed definition and list its clients; the model (which owns
+ * names and shards, in secure memory) goes to st->defs. */
+static int index_definition(struct appl_state *st, const uint8_t *text, size_t len,
+			    enum sealed_format format, struct state_client **clientsp, size_t *np)
+{
+	struct definition *def = NULL;
+	struct state_client *cl = NULL;
+	size_t i, n;
+	int r;
+
+	*clientsp = NULL;
+	*np = 0;
+	if ((r = definition_parse(text, len, "coffer.sealed",
+				  format == SEALED_FORMAT_YAML ? DEF_YAML : DEF_TOML, &def)) != 0)
+		return r;
+	n = definition_client_count(def);
+	if ((cl = calloc(n ? n : 1, sizeof(*cl))) == NULL) {
+		definition_free(def);
+		return err_set(ERR_ALLOC, "client index");
+	}
+	for (i = 0; i < n; i++) {
+		const struct def_client *dc = definition_client_at(def, i);
+		memcpy(cl[i].id, def_client_id(dc), IDENTITY_LEN);
+		cl[i].name = def_client_name(dc);
+		cl[i].shard = def_client_secrets(dc);
+	}
+	st->defs = def;
+	*clientsp = cl;
+	*np = n;
+	return 0;
+}
+#else
+static int index_definition(struct appl_state *st, const uint8_t *text, size_t len,
+			    enum sealed_format format, struct state_client **clientsp, size_t *np)
+{
+	(void)st;
+	(void)text;
+	(void)len;
+	(void)format;
+	*clientsp = NULL;
+	*np = 0;
+	return err_set(ERR_UNSUPPORTED,
+		       "parse definition: this appliance-server was built without provisioning/ definitions");
+}
+#endif
+
+int state_load(const struct cfg *c, struct token *t, int update_state, struct appl_state **out)
+{
+	struct bundle_verify_opts vo;
+	struct bundle *b = NULL;
+	struct buf *sealed = NULL;
+	EVP_PKEY **keys = NULL;
+	size_t nkeys = 0, i, j, nclients = 0, ci = 0, textlen = 0;
+	uint8_t *text = NULL;
+	enum sealed_format format;
+	struct state_client *clients = NULL;
+	struct appl_state *st = NULL, tmp;
+	uint64_t serial;
+	int r;
+
+	*out = NULL;
+	if (c->trust_anchor == NULL || c->bundle == NULL || c->state_file == NULL)
+		return err_set(ERR_INVALID_ARG, "load state: bundle, trust anchor and state file are required");
+	memset(&tmp, 0, sizeof(tmp));
+	memset(&vo, 0, sizeof(vo));
+	vo.trust_anchor = c->trust_anchor;
+	vo.state_file = c->state_file;
+	/* The serial is recorded only once everything below succeeded. */
+	vo.update_state = 0;
+	if ((r = bundle_verify(c->bundle, &vo, &b)) != 0) {
+		r = err_wrap(r, "bundle %s", c->bundle);
+		goto out;
+	}
+	serial = bundle_serial(b);
+	if ((r = bundle_keys(b, &keys, &nkeys)) != 0)
+		goto out;
+	if ((r = bundle_read_file(b, "coffer.sealed", LIMIT_SEALED, &sealed)) != 0) {
+		r = err_wrap(r, "bundle %s: coffer.sealed", c->bundle);
+		goto out;
+	}
+	if ((r = sealed_open(buf_ptr(sealed), buf_len(sealed), token_key(t), keys, nkeys, &text,
+			     &textlen, &format, &ci)) != 0) {
+		r = err_wrap(r, "unseal %s/coffer.sealed", c->bundle);
+		goto out;
+	}
+	if ((r = index_definition(&tmp, text, textlen, format, &clients, &nclients)) != 0) {
+		r = err_wrap(r, "definition in %s/coffer.sealed", c->bundle);
+		goto out;
+	}
+	if ((r = state_from_clients(clients, nclients, &st)) != 0)
+		goto out;
+	st->serial = serial;
+	snprintf(st->master_fpr, sizeof(st->master_fpr), "%s", bundle_master_fingerprint(b));
+	st->bundle = b;
+	b = NULL;
+	st->defs = tmp.defs;
+	tmp.defs = NULL;
+	/* The model holds its own copies: the unsealed text goes now. */
+	secmem_free(text);
+	text = NULL;
+	/* Client public keys shipped in the bundle make the ss cache possible. */
+	for (i = 0; i < nkeys; i++) {
+		uint8_t id[IDENTITY_LEN];
+		struct state_client *cl;
+		if (!pkey_is_p256(keys[i]) || pkey_identity(keys[i], id) != 0)
+			continue;
+		cl = (struct state_client *)state_find(st, id);
+		if (cl != NULL && pkey_to_point(keys[i], cl->point) == 0)
+			cl->have_point = 1;
+	}
+	err_clear();
+	if (c->cache_ss && (r = cache_ss(st, t)) != 0)
+		goto out;
+	if (update_state) {
+		char dir[4096];
+		const char *slash = strrchr(c->state_file, '/');
+		if (slash != NULL && (size_t)(slash - c->state_file) < sizeof(dir) &&
+		    slash != c->state_file) {
+			memcpy(dir, c->state_file, (size_t)(slash - c->state_file));
+			dir[slash - c->state_file] = '\0';
+			if ((r = file_mkdirs(dir, 0700)) != 0) {
+				r = err_wrap(r, "state file %s", c->state_file);
+				goto out;
+			}
+		}
+		if ((r = bundle_state_write(c->state_file, serial)) != 0) {
+			r = err_wrap(r, "record serial %llu", (unsigned long long)serial);
+			goto out;
+		}
+	}
+	(void)j;
+	*out = st;
+	st = NULL;
+out:
+	state_free(st);
+	free(clients);
+	defs_free(tmp.defs);
+	bundle_free(b);
+	buf_free(sealed);
+	if (text != NULL)
+		secmem_free(text);
+	for (i = 0; i < nkeys; i++)
+		EVP_PKEY_free(keys[i]);
+	free(keys);
+	return r;
+}
+#else
+int state_load(const struct cfg *c, struct token *t, int update_state, struct appl_state **out)
+{
+	(void)c;
+	(void)t;
+	(void)update_state;
+	(void)cache_ss;
+	*out = NULL;
+#ifndef COFFER_APPL_BUNDLE
+	return err_set(ERR_UNSUPPORTED,
+		       "verify bundle: this appliance-server was built without provisioning/bundle");
+#else
+	return err_set(ERR_UNSUPPORTED,
+		       "unseal coffer.sealed: this appliance-server was built without provisioning/sealed");
+#endif
+}
+#endif

@@ -1,0 +1,77 @@
+// SPDX-License-Identifier: ISC
+#ifndef COFFER_APPLIANCE_STATE_H
+#define COFFER_APPLIANCE_STATE_H
+
+/*
+ * What the appliance serves, loaded as one unit: the verified bundle, the
+ * unsealed definition and the identity -> shard index built from it, and
+ * (with --cache-ss) the static-static DH of every client whose public key
+ * the bundle carries, in secure memory. A state is immutable once loaded
+ * and reference counted: connections hold the state they started on, a
+ * reload swaps the server's pointer, and the last reference wipes it.
+ */
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "encoding.h"
+#include "err.h"
+#include "pkey.h"
+#include "secret.h"
+
+struct cfg;
+struct token;
+
+struct state_client {
+	uint8_t id[IDENTITY_LEN];
+	const char *name;          /* from the definition */
+	struct secret_list shard;  /* storage owned by the state */
+	int have_point;            /* the bundle carries this client's public key */
+	uint8_t point[P256_POINT_LEN];
+	const uint8_t *ss;         /* cached DH(appliance, client) or NULL; secure memory */
+};
+
+struct appl_state {
+	unsigned long refs; /* atomic */
+	uint64_t serial;
+	char master_fpr[PKEY_FPR_TEXT_LEN + 1];
+	struct state_client *clients; /* sorted by id */
+	size_t n;
+	size_t n_cached;
+	uint8_t *ss_block; /* secure memory: n * P256_DH_LEN */
+	void *bundle;      /* the verified bundle (struct bundle *) */
+	void *defs;        /* the parsed definition (provisioning/'s model, secure memory) */
+};
+
+/*
+ * Verify the bundle (trust anchor, signature, manifest, serial against the
+ * state file, every file), unseal coffer.sealed through the token, parse the
+ * definition, index the clients and (cache_ss) precompute ss. With
+ * `update_state` the accepted serial is written to the state file. Any
+ * failure is returned with the detail naming the step and the file; nothing
+ * is half-built. *out has one reference.
+ */
+int state_load(const struct cfg *c, struct token *t, int update_state, struct appl_state **out)
+	WARN_UNUSED;
+
+/*
+ * Build a state from ready-made clients (tests, and the loaders above):
+ * takes ownership of clients[0..n) (the array is copied and sorted).
+ * ERR_FORMAT if two clients have the same identity.
+ */
+int state_from_clients(const struct state_client *clients, size_t n, struct appl_state **out)
+	WARN_UNUSED;
+
+/* Take a reference (thread-safe). Returns st. */
+struct appl_state *state_ref(struct appl_state *st);
+/* Drop a reference; the last one wipes and frees. NULL is fine. */
+void state_unref(struct appl_state *st);
+
+/* The client with this identity, or NULL. */
+const struct state_client *state_find(const struct appl_state *st,
+				      const uint8_t id[static IDENTITY_LEN]);
+/* The client whose public point is pt (only clients with have_point), or NULL. */
+const struct state_client *state_find_point(const struct appl_state *st,
+					    const uint8_t pt[static P256_POINT_LEN]);
+
+#endif

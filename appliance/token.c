@@ -1,0 +1,170 @@
+// SPDX-License-Identifier: ISC
+#include "token.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "cfg.h"
+#include "log.h"
+
+#ifdef COFFER_APPL_HSM
+#include "hsm.h"
+#endif
+
+struct token {
+#ifdef COFFER_APPL_HSM
+	struct hsm *h;
+	struct hsm_key *k;
+#endif
+	uint8_t point[P256_POINT_LEN];
+	char fpr[PKEY_FPR_TEXT_LEN + 1];
+	char desc[256];
+};
+
+#ifdef COFFER_APPL_HSM
+int token_open(const struct cfg *c, struct token **out)
+{
+	struct hsm_config hc;
+	struct token *t = NULL;
+	EVP_PKEY *pub = NULL;
+	unsigned missing;
+	int r;
+
+	*out = NULL;
+	if ((t = calloc(1, sizeof(*t))) == NULL)
+		return err_set(ERR_ALLOC, "token");
+	memset(&hc, 0, sizeof(hc));
+	hc.need = HSM_NEED_ECDH;
+	if (c->tpm2 != NULL) {
+		hc.backend = HSM_BACKEND_TPM2;
+		hc.tcti = c->tpm2;
+		hc.pin_source = c->pin_source;
+		/* Password auth on the hot path: the salted session costs ~3.6 ms of CPU per command. */
+		hc.tpm_plain_session = 1;
+	} else {
+		hc.backend = HSM_BACKEND_PKCS11;
+		hc.module = c->pkcs11_module;
+		hc.token = c->key;
+		hc.pin_source = c->pin_source;
+	}
+	if ((r = hsm_open(&hc, &t->h)) != 0) {
+		r = err_wrap(r, "open token");
+		goto out;
+	}
+	if ((missing = hsm_missing(t->h, HSM_NEED_ECDH)) != 0) {
+		r = err_set(ERR_UNSUPPORTED, "token %s lacks ECDH (CKM_ECDH1_DERIVE / TPM2_ECDH_ZGen)",
+			    hsm_describe(t->h));
+		goto out;
+	}
+	if ((r = hsm_key_open(t->h, c->tpm2 != NULL ? c->key_blob : c->key, &t->k)) != 0) {
+		r = err_wrap(r, "open appliance key");
+		goto out;
+	}
+	if ((r = hsm_key_point(t->k, t->point)) != 0 || (r = hsm_key_public(t->k, &pub)) != 0 ||
+	    (r = pkey_fingerprint(pub, t->fpr)) != 0) {
+		r = err_wrap(r, "appliance public key");
+		goto out;
+	}
+	snprintf(t->desc, sizeof(t->desc), "%s key %s", hsm_describe(t->h), hsm_key_name(t->k));
+	*out = t;
+	t = NULL;
+out:
+	EVP_PKEY_free(pub);
+	token_close(t);
+	return r;
+}
+
+int token_soft(EVP_PKEY *priv, struct token **out)
+{
+	struct token *t = NULL;
+	int r;
+
+	*out = NULL;
+	if ((t = calloc(1, sizeof(*t))) == NULL)
+		return err_set(ERR_ALLOC, "token");
+	if ((r = hsm_key_from_pkey(priv, &t->k)) != 0 || (r = hsm_key_point(t->k, t->point)) != 0 ||
+	    (r = pkey_fingerprint(priv, t->fpr)) != 0)
+		goto out;
+	snprintf(t->desc, sizeof(t->desc), "software key (tests)");
+	*out = t;
+	t = NULL;
+out:
+	token_close(t);
+	return r;
+}
+
+void token_close(struct token *t)
+{
+	if (t == NULL)
+		return;
+	hsm_key_free(t->k);
+	hsm_close(t->h);
+	free(t);
+}
+
+void *token_key(struct token *t)
+{
+	return t->k;
+}
+
+int token_dh(struct token *t, const uint8_t peer[static P256_POINT_LEN],
+	     uint8_t out[static P256_DH_LEN])
+{
+	return hsm_key_ecdh(t->k, peer, P256_POINT_LEN, out);
+}
+#else
+int token_open(const struct cfg *c, struct token **out)
+{
+	(void)c;
+	*out = NULL;
+	return err_set(ERR_UNSUPPORTED, "open token: this appliance-server was built without hsm/");
+}
+
+int token_soft(EVP_PKEY *priv, struct token **out)
+{
+	(void)priv;
+	*out = NULL;
+	return err_set(ERR_UNSUPPORTED, "software token: built without hsm/");
+}
+
+void token_close(struct token *t)
+{
+	free(t);
+}
+
+void *token_key(struct token *t)
+{
+	(void)t;
+	return NULL;
+}
+
+int token_dh(struct token *t, const uint8_t peer[static P256_POINT_LEN],
+	     uint8_t out[static P256_DH_LEN])
+{
+	(void)t;
+	(void)peer;
+	(void)out;
+	return err_set(ERR_UNSUPPORTED, "token ECDH: built without hsm/");
+}
+#endif
+
+int token_dh_callback(void *ctx, const uint8_t *peer, uint8_t *out)
+{
+	return token_dh(ctx, peer, out);
+}
+
+const uint8_t *token_point(const struct token *t)
+{
+	return t->point;
+}
+
+const char *token_fingerprint(const struct token *t)
+{
+	return t->fpr;
+}
+
+const char *token_describe(const struct token *t)
+{
+	return t->desc;
+}

@@ -1,0 +1,187 @@
+// SPDX-License-Identifier: ISC
+/*
+ * appl-client: a minimal test client on protocol/, for the appliance
+ * integration scripts (coffer-get lives in clients/).
+ *
+ *   appl-client HOST PORT SERVER_PUB.pem CLIENT_KEY.pem [NAME...]
+ *
+ * Prints one "key=value" line per secret (strings, integers, booleans; other
+ * types as their text) and exits 0; "KEY_NOT_FOUND" and exit 3 when the
+ * server does not know the key; "ERROR: reason" and exit 4 when it refused;
+ * exit 1 for anything else.
+ */
+#include <arpa/inet.h>
+#include <inttypes.h>
+#include <netdb.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/time.h>
+#include <unistd.h>
+
+#include "buf.h"
+#include "frame.h"
+#include "log.h"
+#include "msg.h"
+#include "noise.h"
+#include "pkey.h"
+#include "session.h"
+
+static int dial(const char *host, const char *port)
+{
+	struct addrinfo hints, *res = NULL, *ai;
+	struct timeval tv = {15, 0};
+	int fd = -1;
+
+	memset(&hints, 0, sizeof(hints));
+	hints.ai_socktype = SOCK_STREAM;
+	hints.ai_flags = AI_NUMERICHOST | AI_NUMERICSERV;
+	if (getaddrinfo(host, port, &hints, &res) != 0)
+		return -1;
+	for (ai = res; ai != NULL; ai = ai->ai_next) {
+		fd = socket(ai->ai_family, ai->ai_socktype, 0);
+		if (fd < 0)
+			continue;
+		setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
+		if (connect(fd, ai->ai_addr, ai->ai_addrlen) == 0)
+			break;
+		close(fd);
+		fd = -1;
+	}
+	freeaddrinfo(res);
+	return fd;
+}
+
+static int send_buf(int fd, struct buf *b)
+{
+	int ok = send(fd, buf_ptr(b), buf_len(b), MSG_NOSIGNAL) == (ssize_t)buf_len(b);
+	buf_reset(b);
+	return ok ? 0 : -1;
+}
+
+static int read_frame(int fd, struct frame_decoder *d, uint8_t *stash, size_t *have,
+		      struct frame *f)
+{
+	for (;;) {
+		size_t used = 0;
+		ssize_t n;
+		int r;
+
+		if (*have > 0) {
+			r = frame_decoder_feed(d, stash, *have, &used, f);
+			memmove(stash, stash + used, *have - used);
+			*have -= used;
+			if (r == 0)
+				return 0;
+			if (r != ERR_INCOMPLETE)
+				return -1;
+		}
+		n = recv(fd, stash, 4096, 0);
+		if (n <= 0)
+			return -1;
+		*have = (size_t)n;
+	}
+}
+
+int main(int argc, char **argv)
+{
+	struct session_client_config cc;
+	struct session *s = NULL;
+	struct frame_decoder *d = NULL;
+	struct buf *out = NULL;
+	struct msg_shard *sh = NULL;
+	struct secret_list list;
+	EVP_PKEY *ckey = NULL, *spub = NULL;
+	uint8_t cpub[P256_POINT_LEN], sp[P256_POINT_LEN], stash[4096];
+	size_t have = 0, i, nnames = 0, lens[64];
+	const char *names[64];
+	struct frame f;
+	int fd = -1, r, more = 1, rc = 1;
+
+	log_init("appl-client", LOG_LEVEL_WARN);
+	if (argc < 5 || argc - 5 > 64) {
+		fprintf(stderr, "usage: appl-client HOST PORT SERVER_PUB.pem CLIENT_KEY.pem [NAME...]\n");
+		return 2;
+	}
+	for (i = 5; i < (size_t)argc; i++) {
+		names[nnames] = argv[i];
+		lens[nnames++] = strlen(argv[i]);
+	}
+	if ((r = pkey_load_public(argv[3], &spub)) != 0 || (r = pkey_to_point(spub, sp)) != 0 ||
+	    (r = pkey_load_private(argv[4], &ckey)) != 0 || (r = pkey_to_point(ckey, cpub)) != 0) {
+		fprintf(stderr, "keys: %s\n", err_msg(r));
+		goto out;
+	}
+	memset(&cc, 0, sizeof(cc));
+	cc.dh = noise_pkey_dh;
+	cc.dh_ctx = ckey;
+	cc.client_pub = cpub;
+	cc.server_pub = sp;
+	if ((fd = dial(argv[1], argv[2])) < 0) {
+		fprintf(stderr, "connect %s:%s failed\n", argv[1], argv[2]);
+		goto out;
+	}
+	if ((d = frame_decoder_new()) == NULL || (out = buf_new(0)) == NULL ||
+	    (sh = msg_shard_new(0, 0)) == NULL || session_client_new(&cc, &s) != 0 ||
+	    session_client_hello(s, out) != 0 || send_buf(fd, out) != 0 ||
+	    read_frame(fd, d, stash, &have, &f) != 0) {
+		fprintf(stderr, "handshake: no answer\n");
+		goto out;
+	}
+	if ((r = session_client_read_link(s, &f)) != 0) {
+		if (r == ERR_NOT_FOUND) {
+			printf("KEY_NOT_FOUND\n");
+			rc = 3;
+		} else {
+			printf("ERROR: %s\n", err_detail());
+			rc = 4;
+		}
+		goto out;
+	}
+	if (session_client_get(s, names, lens, nnames, out) != 0 || send_buf(fd, out) != 0)
+		goto out;
+	while (more) {
+		if (read_frame(fd, d, stash, &have, &f) != 0) {
+			fprintf(stderr, "OkGet: connection closed\n");
+			goto out;
+		}
+		if ((r = session_client_read_okget(s, &f, sh, &more)) != 0) {
+			printf("ERROR: %s\n", err_detail());
+			rc = 4;
+			goto out;
+		}
+	}
+	if (msg_shard_list(sh, &list) != 0)
+		goto out;
+	for (i = 0; i < list.n; i++) {
+		const struct secret *e = &list.items[i];
+		switch (e->type) {
+		case SECRET_INTEGER:
+			printf("%s=%" PRId64 "\n", e->key, e->v.i);
+			break;
+		case SECRET_FLOAT:
+			printf("%s=%g\n", e->key, e->v.f);
+			break;
+		case SECRET_BOOL:
+			printf("%s=%s\n", e->key, e->v.b ? "true" : "false");
+			break;
+		default:
+			printf("%s=%s\n", e->key, e->v.str.ptr);
+			break;
+		}
+	}
+	if (session_client_bye(s, out) == 0)
+		(void)send_buf(fd, out);
+	rc = 0;
+out:
+	if (fd >= 0)
+		close(fd);
+	session_free(s);
+	frame_decoder_free(d);
+	buf_free(out);
+	msg_shard_free(sh);
+	EVP_PKEY_free(ckey);
+	EVP_PKEY_free(spub);
+	return rc;
+}

@@ -186,12 +186,20 @@ static int cmd_pubkey(struct opts *o)
 		goto out;
 	}
 	for (i = 0; i < o->nargs; i++) {
-		if ((r = hsm_key_open(h, o->args[i], &k)) != 0) {
+		r = hsm_key_open(h, o->args[i], &k);
+		/* Without a PIN only public objects are visible: a bare label may
+		 * still name the key's public half. */
+		if (r == ERR_NOT_FOUND && o->module != NULL && o->pin_source == NULL &&
+		    strncmp(o->args[i], "pkcs11:", 7) != 0 &&
+		    hsm_find_public(h, o->args[i], &pub) == 0)
+			r = 0;
+		else if (r == 0)
+			r = hsm_key_public(k, &pub);
+		if (r != 0) {
 			fail(r, "pubkey");
 			goto out;
 		}
-		if ((r = hsm_key_public(k, &pub)) != 0 ||
-		    (r = write_or_print_pem(pub, o->out)) != 0) {
+		if ((r = write_or_print_pem(pub, o->out)) != 0) {
 			fail(r, "pubkey");
 			goto out;
 		}

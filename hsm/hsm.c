@@ -265,8 +265,10 @@ static int soft_ecdh(struct hsm_key *k, const uint8_t *peer, size_t peer_len,
 	EVP_PKEY *pp = NULL;
 	int r;
 
-	if ((r = pkey_from_point(peer, peer_len, &pp)) != 0)
+	if ((r = pkey_from_point(peer, peer_len, &pp)) != 0) {
+		r = err_wrap(r, "ECDH with key %s: peer point", k->name);
 		goto out;
+	}
 	r = pkey_ecdh(k->priv, pp, out);
 out:
 	EVP_PKEY_free(pp);
@@ -283,8 +285,9 @@ int hsm_key_ecdh(struct hsm_key *k, const uint8_t *peer, size_t peer_len,
 	if (k->bits != 256)
 		return err_set(ERR_UNSUPPORTED, "ECDH with key %s: not a P-256 key", k->name);
 	/* The token never sees a point we have not checked (SoftHSM only says
-	 * CKR_GENERAL_ERROR for an off-curve point). */
-	if ((r = pkey_check_point(peer, peer_len)) != 0)
+	 * CKR_GENERAL_ERROR for an off-curve point); software keys check it in
+	 * pkey_from_point. */
+	if (k->backend != HSM_BACKEND_SOFT && (r = pkey_check_point(peer, peer_len)) != 0)
 		return err_wrap(r, "ECDH with key %s: peer point", k->name);
 	switch (k->backend) {
 	case HSM_BACKEND_PKCS11:

@@ -43,6 +43,9 @@ grep -q "already has a key 'server'" "$TMP/err" || fail "duplicate: $(cat "$TMP/
 # shellcheck disable=SC2086
 expect_rc 0 "$hsm" pubkey $P server "pkcs11:token=appliance;object=master"
 cat "$TMP/server.pem" "$TMP/master.pem" | cmp -s - "$TMP/out" || fail "pubkey output differs"
+# Without a PIN: the public object of a bare label.
+expect_rc 0 "$hsm" pubkey --pkcs11-module "$COFFER_PKCS11_MODULE" --token "$COFFER_TOKEN_URI" server
+cmp -s "$TMP/out" "$TMP/server.pem" || fail "pubkey without PIN differs"
 # shellcheck disable=SC2086
 expect_rc 1 "$hsm" pubkey $P nosuchkey
 grep -q "nosuchkey" "$TMP/err" || fail "missing key not named"

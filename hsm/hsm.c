@@ -331,14 +331,11 @@ out:
 
 int hsm_key_sign(struct hsm_key *k, const uint8_t *digest, size_t digest_len, struct buf *sig)
 {
-	size_t want;
-
 	if (k == NULL || digest == NULL || sig == NULL)
 		fatal("hsm_key_sign: NULL argument");
-	want = k->bits == 384 ? 48 : 32;
-	if (digest_len != want)
-		return err_set(ERR_INVALID_ARG, "sign with key %s: digest of %zu bytes, want %zu",
-			       k->name, digest_len, want);
+	if (digest_len != SHA256_LEN && !(k->bits == 384 && digest_len == 48))
+		return err_set(ERR_INVALID_ARG, "sign with key %s: digest of %zu bytes, want %d%s",
+			       k->name, digest_len, SHA256_LEN, k->bits == 384 ? " or 48" : "");
 	switch (k->backend) {
 	case HSM_BACKEND_PKCS11:
 		return hsm_p11_sign(k, digest, digest_len, sig);
@@ -352,16 +349,15 @@ int hsm_key_sign(struct hsm_key *k, const uint8_t *digest, size_t digest_len, st
 
 int hsm_key_sign_data(struct hsm_key *k, const uint8_t *data, size_t len, struct buf *sig)
 {
-	uint8_t md[EVP_MAX_MD_SIZE];
-	unsigned mdlen = 0;
-	const EVP_MD *type;
+	uint8_t md[SHA256_LEN];
+	int r;
 
 	if (k == NULL || (data == NULL && len != 0) || sig == NULL)
 		fatal("hsm_key_sign_data: NULL argument");
-	type = k->bits == 384 ? EVP_sha384() : EVP_sha256();
-	if (EVP_Digest(data, len, md, &mdlen, type, NULL) != 1)
-		return err_crypto("sign with key %s: hash", k->name);
-	return hsm_key_sign(k, md, mdlen, sig);
+	/* SHA-256 for every curve: what `openssl dgst -sha256 -verify` and pkey_verify check. */
+	if ((r = pkey_sha256(data, len, md)) != 0)
+		return err_wrap(r, "sign with key %s", k->name);
+	return hsm_key_sign(k, md, sizeof(md), sig);
 }
 
 int hsm_generate(struct hsm *h, const char *label, unsigned usage, const char *blob_path,

@@ -14,9 +14,23 @@
  * a socketpair into its own process.
  *
  * Thread safety: hsm_key_ecdh() and hsm_key_sign() may be called on one key
- * from many threads at once (the PKCS#11 backend keeps one logged-in session
- * per thread; the TPM backend serialises on its connection). Opening,
- * generating and closing are not concurrent with anything else.
+ * from many threads at once (the PKCS#11 backend keeps a pool of long-lived
+ * sessions, so each thread working at the same time has its own; the TPM
+ * backend serialises on its one ESYS connection). Opening, generating,
+ * importing, listing and closing are not concurrent with anything else.
+ *
+ * PKCS#11 sessions: the first session logs in (login state is per token and
+ * process, so later sessions share it). A call that fails with
+ * CKR_SESSION_HANDLE_INVALID, CKR_SESSION_CLOSED, CKR_USER_NOT_LOGGED_IN,
+ * CKR_DEVICE_REMOVED, CKR_TOKEN_NOT_PRESENT or a stale key handle closes the
+ * idle sessions, opens a new one, logs in again, finds the key again and
+ * retries, at most HSM_P11_RETRIES (3) rounds in all. Because login is per
+ * process, a second hsm_open() of a token already logged in by this process
+ * does not check its PIN again.
+ *
+ * TPM: one P-256 key per blob file, loaded at hsm_key_open and kept loaded
+ * (one of swtpm's 3 object slots each); the storage primary is recreated
+ * from the owner hierarchy when needed and flushed at once.
  *
  * Errors: ERR_HSM / ERR_TPM with err_detail() naming the operation, the key
  * and the CKR / TSS2 code; ERR_FORMAT for a bad peer point (checked before
@@ -68,9 +82,18 @@ struct hsm_config {
 	unsigned need;          /* enum hsm_need: refuse at open if missing */
 };
 
-/* Open a token (or the TPM, or the software backend). *out freed with hsm_close. */
+/*
+ * Open a token (or the TPM, or the software backend). *out freed with
+ * hsm_close. PKCS#11: loads the module (realpath; refused if group/world
+ * writable), selects the token by URI or label, probes the mechanisms and
+ * refuses (ERR_UNSUPPORTED, naming the CKM_) if any of cfg->need is
+ * missing, reads the PIN and logs in (ERR_AUTH on a wrong PIN).
+ * Errors: ERR_NOT_FOUND (module, token), ERR_PERMISSION, ERR_FORMAT (not a
+ * module, bad URI), ERR_AUTH, ERR_UNSUPPORTED, ERR_HSM, ERR_TPM.
+ */
 int hsm_open(const struct hsm_config *cfg, struct hsm **out) WARN_UNUSED;
-/* Log out, close sessions, finalise; NULL is fine. Keys must be freed first. */
+/* Close sessions (which logs out), C_Finalize at the module's last close
+ * (the library stays mapped); NULL is fine. Keys must be freed first. */
 void hsm_close(struct hsm *h);
 /* "PKCS#11 token 'appliance' (SoftHSM slot 0x..)", "TPM swtpm:...", "software". */
 const char *hsm_describe(const struct hsm *h);
@@ -78,8 +101,13 @@ const char *hsm_describe(const struct hsm *h);
 unsigned hsm_missing(const struct hsm *h, unsigned need);
 
 /*
- * Open a private key by name: PKCS#11 URI with object= and/or id=, or a bare
- * label (PKCS#11); a key blob file path (TPM); a PEM file path (software).
+ * Open a private key by name: PKCS#11 URI with object= and/or id= (token
+ * attributes, if any, must match the open token; type= must be private), or
+ * a bare label (PKCS#11); a key blob file path (TPM, mode 0600); a PEM file
+ * path (software). The public key comes from the private object's
+ * CKA_EC_POINT or the public object with the same CKA_ID (else label).
+ * ERR_NOT_FOUND, ERR_INVALID_ARG (ambiguous or no object named), ERR_FORMAT.
+ * Free with hsm_key_free.
  */
 int hsm_key_open(struct hsm *h, const char *name, struct hsm_key **out) WARN_UNUSED;
 /* Software key from a PEM file without an hsm handle (clients, companions). */
@@ -87,7 +115,8 @@ int hsm_key_load_pem(const char *path, struct hsm_key **out) WARN_UNUSED;
 /* Software key from an EVP_PKEY (a reference is taken). */
 int hsm_key_from_pkey(EVP_PKEY *priv, struct hsm_key **out) WARN_UNUSED;
 void hsm_key_free(struct hsm_key *k);
-/* Name of the key for messages ("pkcs11:token=a;object=server", a path). */
+/* Name of the key for messages ("pkcs11:token=a;object=server", a path);
+ * any URI query (pin-value) is cut off. */
 const char *hsm_key_name(const struct hsm_key *k);
 
 /* The public key (new reference; free with EVP_PKEY_free). */
@@ -107,27 +136,36 @@ int hsm_dh_callback(void *ctx, const uint8_t peer[static P256_POINT_LEN],
 		    uint8_t out[static P256_DH_LEN]) WARN_UNUSED;
 
 /*
- * ECDSA over a SHA-256 digest (SHA-384 for P-384 keys) inside the token; DER
- * signature appended to sig. Thread-safe.
+ * ECDSA over a digest inside the token (CKM_ECDSA, raw r||s converted to
+ * DER; TPM2_Sign with ECDSA-SHA256); DER signature appended to sig.
+ * digest_len is 32 (SHA-256), or 48 for P-384 keys. Thread-safe.
  */
 int hsm_key_sign(struct hsm_key *k, const uint8_t *digest, size_t digest_len, struct buf *sig)
 	WARN_UNUSED;
-/* Hash data with the key's digest and sign it: what `provision-master sign` does. */
+/* SHA-256 over data, then hsm_key_sign: verifies with pkey_verify and
+ * `openssl dgst -sha256 -verify` (also for P-384 keys). */
 int hsm_key_sign_data(struct hsm_key *k, const uint8_t *data, size_t len, struct buf *sig)
 	WARN_UNUSED;
 
 /*
- * Generate a P-256 key pair in the token: sensitive, not extractable, with
- * the given label (PKCS#11) and usage (enum hsm_usage). For the TPM, the
- * wrapped blob is written to blob_path (mode 0600, never overwritten).
- * ERR_EXISTS if a key with that label already exists.
+ * Generate a P-256 key pair in the token: CKA_TOKEN, CKA_PRIVATE,
+ * CKA_SENSITIVE, not CKA_EXTRACTABLE, CKA_DERIVE/CKA_SIGN per usage (enum
+ * hsm_usage, at least one), the given label, and CKA_ID = first 20 bytes of
+ * SHA-256(point) on both objects (PKCS#11; needs a PIN). For the TPM (label
+ * ignored), TPMA_OBJECT_DECRYPT/SIGN_ENCRYPT per usage with a NULL scheme,
+ * the wrapped blob written to blob_path (mode 0600, never overwritten).
+ * ERR_EXISTS if a key object with that label or the blob file exists;
+ * ERR_UNSUPPORTED for a missing mechanism or the software backend.
  */
 int hsm_generate(struct hsm *h, const char *label, unsigned usage, const char *blob_path,
 		 struct hsm_key **out) WARN_UNUSED;
 
-/* Store a public key in the token as a CKO_PUBLIC_KEY object (trust anchor). */
+/* Store a P-256 public key in the token as a CKO_PUBLIC_KEY token object
+ * (trust anchor; CKA_ID = SHA-256(SPKI) prefix). ERR_EXISTS if the label is
+ * taken; ERR_UNSUPPORTED for other key types and non-PKCS#11 backends. */
 int hsm_import_public(struct hsm *h, const char *label, EVP_PKEY *pub) WARN_UNUSED;
-/* Read back a public-key object by label (trust anchor). */
+/* Read back a public-key object by label (trust anchor): ERR_NOT_FOUND, or
+ * ERR_INVALID_ARG if several objects carry the label. */
 int hsm_find_public(struct hsm *h, const char *label, EVP_PKEY **out) WARN_UNUSED;
 
 struct hsm_key_info {
@@ -136,24 +174,36 @@ struct hsm_key_info {
 	int is_private;      /* private key (else a public-key object) */
 	int key_bits;        /* 256 for P-256 */
 };
-/* Call fn for each key object in the token; stops at the first non-zero return. */
+/* Call fn for each private, then public key object in the token (at most
+ * 1024 of each); stops at the first non-zero return of fn and returns it.
+ * The info strings are valid during the call only. */
 int hsm_list(struct hsm *h, int (*fn)(const struct hsm_key_info *, void *), void *arg)
 	WARN_UNUSED;
 
 /*
  * PIN sources, never argv:
  *   file:PATH         first line of PATH (refused if group/world accessible)
- *   env:NAME          the variable NAME (unset from the environment after)
- *   prompt            asked on the controlling tty without echo
- *   tpm2-sealed:PATH  unsealed from a TPM blob made by hsm_tpm_seal()
+ *   file:PATH         (also file://PATH; a bare /path in a URI's pin-source)
+ *   env:NAME          the variable NAME (wiped and unset from the environment after)
+ *   prompt            asked on the controlling tty without echo (ERR_UNSUPPORTED
+ *                     without one)
+ *   tpm2-sealed:PATH  unsealed from a TPM blob made by hsm_tpm_seal() (TPM at tcti)
+ * Only the first line counts; 1..LIMIT_PIN_LEN bytes, no NUL.
  * *pin is NUL-terminated, in secure memory: free with secmem_free().
+ * ERR_INVALID_ARG (unknown source), ERR_NOT_FOUND, ERR_PERMISSION,
+ * ERR_FORMAT, ERR_TOO_LARGE, ERR_AUTH (PCR policy not met), ERR_TPM.
  */
 int hsm_pin_read(const char *source, const char *tcti, char **pin) WARN_UNUSED;
 
 /*
- * Seal a small secret (a PIN) to the TPM at tcti, optionally under a PolicyPCR
- * over `pcrs` ("sha256:16" or "sha256:0,7,16"; NULL: no policy), into blob_path
- * (mode 0600, atomic). Unseal gives the secret back in secure memory.
+ * Seal a small secret (1..128 bytes, e.g. a PIN) to the TPM at tcti,
+ * optionally under a PolicyPCR over `pcrs` ("sha256:16", "sha256:0,7,16",
+ * "sha1:N"; NULL: no policy, else USERWITHAUTH stays off so the empty
+ * password cannot bypass it) over the PCR values at sealing time, into
+ * blob_path (mode 0600, atomic replace). The secret travels to the TPM in a
+ * salted, encrypting session. Unseal (any process) gives the secret back in
+ * secure memory (free with secmem_free); ERR_AUTH when the PCRs changed.
+ * Both return ERR_UNSUPPORTED when built with -Dtpm2=false.
  */
 int hsm_tpm_seal(const char *tcti, const uint8_t *secret, size_t len, const char *pcrs,
 		 const char *blob_path) WARN_UNUSED;

@@ -23,6 +23,7 @@
 #define HSM_EC_POINT_MAX 133       /* 04 || X || Y for P-521 */
 #define HSM_BLOB_MAX (16 * 1024)   /* a TPM key or sealed blob file */
 #define HSM_SEAL_MAX 128           /* bytes hsm_tpm_seal accepts (TPM2B_SENSITIVE_DATA) */
+#define HSM_TPM_RETRIES 2          /* tries of a TPM command when the TPM lost our key/session */
 
 struct hsm_p11;
 struct hsm_tpm;
@@ -53,6 +54,7 @@ struct hsm_key {
 	int has_label;
 	/* TPM */
 	uint32_t tpm_handle;          /* ESYS_TR of the loaded key */
+	void *tpm_blob;               /* struct tpm_blob, to load it again */
 };
 
 /* hsm.c */

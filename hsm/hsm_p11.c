@@ -31,6 +31,7 @@ static const uint8_t oid_p256[] = { 0x06, 0x08, 0x2a, 0x86, 0x48, 0xce, 0x3d, 0x
 static const uint8_t oid_p384[] = { 0x06, 0x05, 0x2b, 0x81, 0x04, 0x00, 0x22 };
 
 /* Modules loaded in this process: C_Initialize once, C_Finalize at the last close. */
+/* XXX: dlopen references are never dropped (see module_unref). */
 struct p11_module {
 	struct p11_module *next;
 	void *dl;
@@ -50,6 +51,7 @@ struct hsm_p11 {
 	CK_SLOT_ID slot;
 	CK_TOKEN_INFO tok;
 	char label[33];               /* token label, trimmed */
+	char token_name[HSM_NAME_MAX]; /* as the caller named it ("" if not) */
 	char *pin;                    /* secure memory, NUL-terminated; NULL: no login */
 	size_t pin_len;
 	CK_FLAGS session_flags;
@@ -188,7 +190,12 @@ static void module_unref(struct p11_module *m)
 			}
 		if (m->finalize)
 			(void)m->f->C_Finalize(NULL);
-		dlclose(m->dl);
+		/*
+		 * The library stays mapped (no dlclose): modules keep atexit
+		 * handlers and helper threads (sqlite, tss2) that would jump into
+		 * unmapped code, and leak reports keep their stacks. A later open
+		 * gets the same handle and initialises it again.
+		 */
 		free(m);
 	}
 	pthread_mutex_unlock(&modules_lock);
@@ -331,7 +338,7 @@ static int ensure_login(struct hsm_p11 *p, CK_SESSION_HANDLE s)
 	rv = p->f->C_Login(s, CKU_USER, (CK_UTF8CHAR_PTR)p->pin, (CK_ULONG)p->pin_len);
 	if (rv == CKR_OK || rv == CKR_USER_ALREADY_LOGGED_IN)
 		return 0;
-	err_ckr(rv, "log in to token '%s'", p->label);
+	err_ckr(rv, "C_Login on token '%s'", p->label);
 	if (rv == CKR_PIN_INCORRECT || rv == CKR_PIN_LOCKED || rv == CKR_PIN_LEN_RANGE ||
 	    rv == CKR_PIN_EXPIRED || rv == CKR_PIN_INVALID)
 		return ERR_AUTH;
@@ -356,6 +363,12 @@ static int sess_get(struct hsm_p11 *p, CK_SESSION_HANDLE *s)
 	if (rv == CKR_TOKEN_WRITE_PROTECTED && (p->session_flags & CKF_RW_SESSION)) {
 		p->session_flags &= ~(CK_FLAGS)CKF_RW_SESSION;
 		rv = p->f->C_OpenSession(p->slot, p->session_flags, NULL, NULL, s);
+	}
+	if (rv == CKR_DEVICE_REMOVED || rv == CKR_TOKEN_NOT_PRESENT || rv == CKR_SLOT_ID_INVALID) {
+		/* Re-plugged tokens may come back in another slot: look again by name. */
+		log_warn("token '%s': %s, looking for it again", p->label, err_ckr_name(rv));
+		if (find_token(p, p->token_name[0] ? p->token_name : NULL) == 0)
+			rv = p->f->C_OpenSession(p->slot, p->session_flags, NULL, NULL, s);
 	}
 	if (rv != CKR_OK) {
 		*s = CK_INVALID_HANDLE;
@@ -658,6 +671,9 @@ int hsm_p11_open(struct hsm *h, const struct hsm_config *cfg)
 	}
 	p->session_flags = CKF_SERIAL_SESSION | CKF_RW_SESSION;
 	snprintf(p->module, sizeof(p->module), "%s", cfg->module);
+	/* For messages: without the query (pin-value may sit there). */
+	snprintf(p->token_name, sizeof(p->token_name), "%.*s",
+		 cfg->token ? (int)strcspn(cfg->token, "?") : 0, cfg->token ? cfg->token : "");
 
 	if (cfg->token != NULL && strncmp(cfg->token, "pkcs11:", 7) == 0) {
 		if ((p->uri = p11_kit_uri_new()) == NULL) {
@@ -666,7 +682,7 @@ int hsm_p11_open(struct hsm *h, const struct hsm_config *cfg)
 		}
 		ur = p11_kit_uri_parse(cfg->token, P11_KIT_URI_FOR_ANY, p->uri);
 		if (ur != P11_KIT_URI_OK) {
-			r = err_set(ERR_FORMAT, "token URI \"%.100s\": %s", cfg->token,
+			r = err_set(ERR_FORMAT, "token URI \"%.100s\": %s", p->token_name,
 				    p11_kit_uri_message(ur));
 			goto out;
 		}
@@ -682,7 +698,7 @@ int hsm_p11_open(struct hsm *h, const struct hsm_config *cfg)
 	if ((r = module_load(cfg->module, p->module, &p->mod)) != 0)
 		goto out;
 	p->f = p->mod->f;
-	if ((r = find_token(p, cfg->token)) != 0)
+	if ((r = find_token(p, cfg->token ? p->token_name : NULL)) != 0)
 		goto out;
 	trim_label(p->tok.manufacturerID, sizeof(p->tok.manufacturerID), lab);
 	snprintf(h->desc, sizeof(h->desc), "PKCS#11 token '%s' (%s, slot %lu, %s)", p->label, lab,
@@ -801,6 +817,7 @@ int hsm_p11_key_open(struct hsm *h, const char *name, struct hsm_key **out)
 
 	if ((r = hsm_key_new(h, HSM_BACKEND_PKCS11, name, &k)) != 0)
 		return r;
+	k->name[strcspn(k->name, "?")] = '\0'; /* no pin-value in messages */
 	if (strncmp(name, "pkcs11:", 7) == 0) {
 		if ((uri = p11_kit_uri_new()) == NULL) {
 			r = ERR_ALLOC;
@@ -808,7 +825,7 @@ int hsm_p11_key_open(struct hsm *h, const char *name, struct hsm_key **out)
 		}
 		if ((ur = p11_kit_uri_parse(name, P11_KIT_URI_FOR_OBJECT_ON_TOKEN, uri)) !=
 		    P11_KIT_URI_OK) {
-			r = err_set(ERR_FORMAT, "key URI \"%.100s\": %s", name,
+			r = err_set(ERR_FORMAT, "key URI \"%.100s\": %s", k->name,
 				    p11_kit_uri_message(ur));
 			goto out;
 		}
@@ -1007,6 +1024,9 @@ int hsm_p11_generate(struct hsm *h, const char *label, unsigned usage, struct hs
 			{ CKA_PRIVATE, &no, sizeof(no) },
 			{ CKA_EC_PARAMS, (void *)oid_p256, sizeof(oid_p256) },
 			{ CKA_VERIFY, &sign, sizeof(sign) },
+			/* Only what the usage asks for: no encrypt/wrap on the side. */
+			{ CKA_ENCRYPT, &no, sizeof(no) },
+			{ CKA_WRAP, &no, sizeof(no) },
 			{ CKA_LABEL, (void *)label, ll },
 			{ CKA_ID, id, sizeof(id) },
 		};
@@ -1019,6 +1039,8 @@ int hsm_p11_generate(struct hsm *h, const char *label, unsigned usage, struct hs
 			{ CKA_EXTRACTABLE, &no, sizeof(no) },
 			{ CKA_DERIVE, &derive, sizeof(derive) },
 			{ CKA_SIGN, &sign, sizeof(sign) },
+			{ CKA_DECRYPT, &no, sizeof(no) },
+			{ CKA_UNWRAP, &no, sizeof(no) },
 			{ CKA_LABEL, (void *)label, ll },
 			{ CKA_ID, id, sizeof(id) },
 		};

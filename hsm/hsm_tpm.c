@@ -84,6 +84,17 @@ static int auth_failed(TSS2_RC rc)
 	       base == TPM2_RC_BAD_AUTH || base == TPM2_RC_PCR_CHANGED;
 }
 
+/* The TPM no longer has our key or session (flushed by someone, TPM reset). */
+static int tpm_lost(TSS2_RC rc)
+{
+	if ((rc & TSS2_RC_LAYER_MASK) != 0)
+		return 0; /* not a TPM response */
+	if (rc & TPM2_RC_FMT1)
+		return (rc & (TPM2_RC_FMT1 | 0x3f)) == TPM2_RC_HANDLE;
+	return (rc >= TPM2_RC_REFERENCE_H0 && rc <= TPM2_RC_REFERENCE_S0 + 6) ||
+	       rc == TPM2_RC_INITIALIZE;
+}
+
 static void tpm_disconnect(ESYS_CONTEXT **ctx, TSS2_TCTI_CONTEXT **tcti)
 {
 	if (*ctx != NULL)
@@ -425,6 +436,11 @@ static int key_from_blob(struct hsm *h, const char *path, const struct tpm_blob 
 	k->tpm_handle = ESYS_TR_NONE;
 	if ((r = pkey_from_point(pt, sizeof(pt), &k->pub)) != 0)
 		goto out;
+	if ((k->tpm_blob = malloc(sizeof(*b))) == NULL) {
+		r = ERR_ALLOC;
+		goto out;
+	}
+	memcpy(k->tpm_blob, b, sizeof(*b));
 	tpm_lock(t);
 	r = load_under_primary(t->ctx, b, path, &obj);
 	tpm_unlock(t);
@@ -452,11 +468,53 @@ void hsm_tpm_key_free(struct hsm_key *k)
 {
 	struct hsm_tpm *t;
 
+	if (k->tpm_blob != NULL) {
+		secmem_zero(k->tpm_blob, sizeof(struct tpm_blob));
+		free(k->tpm_blob);
+		k->tpm_blob = NULL;
+	}
 	if (k->h == NULL || (t = k->h->tpm) == NULL)
 		return;
 	tpm_lock(t);
 	flush(t->ctx, &k->tpm_handle);
 	tpm_unlock(t);
+}
+
+/* Forget a handle the TPM no longer knows (flush if it still does). */
+static void drop_handle(ESYS_CONTEXT *ctx, ESYS_TR *h)
+{
+	if (*h == ESYS_TR_NONE || *h == ESYS_TR_PASSWORD)
+		return;
+	if (Esys_FlushContext(ctx, *h) != TSS2_RC_SUCCESS)
+		(void)Esys_TR_Close(ctx, h);
+	*h = ESYS_TR_NONE;
+}
+
+/*
+ * After tpm_lost(): start the salted session again and load k again.
+ * Called with t->lock held.
+ */
+static int tpm_recover(struct hsm_tpm *t, struct hsm_key *k, TSS2_RC rc)
+{
+	ESYS_TR primary = ESYS_TR_NONE, obj = ESYS_TR_NONE;
+	int r;
+
+	log_warn("TPM key %s: %s (0x%x); starting the session and loading the key again",
+		 k->name, Tss2_RC_Decode(rc), (unsigned)rc);
+	if (!t->plain) {
+		drop_handle(t->ctx, &t->session);
+		if ((r = tpm_primary(t->ctx, &primary)) != 0)
+			return r;
+		r = tpm_salted(t->ctx, primary, TPM2_SE_HMAC, &t->session);
+		flush(t->ctx, &primary);
+		if (r != 0)
+			return r;
+	}
+	drop_handle(t->ctx, (ESYS_TR *)&k->tpm_handle);
+	if ((r = load_under_primary(t->ctx, k->tpm_blob, k->name, &obj)) != 0)
+		return r;
+	k->tpm_handle = obj;
+	return 0;
 }
 
 int hsm_tpm_generate(struct hsm *h, unsigned usage, const char *blob_path, struct hsm_key **out)
@@ -527,7 +585,7 @@ int hsm_tpm_ecdh(struct hsm_key *k, const uint8_t *peer, size_t peer_len,
 	TPM2B_ECC_POINT in = { .size = 2 + 32 + 2 + 32 };
 	TPM2B_ECC_POINT *z = NULL;
 	TSS2_RC rc = 0;
-	int r;
+	int r = 0, attempt;
 
 	(void)peer_len; /* checked by hsm_key_ecdh: 65 bytes, on the curve */
 	in.point.x.size = 32;
@@ -535,12 +593,19 @@ int hsm_tpm_ecdh(struct hsm_key *k, const uint8_t *peer, size_t peer_len,
 	in.point.y.size = 32;
 	memcpy(in.point.y.buffer, peer + 33, 32);
 	tpm_lock(t);
-	if ((r = set_attrs(t->ctx, t->session,
-			   TPMA_SESSION_CONTINUESESSION | TPMA_SESSION_DECRYPT |
-				   TPMA_SESSION_ENCRYPT)) == 0)
+	for (attempt = 0; attempt < HSM_TPM_RETRIES; attempt++) {
+		if (attempt > 0 && (r = tpm_recover(t, k, rc)) != 0)
+			break;
+		if ((r = set_attrs(t->ctx, t->session,
+				   TPMA_SESSION_CONTINUESESSION | TPMA_SESSION_DECRYPT |
+					   TPMA_SESSION_ENCRYPT)) != 0)
+			break;
 		rc = Esys_ECDH_ZGen(t->ctx, (ESYS_TR)k->tpm_handle,
 				    t->plain ? ESYS_TR_PASSWORD : t->session, ESYS_TR_NONE,
 				    ESYS_TR_NONE, &in, &z);
+		if (!tpm_lost(rc))
+			break;
+	}
 	tpm_unlock(t);
 	if (r != 0)
 		goto out;
@@ -577,18 +642,25 @@ int hsm_tpm_sign(struct hsm_key *k, const uint8_t *digest, size_t len, struct bu
 	const TPM2B_ECC_PARAMETER *pr, *ps;
 	uint8_t rs[64];
 	TSS2_RC rc = 0;
-	int r;
+	int r = 0, attempt;
 
 	if (len != 32)
 		return err_set(ERR_INVALID_ARG, "sign with TPM key %s: SHA-256 digest only", k->name);
 	memcpy(d.buffer, digest, len);
 	tpm_lock(t);
-	/* The response (TPMT_SIGNATURE) is not a sized buffer: no response encryption. */
-	if ((r = set_attrs(t->ctx, t->session,
-			   TPMA_SESSION_CONTINUESESSION | TPMA_SESSION_DECRYPT)) == 0)
+	for (attempt = 0; attempt < HSM_TPM_RETRIES; attempt++) {
+		if (attempt > 0 && (r = tpm_recover(t, k, rc)) != 0)
+			break;
+		/* The response (TPMT_SIGNATURE) is not a sized buffer: no response encryption. */
+		if ((r = set_attrs(t->ctx, t->session,
+				   TPMA_SESSION_CONTINUESESSION | TPMA_SESSION_DECRYPT)) != 0)
+			break;
 		rc = Esys_Sign(t->ctx, (ESYS_TR)k->tpm_handle,
 			       t->plain ? ESYS_TR_PASSWORD : t->session, ESYS_TR_NONE,
 			       ESYS_TR_NONE, &d, &scheme, &check, &s);
+		if (!tpm_lost(rc))
+			break;
+	}
 	tpm_unlock(t);
 	if (r != 0)
 		goto out;

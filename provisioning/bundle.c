@@ -84,7 +84,8 @@ const struct bundle_entry *bundle_manifest_entry(const struct bundle_manifest *m
 
 static int entry_cmp(const void *a, const void *b)
 {
-	return strcmp(((const struct bundle_entry *)a)->path, ((const struct bundle_entry *)b)->path);
+	return strcmp(((const struct bundle_entry *)a)->path,
+	              ((const struct bundle_entry *)b)->path);
 }
 
 const struct bundle_entry *bundle_manifest_find(const struct bundle_manifest *m, const char *path)
@@ -126,9 +127,10 @@ int bundle_path_check(const char *path, size_t len)
 		if ((n == 1 && path[start] == '.') ||
 		    (n == 2 && path[start] == '.' && path[start + 1] == '.'))
 			return err_set(ERR_FORMAT, "'.' or '..' component (the path would leave "
-						   "or alias a directory)");
+			                           "or alias a directory)");
 		if (start == 0 && n == 4 && memcmp(path, ".git", 4) == 0 && i < len)
-			return err_set(ERR_FORMAT, "the top-level .git directory is not part of a bundle");
+			return err_set(ERR_FORMAT,
+			               "the top-level .git directory is not part of a bundle");
 		start = i + 1;
 	}
 	if ((len == strlen(BUNDLE_MANIFEST) && memcmp(path, BUNDLE_MANIFEST, len) == 0) ||
@@ -147,7 +149,7 @@ static int parse_files(json_t *files, struct bundle_manifest *m)
 
 	if (n > LIMIT_BUNDLE_FILES)
 		return err_set(ERR_TOO_LARGE, "manifest lists %zu files, more than %d", n,
-			       LIMIT_BUNDLE_FILES);
+		               LIMIT_BUNDLE_FILES);
 	if (n > 0 && (m->entries = calloc(n, sizeof(*m->entries))) == NULL)
 		return ERR_ALLOC;
 	json_object_foreach(files, key, val)
@@ -161,13 +163,14 @@ static int parse_files(json_t *files, struct bundle_manifest *m)
 		if ((r = bundle_path_check(key, strlen(key))) != 0)
 			return err_wrap(r, "check 'path' failed for %s", esc(e1, key));
 		if (!json_is_string(val) || json_string_length(val) != 2 * SHA256_LEN)
-			return err_set(ERR_FORMAT, "files.\"%.200s\": not a string of %d hex digits",
-				       key, 2 * SHA256_LEN);
+			return err_set(ERR_FORMAT,
+			               "files.\"%.200s\": not a string of %d hex digits", key,
+			               2 * SHA256_LEN);
 		hex = json_string_value(val);
 		for (j = 0; j < 2 * SHA256_LEN; j++)
 			if (!((hex[j] >= '0' && hex[j] <= '9') || (hex[j] >= 'a' && hex[j] <= 'f')))
 				return err_set(ERR_FORMAT,
-					       "files.\"%.200s\": not lower-case hex digits", key);
+				               "files.\"%.200s\": not lower-case hex digits", key);
 		e = &m->entries[i];
 		if ((r = hex_decode(hex, 2 * SHA256_LEN, e->sha256, SHA256_LEN)) != 0)
 			return err_set(r, "files.\"%.200s\": bad hex", key);
@@ -194,11 +197,11 @@ int bundle_manifest_parse(const uint8_t *data, size_t len, struct bundle_manifes
 	*out = NULL;
 	if (len > LIMIT_MANIFEST)
 		return err_set(ERR_TOO_LARGE, "manifest is %zu bytes, more than %d", len,
-			       LIMIT_MANIFEST);
+		               LIMIT_MANIFEST);
 	/* json_loadb refuses trailing data (other than white space) by default. */
 	if ((root = json_loadb((const char *)data, len, JSON_REJECT_DUPLICATES, &jerr)) == NULL) {
 		r = err_set(ERR_FORMAT, "not valid JSON (line %d, column %d): %s", jerr.line,
-			    jerr.column, esc(e1, jerr.text));
+		            jerr.column, esc(e1, jerr.text));
 		goto out;
 	}
 	if (!json_is_object(root)) {
@@ -224,7 +227,7 @@ int bundle_manifest_parse(const uint8_t *data, size_t len, struct bundle_manifes
 	}
 	if (json_integer_value(v) != BUNDLE_MANIFEST_VERSION) {
 		r = err_set(ERR_FORMAT, "manifest version %lld; only %d is known",
-			    (long long)json_integer_value(v), BUNDLE_MANIFEST_VERSION);
+		            (long long)json_integer_value(v), BUNDLE_MANIFEST_VERSION);
 		goto out;
 	}
 	v = json_object_get(root, "serial");
@@ -237,7 +240,7 @@ int bundle_manifest_parse(const uint8_t *data, size_t len, struct bundle_manifes
 	if (v == NULL || !json_is_string(v) || json_string_length(v) == 0 ||
 	    json_string_length(v) > CREATED_MAX) {
 		r = err_set(ERR_FORMAT, "\"created\" missing or not a string of 1 to %d bytes",
-			    CREATED_MAX);
+		            CREATED_MAX);
 		goto out;
 	}
 	for (i = 0; i < json_string_length(v); i++) {
@@ -293,11 +296,15 @@ static int open_beneath(int dirfd, const char *rel, int *fdp)
 			int e = errno;
 			*slash = '/';
 			if (e == ENOENT)
-				r = err_set(ERR_NOT_FOUND, "check 'missing' failed for %.200s: "
-							   "directory %.200s does not exist", rel, tmp);
+				r = err_set(ERR_NOT_FOUND,
+				            "check 'missing' failed for %.200s: "
+				            "directory %.200s does not exist",
+				            rel, tmp);
 			else if (e == ELOOP || e == ENOTDIR)
-				r = err_set(ERR_PERMISSION, "check 'type' failed for %.200s: %.200s is "
-							    "a symbolic link or not a directory", rel, tmp);
+				r = err_set(ERR_PERMISSION,
+				            "check 'type' failed for %.200s: %.200s is "
+				            "a symbolic link or not a directory",
+				            rel, tmp);
 			else
 				r = (errno = e, err_sys("open directory of %.200s", rel));
 			goto out;
@@ -312,11 +319,13 @@ static int open_beneath(int dirfd, const char *rel, int *fdp)
 	fd = openat(cur, comp, O_RDONLY | O_NOFOLLOW | O_CLOEXEC | O_NOCTTY | O_NONBLOCK);
 	if (fd < 0) {
 		if (errno == ENOENT)
-			r = err_set(ERR_NOT_FOUND, "check 'missing' failed for %.200s: no such file",
-				    rel);
+			r = err_set(ERR_NOT_FOUND,
+			            "check 'missing' failed for %.200s: no such file", rel);
 		else if (errno == ELOOP)
-			r = err_set(ERR_PERMISSION, "check 'type' failed for %.200s: symbolic link "
-						    "(links are not allowed in a bundle)", rel);
+			r = err_set(ERR_PERMISSION,
+			            "check 'type' failed for %.200s: symbolic link "
+			            "(links are not allowed in a bundle)",
+			            rel);
 		else
 			r = err_sys("open %.200s", rel);
 		goto out;
@@ -327,7 +336,7 @@ static int open_beneath(int dirfd, const char *rel, int *fdp)
 	}
 	if (!S_ISREG(st.st_mode)) {
 		r = err_set(ERR_PERMISSION, "check 'type' failed for %.200s: not a regular file",
-			    rel);
+		            rel);
 		goto out;
 	}
 	*fdp = fd;
@@ -343,7 +352,7 @@ out:
 
 /* Read fd to its end (at most max bytes), hashing; keep the bytes in `keep` if given. */
 static int hash_fd(int fd, size_t max, const char *rel, uint8_t out[static SHA256_LEN],
-		   struct buf *keep)
+                   struct buf *keep)
 {
 	EVP_MD_CTX *ctx = NULL;
 	uint8_t *chunk = NULL;
@@ -354,8 +363,10 @@ static int hash_fd(int fd, size_t max, const char *rel, uint8_t out[static SHA25
 	if (fstat(fd, &st) != 0)
 		return err_sys("stat %.200s", rel);
 	if ((uint64_t)st.st_size > max)
-		return err_set(ERR_TOO_LARGE, "check 'size' failed for %.200s: %lld bytes, more "
-					      "than %zu", rel, (long long)st.st_size, max);
+		return err_set(ERR_TOO_LARGE,
+		               "check 'size' failed for %.200s: %lld bytes, more "
+		               "than %zu",
+		               rel, (long long)st.st_size, max);
 	if ((ctx = EVP_MD_CTX_new()) == NULL || (chunk = malloc(HASH_CHUNK)) == NULL) {
 		r = ERR_ALLOC;
 		goto out;
@@ -377,8 +388,10 @@ static int hash_fd(int fd, size_t max, const char *rel, uint8_t out[static SHA25
 			break;
 		total += (size_t)n;
 		if (total > max) {
-			r = err_set(ERR_TOO_LARGE, "check 'size' failed for %.200s: grew beyond %zu "
-						   "bytes", rel, max);
+			r = err_set(ERR_TOO_LARGE,
+			            "check 'size' failed for %.200s: grew beyond %zu "
+			            "bytes",
+			            rel, max);
 			goto out;
 		}
 		if (EVP_DigestUpdate(ctx, chunk, (size_t)n) != 1) {
@@ -388,7 +401,7 @@ static int hash_fd(int fd, size_t max, const char *rel, uint8_t out[static SHA25
 		if (keep != NULL && (r = buf_put(keep, chunk, (size_t)n)) != 0) {
 			if (r == ERR_TOO_LARGE)
 				err_set(r, "check 'size' failed for %.200s: larger than %zu bytes",
-					rel, buf_max(keep));
+				        rel, buf_max(keep));
 			goto out;
 		}
 	}
@@ -426,8 +439,10 @@ static int read_top(int dirfd, const char *name, size_t max, const char *check, 
 		r = err_set(r, "check '%s' failed for %s: no such file", check, name);
 		break;
 	case ERR_PERMISSION:
-		r = err_set(r, "check '%s' failed for %s: not a regular file (symbolic links "
-			       "are refused)", check, name);
+		r = err_set(r,
+		            "check '%s' failed for %s: not a regular file (symbolic links "
+		            "are refused)",
+		            check, name);
 		break;
 	case ERR_TOO_LARGE:
 		r = err_set(r, "check '%s' failed for %s: larger than %zu bytes", check, name, max);
@@ -449,17 +464,17 @@ out:
 /* ---- the tree walk ------------------------------------------------------- */
 
 struct walk {
-	int build;  /* messages for building (else for verifying) */
+	int build; /* messages for building (else for verifying) */
 	size_t count;
 	char rel[BUNDLE_PATH_MAX + 2];
 	/* Called for each regular file, with its directory and name. */
 	int (*fn)(struct walk *w, int dfd, const char *name);
-	json_t *files;                    /* build */
-	const struct bundle_manifest *m;  /* verify */
+	json_t *files;                   /* build */
+	const struct bundle_manifest *m; /* verify */
 };
 
 static int walk_fail(struct walk *w, int code, const char *check, const char *fmt, ...)
-	PRINTF_LIKE(4, 5);
+    PRINTF_LIKE(4, 5);
 static int walk_fail(struct walk *w, int code, const char *check, const char *fmt, ...)
 {
 	char why[ESC_MAX], name[ESC_MAX];
@@ -502,7 +517,7 @@ static int walk_dir(struct walk *w, int dfd, size_t rlen, int depth)
 		nlen = strlen(e->d_name);
 		if (rlen + 1 + nlen > BUNDLE_PATH_MAX) {
 			r = walk_fail(w, ERR_FORMAT, "path", "a name below is longer than %d bytes",
-				      BUNDLE_PATH_MAX);
+			              BUNDLE_PATH_MAX);
 			break;
 		}
 		if (rlen > 0) {
@@ -520,15 +535,17 @@ static int walk_dir(struct walk *w, int dfd, size_t rlen, int depth)
 			/* The only thing ignored: the bundle may be a git checkout. */
 		} else if (S_ISLNK(st.st_mode)) {
 			r = walk_fail(w, ERR_PERMISSION, "type",
-				      "symbolic link (links are not allowed in a bundle)");
+			              "symbolic link (links are not allowed in a bundle)");
 		} else if (S_ISDIR(st.st_mode)) {
 			int sub;
 
 			if (depth + 1 >= BUNDLE_DEPTH_MAX) {
 				r = walk_fail(w, ERR_TOO_LARGE, "path",
-					      "directories nested deeper than %d", BUNDLE_DEPTH_MAX);
-			} else if ((sub = openat(dfd, e->d_name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW |
-									 O_CLOEXEC)) < 0) {
+				              "directories nested deeper than %d",
+				              BUNDLE_DEPTH_MAX);
+			} else if ((sub = openat(dfd, e->d_name,
+			                         O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC)) <
+			           0) {
 				char n[ESC_MAX];
 				r = err_sys("open directory %s", esc(n, w->rel));
 			} else {
@@ -538,12 +555,13 @@ static int walk_dir(struct walk *w, int dfd, size_t rlen, int depth)
 		} else if (S_ISREG(st.st_mode)) {
 			if (++w->count > LIMIT_BUNDLE_FILES)
 				r = walk_fail(w, ERR_TOO_LARGE, "unlisted",
-					      "more than %d files in the bundle", LIMIT_BUNDLE_FILES);
+				              "more than %d files in the bundle",
+				              LIMIT_BUNDLE_FILES);
 			else
 				r = w->fn(w, dfd, e->d_name);
 		} else {
 			r = walk_fail(w, ERR_PERMISSION, "type",
-				      "not a regular file or directory (device, socket or FIFO)");
+			              "not a regular file or directory (device, socket or FIFO)");
 		}
 		w->rel[rlen] = '\0';
 		if (r != 0)
@@ -562,6 +580,7 @@ static int build_file(struct walk *w, int dfd, const char *name)
 {
 	uint8_t h[SHA256_LEN];
 	char hex[2 * SHA256_LEN + 1], n[ESC_MAX];
+	struct stat st;
 	int fd, r;
 
 	if (is_top_excluded(w->rel))
@@ -574,13 +593,19 @@ static int build_file(struct walk *w, int dfd, const char *name)
 	fd = openat(dfd, name, O_RDONLY | O_NOFOLLOW | O_CLOEXEC | O_NOCTTY | O_NONBLOCK);
 	if (fd < 0)
 		return err_sys("open %s", esc(n, w->rel));
+	/* Replaced since the walk saw it? */
+	if (fstat(fd, &st) != 0 || !S_ISREG(st.st_mode)) {
+		close(fd);
+		return walk_fail(w, ERR_PERMISSION, "type", "changed into a non-regular file");
+	}
 	r = hash_fd(fd, LIMIT_BUNDLE_FILE, w->rel, h, NULL);
 	close(fd);
 	if (r != 0)
 		return r;
 	hex_encode(h, sizeof(h), hex);
 	if (json_object_set_new(w->files, w->rel, json_string(hex)) != 0)
-		return walk_fail(w, ERR_FORMAT, "path", "name is not valid UTF-8 (or out of memory)");
+		return walk_fail(w, ERR_FORMAT, "path",
+		                 "name is not valid UTF-8 (or out of memory)");
 	return 0;
 }
 
@@ -590,7 +615,7 @@ static int verify_walk_file(struct walk *w, int dfd, const char *name)
 		return 0;
 	if (bundle_manifest_find(w->m, w->rel) == NULL)
 		return walk_fail(w, ERR_AUTH, "unlisted",
-				 "file not listed in the signed manifest (added or renamed?)");
+		                 "file not listed in the signed manifest (added or renamed?)");
 	return 0;
 }
 
@@ -610,7 +635,8 @@ static int open_dir(const char *dir, int *fdp)
 	*fdp = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
 	if (*fdp < 0) {
 		if (errno == ENOENT)
-			return err_set(ERR_NOT_FOUND, "bundle directory %.200s does not exist", dir);
+			return err_set(ERR_NOT_FOUND, "bundle directory %.200s does not exist",
+			               dir);
 		return err_sys("open bundle directory %.200s", dir);
 	}
 	return 0;
@@ -777,19 +803,23 @@ int bundle_manifest_refresh(const char *dir, const char *path)
 		goto out;
 	if (new->count != old->count) {
 		r = err_set(ERR_AUTH, "files were added or removed since the manifest was "
-				      "built; run manifest again");
+		                      "built; run manifest again");
 		goto out;
 	}
 	for (i = 0; i < new->count; i++) {
 		const struct bundle_entry *a = &old->entries[i], *n = &new->entries[i];
 		if (strcmp(a->path, n->path) != 0) {
-			r = err_set(ERR_AUTH, "%.200s is new since the manifest was built; run "
-					      "manifest again", n->path);
+			r = err_set(ERR_AUTH,
+			            "%.200s is new since the manifest was built; run "
+			            "manifest again",
+			            n->path);
 			goto out;
 		}
 		if (strcmp(a->path, path) != 0 && memcmp(a->sha256, n->sha256, SHA256_LEN) != 0) {
-			r = err_set(ERR_AUTH, "%.200s changed since the manifest was built; run "
-					      "manifest again", a->path);
+			r = err_set(ERR_AUTH,
+			            "%.200s changed since the manifest was built; run "
+			            "manifest again",
+			            a->path);
 			goto out;
 		}
 	}
@@ -806,7 +836,7 @@ out:
 /* ---- signing ------------------------------------------------------------- */
 
 int bundle_sign(const char *dir, bundle_sign_fn fn, void *ctx, uint8_t digest[SHA256_LEN],
-		uint64_t *serialp)
+                uint64_t *serialp)
 {
 	struct bundle_manifest *m = NULL;
 	struct buf *data = NULL, *sig = NULL;
@@ -837,8 +867,10 @@ int bundle_sign(const char *dir, bundle_sign_fn fn, void *ctx, uint8_t digest[SH
 		goto out;
 	}
 	if ((r = pkey_verify(pub, buf_ptr(data), buf_len(data), buf_ptr(sig), buf_len(sig))) != 0) {
-		r = err_set(ERR_AUTH, "the signature made does not verify with %.200s: the "
-				      "signing key is not the bundle's master key", kpath);
+		r = err_set(ERR_AUTH,
+		            "the signature made does not verify with %.200s (SHA-256): "
+		            "the signing key is not the bundle's master key",
+		            kpath);
 		goto out;
 	}
 	if ((r = file_write_atomic(spath, buf_ptr(sig), buf_len(sig), 0644)) != 0)
@@ -862,7 +894,7 @@ int bundle_fingerprint_parse(const char *text, uint8_t out[static SHA256_LEN])
 	if (strncmp(text, "sha256:", 7) != 0 || strlen(text) != 7 + 2 * SHA256_LEN ||
 	    hex_decode(text + 7, 2 * SHA256_LEN, out, SHA256_LEN) != 0)
 		return err_set(ERR_FORMAT, "a fingerprint is \"sha256:\" and %d hex digits",
-			       2 * SHA256_LEN);
+		               2 * SHA256_LEN);
 	return 0;
 }
 
@@ -947,8 +979,10 @@ static int check_file(int dirfd, const struct bundle_entry *e)
 	if (r != 0)
 		return r;
 	if (CRYPTO_memcmp(h, e->sha256, SHA256_LEN) != 0)
-		return err_set(ERR_AUTH, "check 'hash' failed for %.200s: its SHA-256 differs "
-					 "from the signed manifest (file changed)", e->path);
+		return err_set(ERR_AUTH,
+		               "check 'hash' failed for %.200s: its SHA-256 differs "
+		               "from the signed manifest (file changed)",
+		               e->path);
 	return 0;
 }
 
@@ -976,19 +1010,21 @@ int bundle_verify(const char *dir, const struct bundle_verify_opts *opts, struct
 		goto out;
 
 	/* trust-anchor */
-	if ((r = read_top(b->dirfd, BUNDLE_MASTER_PUBLIC, PKEY_PEM_MAX, "trust-anchor", &pem)) !=
-	    0)
+	if ((r = read_top(b->dirfd, BUNDLE_MASTER_PUBLIC, PKEY_PEM_MAX, "trust-anchor", &pem)) != 0)
 		goto out;
 	if ((r = pkey_public_from_pem(buf_ptr(pem), buf_len(pem), &b->master)) != 0) {
 		r = err_set(ERR_AUTH, "check 'trust-anchor' failed for %s: not a PEM public key",
-			    BUNDLE_MASTER_PUBLIC);
+		            BUNDLE_MASTER_PUBLIC);
 		goto out;
 	}
-	if ((r = pkey_identity(b->master, id)) != 0 || (r = pkey_fingerprint(b->master, b->fpr)) != 0)
+	if ((r = pkey_identity(b->master, id)) != 0 ||
+	    (r = pkey_fingerprint(b->master, b->fpr)) != 0)
 		goto out;
 	if (CRYPTO_memcmp(id, anchor, SHA256_LEN) != 0) {
-		r = err_set(ERR_AUTH, "check 'trust-anchor' failed for %s: its fingerprint %s is "
-				      "not the trust anchor", BUNDLE_MASTER_PUBLIC, b->fpr);
+		r = err_set(ERR_AUTH,
+		            "check 'trust-anchor' failed for %s: its fingerprint %s is "
+		            "not the trust anchor",
+		            BUNDLE_MASTER_PUBLIC, b->fpr);
 		goto out;
 	}
 
@@ -997,8 +1033,10 @@ int bundle_verify(const char *dir, const struct bundle_verify_opts *opts, struct
 	    (r = read_top(b->dirfd, BUNDLE_SIGNATURE, LIMIT_SIGNATURE, "signature", &sig)) != 0)
 		goto out;
 	if (pkey_verify(b->master, buf_ptr(man), buf_len(man), buf_ptr(sig), buf_len(sig)) != 0) {
-		r = err_set(ERR_AUTH, "check 'signature' failed for %s: %s does not verify with "
-				      "the master key %s", BUNDLE_MANIFEST, BUNDLE_SIGNATURE, b->fpr);
+		r = err_set(ERR_AUTH,
+		            "check 'signature' failed for %s: %s does not verify with "
+		            "the master key %s",
+		            BUNDLE_MANIFEST, BUNDLE_SIGNATURE, b->fpr);
 		goto out;
 	}
 
@@ -1015,10 +1053,11 @@ int bundle_verify(const char *dir, const struct bundle_verify_opts *opts, struct
 
 	/* serial */
 	if (b->m->serial < opts->min_serial || b->m->serial < recorded) {
-		r = err_set(ERR_REPLAY, "check 'serial' failed for %s: serial %" PRIu64
-					" is older than %" PRIu64 " (rollback refused)",
-			    BUNDLE_MANIFEST, b->m->serial,
-			    recorded > opts->min_serial ? recorded : opts->min_serial);
+		r = err_set(ERR_REPLAY,
+		            "check 'serial' failed for %s: serial %" PRIu64
+		            " is older than %" PRIu64 " (rollback refused)",
+		            BUNDLE_MANIFEST, b->m->serial,
+		            recorded > opts->min_serial ? recorded : opts->min_serial);
 		goto out;
 	}
 
@@ -1061,7 +1100,8 @@ int bundle_read_file(const struct bundle *b, const char *path, size_t max, struc
 
 	*out = NULL;
 	if ((e = bundle_manifest_find(b->m, path)) == NULL)
-		return err_set(ERR_NOT_FOUND, "%.200s is not listed in the verified manifest", path);
+		return err_set(ERR_NOT_FOUND, "%.200s is not listed in the verified manifest",
+		               path);
 	if (max > BUF_MAX_DEFAULT - 1)
 		max = BUF_MAX_DEFAULT - 1;
 	if ((r = open_beneath(b->dirfd, e->path, &fd)) != 0)
@@ -1073,8 +1113,10 @@ int bundle_read_file(const struct bundle *b, const char *path, size_t max, struc
 	if ((r = hash_fd(fd, max, e->path, h, data)) != 0)
 		goto out;
 	if (CRYPTO_memcmp(h, e->sha256, SHA256_LEN) != 0) {
-		r = err_set(ERR_AUTH, "check 'hash' failed for %.200s: changed since the bundle "
-				      "was verified", e->path);
+		r = err_set(ERR_AUTH,
+		            "check 'hash' failed for %.200s: changed since the bundle "
+		            "was verified",
+		            e->path);
 		goto out;
 	}
 	*out = data;

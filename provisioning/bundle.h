@@ -55,10 +55,10 @@
 #define BUNDLE_KEYS_DIR "keys"
 #define BUNDLE_MANIFEST_VERSION 1
 
-#define BUNDLE_PATH_MAX 1024   /* bytes of one relative path */
-#define BUNDLE_DEPTH_MAX 32    /* directory nesting in a bundle */
-#define BUNDLE_STATE_MAX 64    /* bytes of a state file */
-#define BUNDLE_TIME_LEN 20     /* "2026-11-22T04:24:08Z" */
+#define BUNDLE_PATH_MAX 1024 /* bytes of one relative path */
+#define BUNDLE_DEPTH_MAX 32  /* directory nesting in a bundle */
+#define BUNDLE_STATE_MAX 64  /* bytes of a state file */
+#define BUNDLE_TIME_LEN 20   /* "2026-11-22T04:24:08Z" */
 
 struct buf;
 struct bundle;
@@ -79,8 +79,8 @@ struct bundle_entry {
  * *out is freed with bundle_manifest_free(). ERR_FORMAT / ERR_TOO_LARGE with
  * the reason in the detail; ERR_ALLOC.
  */
-int bundle_manifest_parse(const uint8_t *data, size_t len, struct bundle_manifest **out)
-	WARN_UNUSED;
+int bundle_manifest_parse(const uint8_t *data, size_t len,
+                          struct bundle_manifest **out) WARN_UNUSED;
 /* NULL is fine. */
 void bundle_manifest_free(struct bundle_manifest *m);
 uint64_t bundle_manifest_serial(const struct bundle_manifest *m);
@@ -106,8 +106,8 @@ void bundle_time_format(time_t t, char out[static BUNDLE_TIME_LEN + 1]);
  * special files, and (ERR_FORMAT) names that break the path rules, naming the
  * file. `created` is written as RFC 3339 UTC.
  */
-int bundle_manifest_build(const char *dir, uint64_t serial, time_t created, struct buf *out)
-	WARN_UNUSED;
+int bundle_manifest_build(const char *dir, uint64_t serial, time_t created,
+                          struct buf *out) WARN_UNUSED;
 
 /*
  * The current manifest of dir, parsed (*out NULL, and 0 returned, if there
@@ -149,7 +149,7 @@ typedef int (*bundle_sign_fn)(void *ctx, const uint8_t *data, size_t len, struct
  * signed; *serialp (may be NULL) their serial.
  */
 int bundle_sign(const char *dir, bundle_sign_fn fn, void *ctx, uint8_t digest[SHA256_LEN],
-		uint64_t *serialp) WARN_UNUSED;
+                uint64_t *serialp) WARN_UNUSED;
 
 /* "sha256:<64 hex digits>" (either case) into 32 bytes; ERR_FORMAT otherwise. */
 int bundle_fingerprint_parse(const char *text, uint8_t out[static SHA256_LEN]) WARN_UNUSED;
@@ -171,8 +171,8 @@ struct bundle_verify_opts {
  * ERR_INVALID_ARG for a malformed trust anchor. The detail names the check
  * and the file.
  */
-int bundle_verify(const char *dir, const struct bundle_verify_opts *opts, struct bundle **out)
-	WARN_UNUSED;
+int bundle_verify(const char *dir, const struct bundle_verify_opts *opts,
+                  struct bundle **out) WARN_UNUSED;
 /* NULL is fine; closes the directory descriptor. */
 void bundle_free(struct bundle *b);
 /* The verified manifest (owned by b). */
@@ -190,8 +190,8 @@ EVP_PKEY *bundle_master_key(const struct bundle *b);
  * ERR_TOO_LARGE. ERR_NOT_FOUND if path is not listed. *out freed with
  * buf_free.
  */
-int bundle_read_file(const struct bundle *b, const char *path, size_t max, struct buf **out)
-	WARN_UNUSED;
+int bundle_read_file(const struct bundle *b, const char *path, size_t max,
+                     struct buf **out) WARN_UNUSED;
 
 /*
  * The state file: the decimal serial and a newline. Read: a missing file is

@@ -31,7 +31,7 @@ int ceremony_check(const uint8_t *data, size_t len, size_t *lines, uint8_t head[
 		memset(head, 0, SHA256_LEN);
 	if (len > CEREMONY_LOG_MAX)
 		return err_set(ERR_TOO_LARGE, "log is %zu bytes, more than %d", len,
-			       CEREMONY_LOG_MAX);
+		               CEREMONY_LOG_MAX);
 	while (off < len) {
 		const uint8_t *line = data + off, *nl;
 		size_t llen, i;
@@ -39,37 +39,45 @@ int ceremony_check(const uint8_t *data, size_t len, size_t *lines, uint8_t head[
 		n++;
 		nl = memchr(line, '\n', len - off);
 		if (nl == NULL)
-			return err_set(ERR_FORMAT, "line %zu: no newline at the end (truncated log)",
-				       n);
+			return err_set(ERR_FORMAT,
+			               "line %zu: no newline at the end (truncated log)", n);
 		llen = (size_t)(nl - line);
 		if (llen + 1 > CEREMONY_LINE_MAX)
 			return err_set(ERR_FORMAT, "line %zu: longer than %d bytes", n,
-				       CEREMONY_LINE_MAX);
+			               CEREMONY_LINE_MAX);
 		for (i = 0; i < llen; i++)
 			if (line[i] < 0x20 || line[i] == 0x7f)
-				return err_set(ERR_FORMAT, "line %zu: control character at column %zu",
-					       n, i + 1);
-		if (llen < PREV_TAG_LEN + HEX_LEN + 1 || memcmp(line, PREV_TAG, PREV_TAG_LEN) != 0 ||
+				return err_set(ERR_FORMAT,
+				               "line %zu: control character at column %zu", n,
+				               i + 1);
+		if (llen < PREV_TAG_LEN + HEX_LEN + 1 ||
+		    memcmp(line, PREV_TAG, PREV_TAG_LEN) != 0 ||
 		    line[PREV_TAG_LEN + HEX_LEN] != ' ')
-			return err_set(ERR_FORMAT, "line %zu: does not start with prev=<64 hex> ", n);
+			return err_set(ERR_FORMAT, "line %zu: does not start with prev=<64 hex> ",
+			               n);
 		for (i = 0; i < HEX_LEN; i++) {
 			uint8_t c = line[PREV_TAG_LEN + i];
 			if (!((c >= '0' && c <= '9') || (c >= 'a' && c <= 'f')))
-				return err_set(ERR_FORMAT, "line %zu: prev is not lower-case hex", n);
+				return err_set(ERR_FORMAT, "line %zu: prev is not lower-case hex",
+				               n);
 		}
-		if ((r = hex_decode((const char *)line + PREV_TAG_LEN, HEX_LEN, got, sizeof(got))) !=
-		    0)
+		if ((r = hex_decode((const char *)line + PREV_TAG_LEN, HEX_LEN, got,
+		                    sizeof(got))) != 0)
 			return err_set(ERR_FORMAT, "line %zu: prev is not hex", n);
-		if (memmem(line, llen, " time=", 6) == NULL || memmem(line, llen, " step=", 6) == NULL)
+		if (memmem(line, llen, " time=", 6) == NULL ||
+		    memmem(line, llen, " step=", 6) == NULL)
 			return err_set(ERR_FORMAT, "line %zu: time= or step= missing", n);
 		if (CRYPTO_memcmp(got, expect, SHA256_LEN) != 0) {
 			if (n == 1)
-				return err_set(ERR_AUTH, "check 'chain' failed at line 1: the first "
-							 "line must carry prev=0...0 (lines were "
-							 "removed or reordered)");
-			return err_set(ERR_AUTH, "check 'chain' failed at line %zu: prev does not "
-						 "match line %zu (a line was removed, changed, "
-						 "inserted or reordered)", n, n - 1);
+				return err_set(ERR_AUTH,
+				               "check 'chain' failed at line 1: the first "
+				               "line must carry prev=0...0 (lines were "
+				               "removed or reordered)");
+			return err_set(ERR_AUTH,
+			               "check 'chain' failed at line %zu: prev does not "
+			               "match line %zu (a line was removed, changed, "
+			               "inserted or reordered)",
+			               n, n - 1);
 		}
 		if ((r = pkey_sha256(line, llen, expect)) != 0)
 			return r;
@@ -104,7 +112,8 @@ static int read_log(int fd, const char *path, struct buf **out)
 			break;
 		if ((r = buf_put(b, chunk, (size_t)n)) != 0) {
 			if (r == ERR_TOO_LARGE)
-				err_set(r, "%.200s is larger than %d bytes", path, CEREMONY_LOG_MAX);
+				err_set(r, "%.200s is larger than %d bytes", path,
+				        CEREMONY_LOG_MAX);
 			goto out;
 		}
 		pos += n;
@@ -144,6 +153,8 @@ int ceremony_verify(const char *path, size_t *lines, uint8_t head[SHA256_LEN])
 	int fd, r;
 
 	*lines = 0;
+	if (head != NULL)
+		memset(head, 0, SHA256_LEN);
 	if ((r = open_log(path, O_RDONLY, &fd)) != 0)
 		return r;
 	if ((r = read_log(fd, path, &b)) == 0 &&
@@ -177,7 +188,7 @@ static int valid_fields(const char *s)
 }
 
 int ceremony_append(const char *path, const char *step, const char *fields, const char *note,
-		    time_t now, uint8_t head[SHA256_LEN])
+                    time_t now, uint8_t head[SHA256_LEN])
 {
 	char line[CEREMONY_LINE_MAX], ts[32], esc[CEREMONY_NOTE_MAX * 4 + 1];
 	char prevhex[HEX_LEN + 1];
@@ -194,7 +205,8 @@ int ceremony_append(const char *path, const char *step, const char *fields, cons
 	if (fields != NULL && !valid_fields(fields))
 		return err_set(ERR_INVALID_ARG, "ceremony log: bad fields for step %s", step);
 	if (note != NULL && strlen(note) > CEREMONY_NOTE_MAX)
-		return err_set(ERR_INVALID_ARG, "--note is longer than %d bytes", CEREMONY_NOTE_MAX);
+		return err_set(ERR_INVALID_ARG, "--note is longer than %d bytes",
+		               CEREMONY_NOTE_MAX);
 	log_untrusted(esc, sizeof(esc), note != NULL ? note : "", CEREMONY_NOTE_MAX);
 	if (gmtime_r(&now, &tm) == NULL || strftime(ts, sizeof(ts), "%Y-%m-%dT%H:%M:%SZ", &tm) == 0)
 		return err_set(ERR_INVALID_ARG, "ceremony log: bad time");
@@ -214,17 +226,17 @@ int ceremony_append(const char *path, const char *step, const char *fields, cons
 	}
 	hex_encode(prev, sizeof(prev), prevhex);
 	n = snprintf(line, sizeof(line), "prev=%s time=%s step=%s%s%s note=\"%s\"\n", prevhex, ts,
-		     step, fields != NULL && fields[0] != '\0' ? " " : "",
-		     fields != NULL ? fields : "", esc);
+	             step, fields != NULL && fields[0] != '\0' ? " " : "",
+	             fields != NULL ? fields : "", esc);
 	if (n < 0 || (size_t)n >= sizeof(line)) {
 		r = err_set(ERR_TOO_LARGE, "ceremony log line longer than %d bytes",
-			    CEREMONY_LINE_MAX);
+		            CEREMONY_LINE_MAX);
 		goto out;
 	}
 	len = (size_t)n;
 	if (buf_len(old) + len > CEREMONY_LOG_MAX) {
 		r = err_set(ERR_TOO_LARGE, "%.200s would grow beyond %d bytes", path,
-			    CEREMONY_LOG_MAX);
+		            CEREMONY_LOG_MAX);
 		goto out;
 	}
 	while (done < len) {

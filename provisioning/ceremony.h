@@ -26,8 +26,8 @@
 #include "pkey.h"
 
 #define CEREMONY_LOG "ceremony.log"
-#define CEREMONY_LINE_MAX 4096             /* bytes of one line, '\n' included */
-#define CEREMONY_NOTE_MAX 1024             /* bytes of an operator's note */
+#define CEREMONY_LINE_MAX 4096              /* bytes of one line, '\n' included */
+#define CEREMONY_NOTE_MAX 1024              /* bytes of an operator's note */
 #define CEREMONY_LOG_MAX (16 * 1024 * 1024) /* bytes of the whole log */
 
 /*
@@ -42,7 +42,7 @@
  * regular file; ERR_SYSTEM.
  */
 int ceremony_append(const char *path, const char *step, const char *fields, const char *note,
-		    time_t now, uint8_t head[SHA256_LEN]) WARN_UNUSED;
+                    time_t now, uint8_t head[SHA256_LEN]) WARN_UNUSED;
 
 /*
  * Check the chain of a whole log held in memory (untrusted). *lines gets the
@@ -50,8 +50,8 @@ int ceremony_append(const char *path, const char *step, const char *fields, cons
  * for an empty log). ERR_FORMAT (a malformed or unterminated line: detail
  * "line N: ..."), ERR_AUTH (chain broken at line N), ERR_TOO_LARGE.
  */
-int ceremony_check(const uint8_t *data, size_t len, size_t *lines, uint8_t head[SHA256_LEN])
-	WARN_UNUSED;
+int ceremony_check(const uint8_t *data, size_t len, size_t *lines,
+                   uint8_t head[SHA256_LEN]) WARN_UNUSED;
 
 /* ceremony_check() over the file at path (symbolic links refused). */
 int ceremony_verify(const char *path, size_t *lines, uint8_t head[SHA256_LEN]) WARN_UNUSED;

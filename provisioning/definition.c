@@ -17,7 +17,6 @@
 #include "toml.h"
 #include "yaml_def.h"
 
-#define DEF_FILE_MAX (LIMIT_DEFINITION < BUF_MAX_DEFAULT ? LIMIT_DEFINITION : BUF_MAX_DEFAULT - 1)
 #define ALIGN16(n) (((n) + 15) & ~(size_t)15)
 
 struct def_client {
@@ -403,9 +402,7 @@ int definition_read_file(const char *path, enum definition_format fmt, struct de
 	int r;
 
 	*out = NULL;
-	/* XXX file_read_all refuses caps of BUF_MAX_DEFAULT (64 MiB) and more,
-	 * below LIMIT_DEFINITION; files are held to the smaller one for now. */
-	if ((r = file_read_all(path, DEF_FILE_MAX, &b)) != 0)
+	if ((r = file_read_all(path, LIMIT_DEFINITION, &b)) != 0)
 		return r;
 	r = definition_parse(buf_ptr(b), buf_len(b), path, fmt, out);
 	buf_free(b);

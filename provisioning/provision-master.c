@@ -30,10 +30,9 @@
 #include "file.h"
 #include "log.h"
 #include "pkey.h"
+#include "secmem.h"
 
-#ifdef PM_HAVE_HSM
 #include "hsm.h"
-#endif
 
 #define PROG "provision-master"
 #define PM_EXIT_OK 0
@@ -50,11 +49,11 @@
 enum pm_opt {
 	O_BUNDLE = 1U << 0,
 	O_NOTE = 1U << 1,
-	O_TOKEN = 1U << 2,   /* --pkcs11-module, --token, --pin-source, --label */
-	O_TPM = 1U << 3,     /* --tpm2, --key-blob */
+	O_TOKEN = 1U << 2, /* --pkcs11-module, --token, --pin-source, --label */
+	O_TPM = 1U << 3,   /* --tpm2, --key-blob */
 	O_FORCE = 1U << 4,
-	O_VERIFY = 1U << 5,  /* --trust-anchor, --min-serial, --state, --update-state */
-	O_RECORD = 1U << 6,  /* --record FILE */
+	O_VERIFY = 1U << 5, /* --trust-anchor, --min-serial, --state, --update-state */
+	O_RECORD = 1U << 6, /* --record FILE */
 };
 
 struct pm_opts {
@@ -215,21 +214,21 @@ static const struct {
 	struct option opt;
 	unsigned group;
 } all_options[] = {
-	{{"help", no_argument, NULL, OPT_HELP}, 0},
-	{{"bundle", required_argument, NULL, OPT_BUNDLE}, O_BUNDLE},
-	{{"note", required_argument, NULL, OPT_NOTE}, O_NOTE},
-	{{"pkcs11-module", required_argument, NULL, OPT_MODULE}, O_TOKEN},
-	{{"token", required_argument, NULL, OPT_TOKEN}, O_TOKEN},
-	{{"pin-source", required_argument, NULL, OPT_PIN_SOURCE}, O_TOKEN},
-	{{"label", required_argument, NULL, OPT_LABEL}, O_TOKEN},
-	{{"tpm2", required_argument, NULL, OPT_TPM2}, O_TPM},
-	{{"key-blob", required_argument, NULL, OPT_KEY_BLOB}, O_TPM},
-	{{"force", no_argument, NULL, OPT_FORCE}, O_FORCE},
-	{{"trust-anchor", required_argument, NULL, OPT_TRUST_ANCHOR}, O_VERIFY},
-	{{"min-serial", required_argument, NULL, OPT_MIN_SERIAL}, O_VERIFY},
-	{{"state", required_argument, NULL, OPT_STATE}, O_VERIFY},
-	{{"update-state", no_argument, NULL, OPT_UPDATE_STATE}, O_VERIFY},
-	{{"record", required_argument, NULL, OPT_RECORD}, O_RECORD},
+    {{"help", no_argument, NULL, OPT_HELP}, 0},
+    {{"bundle", required_argument, NULL, OPT_BUNDLE}, O_BUNDLE},
+    {{"note", required_argument, NULL, OPT_NOTE}, O_NOTE},
+    {{"pkcs11-module", required_argument, NULL, OPT_MODULE}, O_TOKEN},
+    {{"token", required_argument, NULL, OPT_TOKEN}, O_TOKEN},
+    {{"pin-source", required_argument, NULL, OPT_PIN_SOURCE}, O_TOKEN},
+    {{"label", required_argument, NULL, OPT_LABEL}, O_TOKEN},
+    {{"tpm2", required_argument, NULL, OPT_TPM2}, O_TPM},
+    {{"key-blob", required_argument, NULL, OPT_KEY_BLOB}, O_TPM},
+    {{"force", no_argument, NULL, OPT_FORCE}, O_FORCE},
+    {{"trust-anchor", required_argument, NULL, OPT_TRUST_ANCHOR}, O_VERIFY},
+    {{"min-serial", required_argument, NULL, OPT_MIN_SERIAL}, O_VERIFY},
+    {{"state", required_argument, NULL, OPT_STATE}, O_VERIFY},
+    {{"update-state", no_argument, NULL, OPT_UPDATE_STATE}, O_VERIFY},
+    {{"record", required_argument, NULL, OPT_RECORD}, O_RECORD},
 };
 #define N_OPTIONS (sizeof(all_options) / sizeof(all_options[0]))
 
@@ -251,7 +250,7 @@ static int print_help(const char *cmd)
  * (help printed, or a usage error).
  */
 static int parse_opts(int argc, char **argv, unsigned groups, int min_args, int max_args,
-		      struct pm_opts *o)
+                      struct pm_opts *o)
 {
 	struct option longopts[N_OPTIONS + 1];
 	size_t i, n = 0;
@@ -326,10 +325,13 @@ static int parse_opts(int argc, char **argv, unsigned groups, int min_args, int 
 	}
 	o->nargs = argc - optind;
 	o->args = argv + optind;
-	if (o->nargs < min_args || o->nargs > max_args)
-		return usage_error(o->cmd, "expected %d%s argument%s, got %d", min_args,
-				   max_args > min_args ? " or more" : "", max_args == 1 ? "" : "s",
-				   o->nargs);
+	if (o->nargs < min_args || o->nargs > max_args) {
+		if (min_args == max_args)
+			return usage_error(o->cmd, "expected %d argument%s, got %d", min_args,
+			                   min_args == 1 ? "" : "s", o->nargs);
+		return usage_error(o->cmd, "expected %d to %d arguments, got %d", min_args,
+		                   max_args, o->nargs);
+	}
 	if (o->note != NULL && strlen(o->note) > CEREMONY_NOTE_MAX)
 		return usage_error(o->cmd, "--note is longer than %d bytes", CEREMONY_NOTE_MAX);
 	return -1;
@@ -337,7 +339,6 @@ static int parse_opts(int argc, char **argv, unsigned groups, int min_args, int 
 
 /* ---- token steps (hsm/) -------------------------------------------------- */
 
-#ifdef PM_HAVE_HSM
 static int token_open(const struct pm_opts *o, unsigned need, struct hsm **h)
 {
 	struct hsm_config cfg = {0};
@@ -356,8 +357,8 @@ static int token_open(const struct pm_opts *o, unsigned need, struct hsm **h)
 }
 
 /* Generate a key pair in the token; *pub gets its public key. */
-static int token_generate(const struct pm_opts *o, const char *label, unsigned usage,
-			  unsigned need, EVP_PKEY **pub)
+static int token_generate(const struct pm_opts *o, const char *label, unsigned usage, unsigned need,
+                          EVP_PKEY **pub)
 {
 	struct hsm *h = NULL;
 	struct hsm_key *k = NULL;
@@ -400,39 +401,6 @@ static void signer_close(struct token_signer *s)
 	hsm_close(s->h);
 	memset(s, 0, sizeof(*s));
 }
-#else
-struct token_signer {
-	void *k;
-};
-
-static int token_generate(const struct pm_opts *o, const char *label, unsigned usage,
-			  unsigned need, EVP_PKEY **pub)
-{
-	*pub = NULL;
-	return err_set(ERR_UNSUPPORTED, "%s was built without hsm/: token steps are unavailable",
-		       PROG);
-}
-
-static int sign_with_key(void *ctx, const uint8_t *data, size_t len, struct buf *sig)
-{
-	return err_set(ERR_UNSUPPORTED, "%s was built without hsm/", PROG);
-}
-
-static int signer_open(const struct pm_opts *o, struct token_signer *s)
-{
-	return err_set(ERR_UNSUPPORTED, "%s was built without hsm/: token steps are unavailable",
-		       PROG);
-}
-
-static void signer_close(struct token_signer *s)
-{
-}
-#define HSM_USAGE_SIGN 2U
-#define HSM_USAGE_DERIVE 1U
-#define HSM_NEED_ECDH 1U
-#define HSM_NEED_SIGN 2U
-#define HSM_NEED_KEYGEN 4U
-#endif
 
 static int check_token_opts(const struct pm_opts *o, int tpm_allowed)
 {
@@ -440,8 +408,9 @@ static int check_token_opts(const struct pm_opts *o, int tpm_allowed)
 		if (!tpm_allowed)
 			return usage_error(o->cmd, "--tpm2 is not available here");
 		if (o->module != NULL || o->token != NULL || o->pin_source != NULL)
-			return usage_error(o->cmd, "--tpm2 and --pkcs11-module/--token/--pin-source "
-						   "exclude each other");
+			return usage_error(o->cmd,
+			                   "--tpm2 and --pkcs11-module/--token/--pin-source "
+			                   "exclude each other");
 		if (o->key_blob == NULL)
 			return usage_error(o->cmd, "--tpm2 needs --key-blob FILE");
 		return -1;
@@ -469,17 +438,19 @@ static int init_main(int argc, char **argv)
 		return x;
 	if (o.label == NULL)
 		o.label = PM_DEFAULT_MASTER_LABEL;
-	if ((r = file_mkdirs(o.bundle, 0755)) != 0 || (r = join(path, o.bundle, BUNDLE_MASTER_PUBLIC)) != 0)
+	if ((r = file_mkdirs(o.bundle, 0755)) != 0 ||
+	    (r = join(path, o.bundle, BUNDLE_MASTER_PUBLIC)) != 0)
 		goto out;
 	/* Refuse before the token makes a key nobody will use. */
 	if ((r = log_ready(&o)) != 0)
 		goto out;
 	if (lstat(path, &st) == 0) {
-		r = err_set(ERR_EXISTS, "%.200s already exists: this bundle has a master key", path);
+		r = err_set(ERR_EXISTS, "%.200s already exists: this bundle has a master key",
+		            path);
 		goto out;
 	}
 	if ((r = token_generate(&o, o.label, HSM_USAGE_SIGN, HSM_NEED_SIGN | HSM_NEED_KEYGEN,
-				&pub)) != 0 ||
+	                        &pub)) != 0 ||
 	    (r = pkey_fingerprint(pub, fpr)) != 0)
 		goto out;
 	if ((pem = buf_new(PKEY_PEM_MAX)) == NULL) {
@@ -494,9 +465,10 @@ static int init_main(int argc, char **argv)
 	field_add(fields, "token", o.token != NULL ? o.token : "(only token)");
 	if ((r = log_step(&o, "init", fields)) != 0)
 		goto out;
-	fprintf(stderr, "master key '%s' generated in the token; public key in %s\n"
-			"pin this fingerprint on every appliance (--trust-anchor):\n",
-		o.label, path);
+	fprintf(stderr,
+	        "master key '%s' generated in the token; public key in %s\n"
+	        "pin this fingerprint on every appliance (--trust-anchor):\n",
+	        o.label, path);
 	printf("%s\n", fpr);
 out:
 	buf_free(pem);
@@ -519,7 +491,7 @@ static int write_key(const struct pm_opts *o, const char *name, EVP_PKEY *pub, c
 		return ERR_ALLOC;
 	if ((r = pkey_public_pem(pub, pem)) == 0)
 		r = o->force ? file_write_atomic(path, buf_ptr(pem), buf_len(pem), 0644)
-			     : file_write_new(path, buf_ptr(pem), buf_len(pem), 0644);
+		             : file_write_new(path, buf_ptr(pem), buf_len(pem), 0644);
 	if (r == ERR_EXISTS)
 		err_set(r, "%.200s already exists (use --force to replace it)", path);
 	buf_free(pem);
@@ -531,12 +503,12 @@ static int key_exists(const struct pm_opts *o, const char *name)
 	char path[PM_PATH_MAX];
 	struct stat st;
 
-	if ((size_t)snprintf(path, sizeof(path), "%s/%s/%s_public.pem", o->bundle,
-			     BUNDLE_KEYS_DIR, name) >= sizeof(path))
+	if ((size_t)snprintf(path, sizeof(path), "%s/%s/%s_public.pem", o->bundle, BUNDLE_KEYS_DIR,
+	                     name) >= sizeof(path))
 		return err_set(ERR_INVALID_ARG, "path too long");
 	if (!o->force && lstat(path, &st) == 0)
 		return err_set(ERR_EXISTS, "%.200s already exists (use --force to replace it)",
-			       path);
+		               path);
 	return 0;
 }
 
@@ -549,7 +521,7 @@ static int server_key_main(int argc, char **argv)
 	int r, x;
 
 	if ((x = parse_opts(argc, argv, O_BUNDLE | O_NOTE | O_TOKEN | O_TPM | O_FORCE, 1, 1, &o)) >=
-		    0 ||
+	        0 ||
 	    (x = check_token_opts(&o, 1)) >= 0)
 		return x;
 	name = o.args[0];
@@ -559,7 +531,7 @@ static int server_key_main(int argc, char **argv)
 		o.label = name;
 	if ((r = log_ready(&o)) != 0 || (r = key_exists(&o, name)) != 0 ||
 	    (r = token_generate(&o, o.label, HSM_USAGE_DERIVE, HSM_NEED_ECDH | HSM_NEED_KEYGEN,
-				&pub)) != 0)
+	                        &pub)) != 0)
 		goto out;
 	if (!pkey_is_p256(pub)) {
 		r = err_set(ERR_UNSUPPORTED, "the token made a key that is not P-256");
@@ -570,7 +542,10 @@ static int server_key_main(int argc, char **argv)
 	field_add(fields, "name", name);
 	field_add(fields, "fpr", fpr);
 	field_add(fields, "backend", o.tcti != NULL ? "tpm2" : "pkcs11");
-	field_add(fields, "token", o.tcti != NULL ? o.tcti : o.token != NULL ? o.token : "(only token)");
+	field_add(fields, "token",
+	          o.tcti != NULL    ? o.tcti
+	          : o.token != NULL ? o.token
+	                            : "(only token)");
 	field_add(fields, "label", o.label);
 	if ((r = log_step(&o, "server-key", fields)) != 0)
 		goto out;
@@ -637,11 +612,12 @@ static int manifest_main(int argc, char **argv)
 	    (r = bundle_manifest_write(o.bundle, time(NULL), &written)) != 0)
 		goto out;
 	if (written != serial) {
-		r = err_set(ERR_BUSY, "the manifest changed meanwhile (serial %" PRIu64 ")", written);
+		r = err_set(ERR_BUSY, "the manifest changed meanwhile (serial %" PRIu64 ")",
+		            written);
 		goto out;
 	}
-	fprintf(stderr, "%s/%s written; review it, then run '%s sign'\n", o.bundle,
-		BUNDLE_MANIFEST, PROG);
+	fprintf(stderr, "%s/%s written; review it, then run '%s sign'\n", o.bundle, BUNDLE_MANIFEST,
+	        PROG);
 	printf("serial %" PRIu64 "\n", serial);
 out:
 	return r != 0 ? fail(&o, r) : PM_EXIT_OK;
@@ -672,7 +648,7 @@ static int sign_main(int argc, char **argv)
 		goto out;
 	if (m == NULL) {
 		r = err_set(ERR_NOT_FOUND, "%.200s/%s: no manifest yet; run '%s manifest' first",
-			    o.bundle, BUNDLE_MANIFEST, PROG);
+		            o.bundle, BUNDLE_MANIFEST, PROG);
 		goto out;
 	}
 	/* Open the key (and log in) before anything in the bundle changes. */
@@ -696,7 +672,7 @@ static int sign_main(int argc, char **argv)
 			goto out;
 	} else {
 		fprintf(stderr, "warning: the manifest lists no %s; this step is not logged\n",
-			CEREMONY_LOG);
+		        CEREMONY_LOG);
 	}
 	if ((r = bundle_sign(o.bundle, sign_with_key, s.k, digest, &serial)) != 0)
 		goto out;
@@ -722,7 +698,7 @@ static int record_step(const struct pm_opts *o, const char *step, const char *fi
 	if (join(inside, o->bundle, CEREMONY_LOG) == 0 && (a = realpath(inside, NULL)) != NULL &&
 	    (b = realpath(o->record, NULL)) != NULL && strcmp(a, b) == 0)
 		r = err_set(ERR_INVALID_ARG, "--record must name a log outside the bundle (the "
-					     "bundle's log is covered by the signature)");
+		                             "bundle's log is covered by the signature)");
 	free(a);
 	free(b);
 	if (r == 0)
@@ -776,7 +752,7 @@ static int verify_main(int argc, char **argv)
 static int log_verify_main(int argc, char **argv)
 {
 	char path[PM_PATH_MAX], hex[2 * SHA256_LEN + 1], fields[PM_FIELDS_MAX] = "", num[32];
-	uint8_t head[SHA256_LEN];
+	uint8_t head[SHA256_LEN] = {0};
 	struct pm_opts o;
 	size_t lines = 0;
 	int r, r2, x;
@@ -808,52 +784,52 @@ static int log_verify_main(int argc, char **argv)
 static int help_main(int argc, char **argv);
 
 static const struct subcommand subcommands[] = {
-	{"init", init_main,
-	 "Create the master signing key in a token; print the trust anchor.\n"
-	 "Generate the master signing key pair in a token (non-extractable, sign only), write\n"
-	 "master_signing_public.pem into the bundle directory (created if needed) and print\n"
-	 "its fingerprint, the trust anchor every appliance pins.",
-	 "--pkcs11-module PATH [--token URI|LABEL] [--pin-source SRC]\n"
-	 "       [--label LABEL (coffer-master)] [--bundle DIR (.)] [--note TEXT]"},
-	{"server-key", server_key_main,
-	 "Create an appliance key in its token or TPM; export its public key.\n"
-	 "Generate an appliance key pair (ECDH) in the appliance's token, or in a TPM as a\n"
-	 "wrapped key blob, and export keys/NAME_public.pem. NAME: 1 to 64 of [A-Za-z0-9._-].",
-	 "NAME (--pkcs11-module PATH [--token URI|LABEL] [--pin-source SRC] [--label LABEL (NAME)]\n"
-	 "       | --tpm2 TCTI --key-blob FILE) [--force] [--bundle DIR] [--note TEXT]"},
-	{"add-key", add_key_main,
-	 "Register a public key made elsewhere (appliance, companion).\n"
-	 "Register a P-256 public key made elsewhere (another appliance, a companion) as\n"
-	 "keys/NAME_public.pem. Refuses to replace an existing key without --force.",
-	 "NAME PEM [--force] [--bundle DIR] [--note TEXT]"},
-	{"manifest", manifest_main,
-	 "Write crypto_manifest.json for the bundle (serial + 1).\n"
-	 "Write crypto_manifest.json: every regular file of the bundle with its SHA-256,\n"
-	 "serial = previous serial + 1. Symbolic links and special files are refused.\n"
-	 "A stale signature is removed.",
-	 "[--bundle DIR] [--note TEXT]"},
-	{"sign", sign_main,
-	 "Sign the manifest with the master key in the token.\n"
-	 "Sign the exact bytes of crypto_manifest.json with the master key in the token\n"
-	 "(ECDSA P-256, SHA-256, DER) into crypto_manifest.json.sig. The step's log line is\n"
-	 "added first and only the ceremony.log entry of the manifest is refreshed; anything\n"
-	 "else changed since 'manifest' is refused.",
-	 "--pkcs11-module PATH [--token URI|LABEL] [--pin-source SRC]\n"
-	 "       [--label LABEL|URI (coffer-master)] [--bundle DIR] [--note TEXT]"},
-	{"verify", verify_main,
-	 "Verify a bundle exactly as an appliance does at start.\n"
-	 "Check a bundle as an appliance does: trust anchor, signature, manifest, serial,\n"
-	 "paths, types, unlisted files, hashes. Exit 0 ok, 1 failed (the check and the file\n"
-	 "are named), 2 usage, 3 system error. The bundle is not changed; --record appends\n"
-	 "this step's line to a ceremony log outside the bundle.",
-	 "--trust-anchor sha256:HEX [--min-serial N] [--state FILE [--update-state]]\n"
-	 "       [--record LOG] [--bundle DIR] [--note TEXT]"},
-	{"log-verify", log_verify_main,
-	 "Check the hash chain of the ceremony log.\n"
-	 "Check the hash chain of the ceremony log (the bundle's, or FILE) and print its line\n"
-	 "count and head (SHA-256 of the last line) to compare with the paper record.",
-	 "[FILE] [--record LOG] [--bundle DIR] [--note TEXT]"},
-	{"help", help_main, "Show the subcommands, or the help of one.", "[SUBCOMMAND]"},
+    {"init", init_main,
+     "Create the master signing key in a token; print the trust anchor.\n"
+     "Generate the master signing key pair in a token (non-extractable, sign only), write\n"
+     "master_signing_public.pem into the bundle directory (created if needed) and print\n"
+     "its fingerprint, the trust anchor every appliance pins.",
+     "--pkcs11-module PATH [--token URI|LABEL] [--pin-source SRC]\n"
+     "       [--label LABEL (coffer-master)] [--bundle DIR (.)] [--note TEXT]"},
+    {"server-key", server_key_main,
+     "Create an appliance key in its token or TPM; export its public key.\n"
+     "Generate an appliance key pair (ECDH) in the appliance's token, or in a TPM as a\n"
+     "wrapped key blob, and export keys/NAME_public.pem. NAME: 1 to 64 of [A-Za-z0-9._-].",
+     "NAME (--pkcs11-module PATH [--token URI|LABEL] [--pin-source SRC] [--label LABEL (NAME)]\n"
+     "       | --tpm2 TCTI --key-blob FILE) [--force] [--bundle DIR] [--note TEXT]"},
+    {"add-key", add_key_main,
+     "Register a public key made elsewhere (appliance, companion).\n"
+     "Register a P-256 public key made elsewhere (another appliance, a companion) as\n"
+     "keys/NAME_public.pem. Refuses to replace an existing key without --force.",
+     "NAME PEM [--force] [--bundle DIR] [--note TEXT]"},
+    {"manifest", manifest_main,
+     "Write crypto_manifest.json for the bundle (serial + 1).\n"
+     "Write crypto_manifest.json: every regular file of the bundle with its SHA-256,\n"
+     "serial = previous serial + 1. Symbolic links and special files are refused.\n"
+     "A stale signature is removed.",
+     "[--bundle DIR] [--note TEXT]"},
+    {"sign", sign_main,
+     "Sign the manifest with the master key in the token.\n"
+     "Sign the exact bytes of crypto_manifest.json with the master key in the token\n"
+     "(ECDSA P-256, SHA-256, DER) into crypto_manifest.json.sig. The step's log line is\n"
+     "added first and only the ceremony.log entry of the manifest is refreshed; anything\n"
+     "else changed since 'manifest' is refused.",
+     "--pkcs11-module PATH [--token URI|LABEL] [--pin-source SRC]\n"
+     "       [--label LABEL|URI (coffer-master)] [--bundle DIR] [--note TEXT]"},
+    {"verify", verify_main,
+     "Verify a bundle exactly as an appliance does at start.\n"
+     "Check a bundle as an appliance does: trust anchor, signature, manifest, serial,\n"
+     "paths, types, unlisted files, hashes. Exit 0 ok, 1 failed (the check and the file\n"
+     "are named), 2 usage, 3 system error. The bundle is not changed; --record appends\n"
+     "this step's line to a ceremony log outside the bundle.",
+     "--trust-anchor sha256:HEX [--min-serial N] [--state FILE [--update-state]]\n"
+     "       [--record LOG] [--bundle DIR] [--note TEXT]"},
+    {"log-verify", log_verify_main,
+     "Check the hash chain of the ceremony log.\n"
+     "Check the hash chain of the ceremony log (the bundle's, or FILE) and print its line\n"
+     "count and head (SHA-256 of the last line) to compare with the paper record.",
+     "[FILE] [--record LOG] [--bundle DIR] [--note TEXT]"},
+    {"help", help_main, "Show the subcommands, or the help of one.", "[SUBCOMMAND]"},
 };
 #define N_SUBCOMMANDS (sizeof(subcommands) / sizeof(subcommands[0]))
 
@@ -874,12 +850,12 @@ static void show_usage(FILE *f)
 	fprintf(f, "usage: %s SUBCOMMAND [OPTIONS]   (%s SUBCOMMAND --help)\n\n", PROG, PROG);
 	for (i = 0; i < N_SUBCOMMANDS; i++) {
 		const char *nl = strchr(subcommands[i].help, '\n');
-		int len = nl != NULL ? (int)(nl - subcommands[i].help)
-				     : (int)strlen(subcommands[i].help);
+		int len =
+		    nl != NULL ? (int)(nl - subcommands[i].help) : (int)strlen(subcommands[i].help);
 		fprintf(f, "  %-11s %.*s\n", subcommands[i].name, len, subcommands[i].help);
 	}
 	fprintf(f, "\nexit codes: 0 ok, 1 verification failed or step refused, 2 usage, "
-		   "3 token or system error\n");
+	           "3 token or system error\n");
 }
 
 static int help_main(int argc, char **argv)
@@ -900,6 +876,9 @@ int main(int argc, char **argv)
 	const struct subcommand *sc;
 
 	log_init(PROG, LOG_LEVEL_WARN);
+	/* PINs pass through this process: no core dumps, no ptrace by the same user. */
+	if (secmem_harden_process() != 0)
+		log_warn("could not disable core dumps: %s", err_detail());
 	if (argc < 2) {
 		show_usage(stderr);
 		return PM_EXIT_USAGE;

@@ -366,7 +366,18 @@ static void test_pin_sources(void)
 	snprintf(tok, sizeof(tok), "%s?pin-value=%s", token_uri, read_pin());
 	h = open_with(module, tok, NULL, 0, &r);
 	ASSERT_INT_EQ(r, 0);
+	if (h != NULL) {
+		snprintf(tok, sizeof(tok), "%s;object=nokey?pin-value=SECRETPIN", token_uri);
+		ASSERT_INT_EQ(hsm_key_open(h, tok, &k), ERR_NOT_FOUND);
+		ASSERT_TRUE(strstr(err_detail(), "SECRETPIN") == NULL);
+	}
 	hsm_close(h);
+	h = open_with(module, "pkcs11:token=nope?pin-value=SECRETPIN", NULL, 0, &r);
+	ASSERT_INT_EQ(r, ERR_NOT_FOUND);
+	ASSERT_TRUE(strstr(err_detail(), "SECRETPIN") == NULL);
+	h = open_with(module, "pkcs11:token=nope%?pin-value=SECRETPIN", NULL, 0, &r);
+	ASSERT_INT_EQ(r, ERR_FORMAT);
+	ASSERT_TRUE(strstr(err_detail(), "SECRETPIN") == NULL);
 	TEST_DONE();
 
 	TEST_START("no PIN: opens, private keys not visible");

@@ -104,6 +104,18 @@ static void test_mode(int plain)
 	}
 	TEST_DONE();
 
+	TEST_START("key and session flushed behind our back: loaded again");
+	if (k != NULL) {
+		ASSERT_INT_EQ(system("tpm2_flushcontext -t >/dev/null 2>&1 && "
+				     "tpm2_flushcontext -s >/dev/null 2>&1"),
+			      0);
+		ASSERT_TRUE(ecdh_matches_openssl(k, 2));
+		ASSERT_INT_EQ(system("tpm2_flushcontext -t >/dev/null 2>&1"), 0);
+		ASSERT_TRUE(sign_verifies(k));
+		ASSERT_TRUE(ecdh_matches_openssl(k, 2));
+	}
+	TEST_DONE();
+
 	TEST_START("two threads share the TPM connection");
 	memset(&hm, 0, sizeof(hm));
 	hm.k = k;

@@ -7,6 +7,7 @@ set -eu
 hsm=$1 exe=$2
 start_swtpm
 export TSS2_LOG=${TSS2_LOG:-all+none}
+export TPM2TOOLS_TCTI="$SWTPM_TCTI" # the test flushes our objects with tpm2_flushcontext
 umask 077
 printf 'pin-%s\n' "$(od -An -N6 -tx1 /dev/urandom | tr -d ' \n')" > "$TMP/pin"
 

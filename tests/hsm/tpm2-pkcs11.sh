@@ -7,11 +7,23 @@
 set -eu
 . "$COFFER_SRC/tests/helpers.sh"
 hsm=$1
+rate=$COFFER_BUILD/tests/bench/token-rate # built by default (meson test builds all first)
+[ -x "$rate" ] || fail "$rate not built"
 module=$(dpkg -L libtpm2-pkcs11-1 2>/dev/null | grep '/pkcs11/libtpm2_pkcs11.so$' | head -n1)
 [ -n "$module" ] || module=/usr/lib/x86_64-linux-gnu/pkcs11/libtpm2_pkcs11.so
 [ -r "$module" ] || fail "tpm2-pkcs11 module not found (install libtpm2-pkcs11-1)"
 command -v tpm2_ptool >/dev/null || fail "tpm2_ptool not found (install tpm2-pkcs11-tools)"
 
+# tpm2-pkcs11 leaks inside C_SignInit; libcrypto has no frame pointers, so
+# the slow unwinder is needed to see the module's frame in the report. The
+# project's suppressions (test.sh sets them) and ours go into one file: a
+# second suppressions= would replace the first.
+cat "$COFFER_SRC/tests/hsm/lsan.supp" > "$TMP/lsan.supp"
+if [ -f "$COFFER_SRC/tests/lsan.supp" ]; then
+	cat "$COFFER_SRC/tests/lsan.supp" >> "$TMP/lsan.supp"
+fi
+LSAN_OPTIONS="${LSAN_OPTIONS:+$LSAN_OPTIONS:}suppressions=$TMP/lsan.supp:fast_unwind_on_malloc=0"
+export LSAN_OPTIONS
 start_swtpm
 mkdir -p "$TMP/store" "$TMP/bin"
 export TPM2TOOLS_TCTI="$SWTPM_TCTI" TPM2_PKCS11_TCTI="$SWTPM_TCTI"
@@ -45,6 +57,13 @@ echo "crypto_manifest.json bytes" > "$TMP/data"
 	--key signer --in "$TMP/data" --out "$TMP/sig"
 openssl dgst -sha256 -verify "$TMP/pub.pem" -signature "$TMP/sig" "$TMP/data" >/dev/null ||
 	fail "openssl does not verify the tpm2-pkcs11 signature"
+
+# Two threads signing at once (tpm2-pkcs11's C_OpenSession is not
+# thread-safe: hsm/ opens sessions one at a time); token-rate verifies
+# signatures and fails on any error.
+"$rate" --pkcs11-module "$module" --token "$tok" --pin-source "file:$TMP/pin" --key signer \
+	--sign-only --threads 2 --seconds 1 > "$TMP/rate" || fail "signing on 2 threads: $(cat "$TMP/rate")"
+cat "$TMP/rate"
 
 # ECDH: refused at open, naming the mechanism.
 "$hsm" keygen --pkcs11-module "$module" --token "$tok" --pin-source "file:$TMP/pin" \

@@ -46,12 +46,11 @@ static int soft_sign(void *ctx, const uint8_t *data, size_t len, struct buf *sig
 	return r;
 }
 
-static const char *good =
-	"{\"created\":\"2026-01-01T00:00:00Z\",\"files\":{\"a\":"
-	"\"0000000000000000000000000000000000000000000000000000000000000000\","
-	"\"keys/b_public.pem\":"
-	"\"ffffffffffffffffffffffffffffffffffffffffffffffffffffffffffffffff\"},"
-	"\"serial\":7,\"version\":1}\n";
+static const char *good = "{\"created\":\"2026-01-01T00:00:00Z\",\"files\":{\"a\":"
+                          "\"0000000000000000000000000000000000000000000000000000000000000000\","
+                          "\"keys/b_public.pem\":"
+                          "\"ffffffffffffffffffffffffffffffffffffffffffffffffffffffffffffffff\"},"
+                          "\"serial\":7,\"version\":1}\n";
 
 #define H64 "\"0000000000000000000000000000000000000000000000000000000000000000\""
 
@@ -59,33 +58,41 @@ static const struct {
 	const char *json;
 	int code;
 } bad[] = {
-	{"", ERR_FORMAT},
-	{"[]", ERR_FORMAT},
-	{"{\"created\":\"x\",\"files\":{},\"serial\":1,\"version\":1} x", ERR_FORMAT},
-	{"{\"created\":\"x\",\"files\":{},\"serial\":1,\"version\":1,\"version\":1}", ERR_FORMAT},
-	{"{\"created\":\"x\",\"files\":{},\"serial\":1,\"version\":2}", ERR_FORMAT},
-	{"{\"created\":\"x\",\"files\":{},\"serial\":1,\"version\":\"1\"}", ERR_FORMAT},
-	{"{\"created\":\"x\",\"files\":{},\"serial\":1,\"version\":1.0}", ERR_FORMAT},
-	{"{\"created\":\"x\",\"files\":{},\"serial\":0,\"version\":1}", ERR_FORMAT},
-	{"{\"created\":\"x\",\"files\":{},\"serial\":-3,\"version\":1}", ERR_FORMAT},
-	{"{\"created\":\"x\",\"files\":{},\"serial\":1.5,\"version\":1}", ERR_FORMAT},
-	{"{\"created\":\"x\",\"files\":{},\"serial\":99999999999999999999,\"version\":1}", ERR_FORMAT},
-	{"{\"created\":1,\"files\":{},\"serial\":1,\"version\":1}", ERR_FORMAT},
-	{"{\"created\":\"\",\"files\":{},\"serial\":1,\"version\":1}", ERR_FORMAT},
-	{"{\"created\":\"x\",\"files\":[],\"serial\":1,\"version\":1}", ERR_FORMAT},
-	{"{\"files\":{},\"serial\":1,\"version\":1}", ERR_FORMAT},
-	{"{\"created\":\"x\",\"files\":{},\"serial\":1,\"version\":1,\"extra\":0}", ERR_FORMAT},
-	{"{\"created\":\"x\",\"files\":{\"a\":1},\"serial\":1,\"version\":1}", ERR_FORMAT},
-	{"{\"created\":\"x\",\"files\":{\"a\":\"00\"},\"serial\":1,\"version\":1}", ERR_FORMAT},
-	{"{\"created\":\"x\",\"files\":{\"a\":\"000000000000000000000000000000000000000000000000000000000000000A\"},\"serial\":1,\"version\":1}", ERR_FORMAT},
-	{"{\"created\":\"x\",\"files\":{\"../a\":" H64 "},\"serial\":1,\"version\":1}", ERR_FORMAT},
-	{"{\"created\":\"x\",\"files\":{\"/etc/passwd\":" H64 "},\"serial\":1,\"version\":1}", ERR_FORMAT},
-	{"{\"created\":\"x\",\"files\":{\"a//b\":" H64 "},\"serial\":1,\"version\":1}", ERR_FORMAT},
-	{"{\"created\":\"x\",\"files\":{\"a\\\\b\":" H64 "},\"serial\":1,\"version\":1}", ERR_FORMAT},
-	{"{\"created\":\"x\",\"files\":{\"a\\u0000b\":" H64 "},\"serial\":1,\"version\":1}", ERR_FORMAT},
-	{"{\"created\":\"x\",\"files\":{\"a\":" H64 ",\"a\":" H64 "},\"serial\":1,\"version\":1}", ERR_FORMAT},
-	{"{\"created\":\"x\",\"files\":{\"crypto_manifest.json\":" H64 "},\"serial\":1,\"version\":1}", ERR_FORMAT},
-	{"{\"created\":\"x\",\"files\":{\".git/config\":" H64 "},\"serial\":1,\"version\":1}", ERR_FORMAT},
+    {"", ERR_FORMAT},
+    {"[]", ERR_FORMAT},
+    {"{\"created\":\"x\",\"files\":{},\"serial\":1,\"version\":1} x", ERR_FORMAT},
+    {"{\"created\":\"x\",\"files\":{},\"serial\":1,\"version\":1,\"version\":1}", ERR_FORMAT},
+    {"{\"created\":\"x\",\"files\":{},\"serial\":1,\"version\":2}", ERR_FORMAT},
+    {"{\"created\":\"x\",\"files\":{},\"serial\":1,\"version\":\"1\"}", ERR_FORMAT},
+    {"{\"created\":\"x\",\"files\":{},\"serial\":1,\"version\":1.0}", ERR_FORMAT},
+    {"{\"created\":\"x\",\"files\":{},\"serial\":0,\"version\":1}", ERR_FORMAT},
+    {"{\"created\":\"x\",\"files\":{},\"serial\":-3,\"version\":1}", ERR_FORMAT},
+    {"{\"created\":\"x\",\"files\":{},\"serial\":1.5,\"version\":1}", ERR_FORMAT},
+    {"{\"created\":\"x\",\"files\":{},\"serial\":99999999999999999999,\"version\":1}", ERR_FORMAT},
+    {"{\"created\":1,\"files\":{},\"serial\":1,\"version\":1}", ERR_FORMAT},
+    {"{\"created\":\"\",\"files\":{},\"serial\":1,\"version\":1}", ERR_FORMAT},
+    {"{\"created\":\"x\",\"files\":[],\"serial\":1,\"version\":1}", ERR_FORMAT},
+    {"{\"files\":{},\"serial\":1,\"version\":1}", ERR_FORMAT},
+    {"{\"created\":\"x\",\"files\":{},\"serial\":1,\"version\":1,\"extra\":0}", ERR_FORMAT},
+    {"{\"created\":\"x\",\"files\":{\"a\":1},\"serial\":1,\"version\":1}", ERR_FORMAT},
+    {"{\"created\":\"x\",\"files\":{\"a\":\"00\"},\"serial\":1,\"version\":1}", ERR_FORMAT},
+    {"{\"created\":\"x\",\"files\":{\"a\":"
+     "\"000000000000000000000000000000000000000000000000000000000000000A\"},\"serial\":1,"
+     "\"version\":1}",
+     ERR_FORMAT},
+    {"{\"created\":\"x\",\"files\":{\"../a\":" H64 "},\"serial\":1,\"version\":1}", ERR_FORMAT},
+    {"{\"created\":\"x\",\"files\":{\"/etc/passwd\":" H64 "},\"serial\":1,\"version\":1}",
+     ERR_FORMAT},
+    {"{\"created\":\"x\",\"files\":{\"a//b\":" H64 "},\"serial\":1,\"version\":1}", ERR_FORMAT},
+    {"{\"created\":\"x\",\"files\":{\"a\\\\b\":" H64 "},\"serial\":1,\"version\":1}", ERR_FORMAT},
+    {"{\"created\":\"x\",\"files\":{\"a\\u0000b\":" H64 "},\"serial\":1,\"version\":1}",
+     ERR_FORMAT},
+    {"{\"created\":\"x\",\"files\":{\"a\":" H64 ",\"a\":" H64 "},\"serial\":1,\"version\":1}",
+     ERR_FORMAT},
+    {"{\"created\":\"x\",\"files\":{\"crypto_manifest.json\":" H64 "},\"serial\":1,\"version\":1}",
+     ERR_FORMAT},
+    {"{\"created\":\"x\",\"files\":{\".git/config\":" H64 "},\"serial\":1,\"version\":1}",
+     ERR_FORMAT},
 };
 
 static void test_parse(void)
@@ -112,26 +119,37 @@ static void test_parse(void)
 		snprintf(name, sizeof(name), "parse bad manifest %zu", i);
 		TEST_START(name);
 		m = (struct bundle_manifest *)1;
-		ASSERT_INT_EQ(bundle_manifest_parse((const uint8_t *)bad[i].json, strlen(bad[i].json),
-						    &m),
-			      bad[i].code);
+		ASSERT_INT_EQ(
+		    bundle_manifest_parse((const uint8_t *)bad[i].json, strlen(bad[i].json), &m),
+		    bad[i].code);
 		ASSERT_TRUE(m == NULL);
 		TEST_DONE();
 	}
 
 	TEST_START("parse refuses more than LIMIT_MANIFEST");
 	ASSERT_INT_EQ(bundle_manifest_parse((const uint8_t *)good, LIMIT_MANIFEST + 1, &m),
-		      ERR_TOO_LARGE);
+	              ERR_TOO_LARGE);
 	TEST_DONE();
 }
 
 static void test_paths(void)
 {
-	static const char *ok[] = {"a", "keys/x_public.pem", ".hidden", "a/.b/c", "..a", "a..",
-				   ".gitignore", "sub/.git/x"};
-	static const char *no[] = {"", "/a", "a/", "a//b", ".", "..", "a/../b", "./a", "a/.",
-				   "a\\b", "a\tb", "crypto_manifest.json", "crypto_manifest.json.sig",
-				   ".git/HEAD"};
+	static const char *ok[] = {"a",   "keys/x_public.pem", ".hidden",   "a/.b/c", "..a",
+	                           "a..", ".gitignore",        "sub/.git/x"};
+	static const char *no[] = {"",
+	                           "/a",
+	                           "a/",
+	                           "a//b",
+	                           ".",
+	                           "..",
+	                           "a/../b",
+	                           "./a",
+	                           "a/.",
+	                           "a\\b",
+	                           "a\tb",
+	                           "crypto_manifest.json",
+	                           "crypto_manifest.json.sig",
+	                           ".git/HEAD"};
 	size_t i;
 
 	TEST_START("path rules");
@@ -176,8 +194,8 @@ static void test_ceremony(void)
 
 	TEST_START("ceremony log chain");
 	snprintf(path, sizeof(path), "%s/ceremony.log", tmpdir);
-	ASSERT_INT_EQ(ceremony_append(path, "init", "fpr=sha256:00", "first \"step\"\n", 1000, head),
-		      0);
+	ASSERT_INT_EQ(
+	    ceremony_append(path, "init", "fpr=sha256:00", "first \"step\"\n", 1000, head), 0);
 	ASSERT_INT_EQ(ceremony_append(path, "manifest", "serial=1", NULL, 1001, NULL), 0);
 	ASSERT_INT_EQ(ceremony_append(path, "sign", NULL, "ok", 1002, head), 0);
 	ASSERT_INT_EQ(ceremony_verify(path, &lines, head2), 0);
@@ -203,9 +221,9 @@ static void test_ceremony(void)
 		ASSERT_INT_EQ(ceremony_check((uint8_t *)text, len - 1, &lines, NULL), ERR_FORMAT);
 		/* Line 1 removed. */
 		ASSERT_INT_EQ(ceremony_check((uint8_t *)strchr(text, '\n') + 1,
-					     len - (size_t)(strchr(text, '\n') + 1 - text), &lines,
-					     NULL),
-			      ERR_AUTH);
+		                             len - (size_t)(strchr(text, '\n') + 1 - text), &lines,
+		                             NULL),
+		              ERR_AUTH);
 		ASSERT_INT_EQ(ceremony_check((uint8_t *)text, 0, &lines, head), 0);
 		ASSERT_SIZE_EQ(lines, 0);
 		/* A broken log is not extended. */
@@ -321,10 +339,38 @@ static void test_cycle(void)
 	TEST_DONE();
 }
 
+static void test_walk_limits(void)
+{
+	char dir[512], path[2048];
+	struct buf *b = buf_new(LIMIT_MANIFEST);
+	size_t n;
+	int i;
+
+	TEST_START("walk limits");
+	snprintf(dir, sizeof(dir), "%s/deep", tmpdir);
+	n = (size_t)snprintf(path, sizeof(path), "%s", dir);
+	for (i = 0; i < BUNDLE_DEPTH_MAX + 1; i++)
+		n += (size_t)snprintf(path + n, sizeof(path) - n, "/d");
+	ASSERT_INT_EQ(file_mkdirs(path, 0755), 0);
+	ASSERT_INT_EQ(bundle_manifest_build(dir, 1, 0, b), ERR_TOO_LARGE);
+	ASSERT_TRUE(strstr(err_detail(), "nested deeper") != NULL);
+	/* Empty directories hold no file: an empty manifest. */
+	snprintf(dir, sizeof(dir), "%s/empty", tmpdir);
+	snprintf(path, sizeof(path), "%s/a/b", dir);
+	ASSERT_INT_EQ(file_mkdirs(path, 0755), 0);
+	buf_reset(b);
+	ASSERT_INT_EQ(bundle_manifest_build(dir, 1, 0, b), 0);
+	ASSERT_TRUE(buf_len(b) > 0 && memmem(buf_ptr(b), buf_len(b), "\"files\": {}", 11) != NULL);
+	ASSERT_INT_EQ(bundle_manifest_build(dir, 0, 0, b), ERR_INVALID_ARG);
+	ASSERT_INT_EQ(bundle_manifest_build("/nonexistent-bundle", 1, 0, b), ERR_NOT_FOUND);
+	buf_free(b);
+	TEST_DONE();
+}
+
 int main(void)
 {
 	snprintf(tmpdir, sizeof(tmpdir), "%s/bundle-unit.XXXXXX",
-		 getenv("TMPDIR") != NULL ? getenv("TMPDIR") : "/tmp");
+	         getenv("TMPDIR") != NULL ? getenv("TMPDIR") : "/tmp");
 	if (mkdtemp(tmpdir) == NULL) {
 		perror("mkdtemp");
 		return 1;
@@ -334,6 +380,7 @@ int main(void)
 	test_state();
 	test_ceremony();
 	test_cycle();
+	test_walk_limits();
 	nftw(tmpdir, rm_one, 16, FTW_DEPTH | FTW_PHYS);
 	return unit_finish("bundle-unit");
 }

@@ -83,4 +83,20 @@ expect_refusal 1 "not a directory" -- --config "$TMP/good.yaml" --bundle "$TMP/n
 expect_refusal 1 "PKCS#11 module /nonexistent.so" -- --config "$TMP/good.yaml" --bundle "$TMP" \
 	--pkcs11-module /nonexistent.so
 port_closed
+# The systemd unit: template filled, hardening present, and systemd accepts it
+# (apart from the binary not being installed in this build tree).
+unit=$COFFER_BUILD/appliance/appliance-server.service
+[ -f "$unit" ] || fail "no generated unit"
+grep '@' "$unit" | grep -v '@system-service' | grep -q . && fail "unsubstituted @var@ in the unit"
+grep -Eq '^User=[a-z_][a-z0-9_-]*$' "$unit" && grep -Eq '^Group=[a-z_][a-z0-9_-]*$' "$unit" ||
+	fail "User=/Group= not filled"
+for d in Type=notify ProtectSystem=strict PrivateTmp=yes NoNewPrivileges=yes CapabilityBoundingSet= \
+	MemoryDenyWriteExecute=yes LockPersonality=yes SystemCallFilter=@system-service \
+	"RestrictAddressFamilies=AF_INET AF_INET6 AF_UNIX"; do
+	grep -qx "$d" "$unit" || fail "unit lacks $d"
+done
+if command -v systemd-analyze >/dev/null; then
+	systemd-analyze verify "$unit" 2>&1 | grep -v "is not executable" | grep . &&
+		fail "systemd-analyze verify complains"
+fi
 echo "cli: ok"

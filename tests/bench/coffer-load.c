@@ -13,7 +13,8 @@
  *	p50/p99/p99.9 latency, errors, and with --server-pid the server's CPU
  *	per fetch (utime+stime from /proc/PID/stat over the measured window),
  *	its ratio to --floor-us, and the server's RSS and private memory
- *	sampled half-way through the window (/proc/PID/smaps_rollup).
+ *	sampled half-way through the window (/proc/PID/smaps_rollup), and this
+ *	process' own CPU per fetch (the load generator shares the cores).
  *
  *   coffer-load hold --server ADDR --count N
  *	Open N TCP connections that never send a byte, print "held N" and keep
@@ -159,6 +160,17 @@ static int proc_mem(long pid, unsigned long *rss_kb, unsigned long *priv_kb)
 
 /* ---- fetch ---- */
 
+/* This process' CPU seconds, all threads. */
+static double self_cpu(void)
+{
+	struct rusage ru;
+
+	if (getrusage(RUSAGE_SELF, &ru) != 0)
+		return 0;
+	return (double)ru.ru_utime.tv_sec + (double)ru.ru_utime.tv_usec / 1e6 +
+	       (double)ru.ru_stime.tv_sec + (double)ru.ru_stime.tv_usec / 1e6;
+}
+
 static int lat_push(struct worker *w, uint32_t us)
 {
 	if (w->n == w->cap) {
@@ -253,7 +265,7 @@ static int cmd_fetch(const struct opts *o)
 	size_t total = 0, k;
 	unsigned long errors = 0, rss = 0, priv = 0;
 	unsigned i, started = 0;
-	double t0 = 0, t1 = 0, c0 = -1, c1 = -1, cpu_us = 0;
+	double t0 = 0, t1 = 0, c0 = -1, c1 = -1, cpu_us = 0, s0 = 0, s1 = 0;
 	const char *first_error = NULL;
 	char cpu_txt[32] = "-", ratio_txt[32] = "-", mem_txt[48] = "-";
 	int rc = 1;
@@ -283,6 +295,7 @@ static int cmd_fetch(const struct opts *o)
 	sleep_s(o->warmup);
 	if (o->server_pid > 0)
 		c0 = proc_cpu(o->server_pid);
+	s0 = self_cpu();
 	t0 = now_s();
 	atomic_store(&phase, PH_MEASURE);
 	sleep_s(o->seconds / 2);
@@ -291,6 +304,7 @@ static int cmd_fetch(const struct opts *o)
 	sleep_s(o->seconds - (now_s() - t0));
 	atomic_store(&phase, PH_STOP);
 	t1 = now_s();
+	s1 = self_cpu();
 	if (o->server_pid > 0)
 		c1 = proc_cpu(o->server_pid);
 join:
@@ -329,15 +343,17 @@ join:
 			 (double)priv / 1024.0);
 	if (o->header) {
 		printf("| %-22s | clients | fetches | fetches/s | p50 ms | p99 ms | p99.9 ms | errors "
-		       "| server CPU µs/fetch | × floor | server RSS / private MiB |\n",
+		       "| server CPU µs/fetch | × floor | server RSS / private MiB | load-gen CPU µs/fetch |\n",
 		       "run");
 		printf("|------------------------|---------|---------|-----------|--------|--------|"
-		       "----------|--------|---------------------|---------|--------------------------|\n");
+		       "----------|--------|---------------------|---------|--------------------------|"
+		       "-----------------------|\n");
 	}
-	printf("| %-22s | %7u | %7zu | %9.0f | %6.2f | %6.2f | %8.2f | %6lu | %19s | %7s | %24s |\n",
+	printf("| %-22s | %7u | %7zu | %9.0f | %6.2f | %6.2f | %8.2f | %6lu | %19s | %7s | %24s "
+	       "| %21.0f |\n",
 	       o->label ? o->label : "fetch", o->threads, total, (double)total / (t1 - t0),
 	       pct_ms(all, total, 50), pct_ms(all, total, 99), pct_ms(all, total, 99.9), errors,
-	       cpu_txt, ratio_txt, mem_txt);
+	       cpu_txt, ratio_txt, mem_txt, (s1 - s0) * 1e6 / (double)total);
 	fflush(stdout);
 	if (first_error != NULL)
 		fprintf(stderr, "coffer-load: %lu failed fetches; first: %s\n", errors, first_error);
@@ -424,15 +440,6 @@ out:
 
 /* ---- floor ---- */
 
-static double self_cpu(void)
-{
-	struct rusage ru;
-
-	if (getrusage(RUSAGE_SELF, &ru) != 0)
-		return 0;
-	return (double)ru.ru_utime.tv_sec + (double)ru.ru_utime.tv_usec / 1e6 +
-	       (double)ru.ru_stime.tv_sec + (double)ru.ru_stime.tv_usec / 1e6;
-}
 
 static EVP_PKEY *gen_p256(void)
 {

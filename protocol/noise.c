@@ -1,6 +1,7 @@
 // SPDX-License-Identifier: ISC
 #include "noise.h"
 
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -131,6 +132,52 @@ int noise_check_pub(enum noise_dh dh, const uint8_t *pub, size_t len)
 	return 0;
 }
 
+/*
+ * A P-256 public key for a peer point. EVP_PKEY_fromdata by curve name (what
+ * pkey_from_point does) builds the whole group each time (Montgomery
+ * constants, generator precomputation): in the benchmark's profile that was
+ * about a tenth of the server's CPU per handshake. Duplicating a template key
+ * copies the group instead; EVP_PKEY_set1_encoded_public_key then decodes the
+ * point, which OpenSSL checks lies on the curve, and pkey_check_point checks
+ * it first anyway, with this module's error messages. Falls back to
+ * pkey_from_point when the template cannot be made.
+ */
+static EVP_PKEY *p256_template;
+static pthread_once_t p256_template_once = PTHREAD_ONCE_INIT;
+
+/* Public only: a duplicate must not carry a private scalar around. */
+static void p256_template_init(void)
+{
+	EVP_PKEY *k = NULL;
+	uint8_t pt[P256_POINT_LEN];
+
+	if (pkey_generate_p256(&k) != 0 || pkey_to_point(k, pt) != 0 ||
+	    pkey_from_point(pt, sizeof(pt), &p256_template) != 0) {
+		p256_template = NULL;
+		err_clear();
+	}
+	EVP_PKEY_free(k);
+}
+
+static int p256_peer(const uint8_t *pt, EVP_PKEY **out)
+{
+	EVP_PKEY *k = NULL;
+	int r;
+
+	*out = NULL;
+	if (pthread_once(&p256_template_once, p256_template_init) != 0 || p256_template == NULL)
+		return pkey_from_point(pt, P256_POINT_LEN, out);
+	if ((r = pkey_check_point(pt, P256_POINT_LEN)) != 0)
+		return r;
+	if ((k = EVP_PKEY_dup(p256_template)) == NULL ||
+	    EVP_PKEY_set1_encoded_public_key(k, pt, P256_POINT_LEN) != 1) {
+		EVP_PKEY_free(k);
+		return err_crypto("import P-256 public key");
+	}
+	*out = k;
+	return 0;
+}
+
 int noise_pkey_dh(void *ctx, const uint8_t *peer, uint8_t *out)
 {
 	EVP_PKEY *priv = ctx, *pub = NULL;
@@ -158,9 +205,22 @@ int noise_pkey_dh(void *ctx, const uint8_t *peer, uint8_t *out)
 		r = err_set(ERR_UNSUPPORTED, "DH key is neither P-256 nor X25519");
 		goto out;
 	}
-	if ((r = pkey_from_point(peer, P256_POINT_LEN, &pub)) != 0 ||
-	    (r = pkey_ecdh(priv, pub, out)) != 0)
+	if ((r = p256_peer(peer, &pub)) != 0)
 		goto out;
+	/*
+	 * pkey_from_point checked that the point lies on the curve, and P-256's
+	 * cofactor is 1: that is the whole public-key validation. OpenSSL 3's
+	 * EVP_PKEY_derive_set_peer would validate again with a full n*Q scalar
+	 * multiplication, as costly as the ECDH itself (measured by
+	 * tests/bench/run.sh: 57 us -> 112 us per ECDH), so it is skipped here.
+	 */
+	if ((dctx = EVP_PKEY_CTX_new(priv, NULL)) == NULL || EVP_PKEY_derive_init(dctx) != 1 ||
+	    EVP_PKEY_derive_set_peer_ex(dctx, pub, 0) != 1 ||
+	    EVP_PKEY_derive(dctx, out, &len) != 1 || len != P256_DH_LEN) {
+		r = err_crypto("P-256 ECDH");
+		goto out;
+	}
+	r = 0;
 out:
 	EVP_PKEY_CTX_free(dctx);
 	EVP_PKEY_free(pub);
@@ -395,13 +455,63 @@ int noise_aead_open(enum noise_cipher c, const uint8_t key[static NOISE_KEY_LEN]
 	return aead(0, c, key, nonce, ad, adlen, in, len, out);
 }
 
+/*
+ * The digests and HMAC contexts (digest set, no key) of every hash, fetched
+ * once per process: fetching by name on each call showed in the benchmark's
+ * profile (a locked lookup in the provider store). A slot left NULL (fetch
+ * failed) makes the callers fetch per call as before, with its error.
+ */
+#define N_HASHES (sizeof(hash_ossl) / sizeof(hash_ossl[0]))
+static EVP_MD *cached_md[N_HASHES];
+static EVP_MAC_CTX *cached_hmac[N_HASHES];
+static pthread_once_t cache_once = PTHREAD_ONCE_INIT;
+
+static void cache_init(void)
+{
+	EVP_MAC *mac = EVP_MAC_fetch(NULL, "HMAC", NULL);
+	OSSL_PARAM params[2];
+	size_t h;
+
+	for (h = 0; h < N_HASHES; h++) {
+		if (hash_ossl[h] == NULL)
+			continue;
+		cached_md[h] = EVP_MD_fetch(NULL, hash_ossl[h], NULL);
+		if (mac == NULL || (cached_hmac[h] = EVP_MAC_CTX_new(mac)) == NULL)
+			continue;
+		params[0] = OSSL_PARAM_construct_utf8_string(OSSL_MAC_PARAM_DIGEST,
+							     (char *)hash_ossl[h], 0);
+		params[1] = OSSL_PARAM_construct_end();
+		if (EVP_MAC_CTX_set_params(cached_hmac[h], params) != 1) {
+			EVP_MAC_CTX_free(cached_hmac[h]);
+			cached_hmac[h] = NULL;
+		}
+	}
+	/* The contexts hold their own references. */
+	EVP_MAC_free(mac);
+	ERR_clear_error();
+}
+
+static EVP_MAC_CTX *hmac_template(enum noise_hash h)
+{
+	if (pthread_once(&cache_once, cache_init) != 0 || (size_t)h >= N_HASHES)
+		return NULL;
+	return cached_hmac[h];
+}
+
+static EVP_MD *md_cached(enum noise_hash h)
+{
+	if (pthread_once(&cache_once, cache_init) != 0 || (size_t)h >= N_HASHES)
+		return NULL;
+	return cached_md[h];
+}
+
 /* HMAC(key, a || b || c) with the given hash. */
 static int hmac(enum noise_hash h, const uint8_t *key, size_t keylen, const uint8_t *a,
 		size_t alen, const uint8_t *b, size_t blen, const uint8_t *c, size_t clen,
 		uint8_t *out)
 {
 	EVP_MAC *mac = NULL;
-	EVP_MAC_CTX *ctx = NULL;
+	EVP_MAC_CTX *ctx = NULL, *tmpl;
 	OSSL_PARAM params[2];
 	uint8_t zero[NOISE_MAX_HASH_LEN] = {0};
 	size_t outl = 0;
@@ -414,9 +524,19 @@ static int hmac(enum noise_hash h, const uint8_t *key, size_t keylen, const uint
 	}
 	params[0] = OSSL_PARAM_construct_utf8_string(OSSL_MAC_PARAM_DIGEST, (char *)hash_ossl[h], 0);
 	params[1] = OSSL_PARAM_construct_end();
-	if ((mac = EVP_MAC_fetch(NULL, "HMAC", NULL)) == NULL ||
-	    (ctx = EVP_MAC_CTX_new(mac)) == NULL || EVP_MAC_init(ctx, key, keylen, params) != 1 ||
-	    (alen != 0 && EVP_MAC_update(ctx, a, alen) != 1) ||
+	if ((tmpl = hmac_template(h)) != NULL) {
+		/* A copy of the keyless template: no fetch, no digest lookup. */
+		if ((ctx = EVP_MAC_CTX_dup(tmpl)) == NULL || EVP_MAC_init(ctx, key, keylen, NULL) != 1) {
+			r = err_crypto("HMAC-%s", hash_names[h]);
+			goto out;
+		}
+	} else if ((mac = EVP_MAC_fetch(NULL, "HMAC", NULL)) == NULL ||
+		   (ctx = EVP_MAC_CTX_new(mac)) == NULL ||
+		   EVP_MAC_init(ctx, key, keylen, params) != 1) {
+		r = err_crypto("HMAC-%s", hash_names[h]);
+		goto out;
+	}
+	if ((alen != 0 && EVP_MAC_update(ctx, a, alen) != 1) ||
 	    (blen != 0 && EVP_MAC_update(ctx, b, blen) != 1) ||
 	    (clen != 0 && EVP_MAC_update(ctx, c, clen) != 1) ||
 	    EVP_MAC_final(ctx, out, &outl, NOISE_MAX_HASH_LEN) != 1 || outl != noise_hash_len(h)) {
@@ -461,12 +581,13 @@ static int hash2(enum noise_hash h, const uint8_t *a, size_t alen, const uint8_t
 		 uint8_t *out)
 {
 	EVP_MD_CTX *ctx = NULL;
-	EVP_MD *md = NULL;
+	EVP_MD *md = NULL, *md_use;
 	int r = 0;
 
-	if ((md = EVP_MD_fetch(NULL, hash_ossl[h], NULL)) == NULL ||
-	    (ctx = EVP_MD_CTX_new()) == NULL || EVP_DigestInit_ex(ctx, md, NULL) != 1 ||
-	    EVP_DigestUpdate(ctx, a, alen) != 1 || (blen != 0 && EVP_DigestUpdate(ctx, b, blen) != 1) ||
+	if ((md_use = md_cached(h)) == NULL)
+		md_use = md = EVP_MD_fetch(NULL, hash_ossl[h], NULL);
+	if (md_use == NULL || (ctx = EVP_MD_CTX_new()) == NULL ||
+	    EVP_DigestInit_ex(ctx, md_use, NULL) != 1 || EVP_DigestUpdate(ctx, a, alen) != 1 || (blen != 0 && EVP_DigestUpdate(ctx, b, blen) != 1) ||
 	    EVP_DigestFinal_ex(ctx, out, NULL) != 1)
 		r = err_crypto("hash %s", hash_names[h]);
 	EVP_MD_CTX_free(ctx);

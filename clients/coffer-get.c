@@ -647,7 +647,6 @@ static int id_main(int argc, char **argv)
 {
 	struct opts o;
 	struct clicfg *file = NULL;
-	struct hsm_config hc;
 	struct hsm *h = NULL;
 	struct hsm_key *key = NULL;
 	EVP_PKEY *pub = NULL;
@@ -685,28 +684,14 @@ static int id_main(int argc, char **argv)
 			rc = EXIT_USAGE;
 			goto out;
 		}
-		memset(&hc, 0, sizeof(hc));
-		if (strncmp(k, "pkcs11:", 7) == 0) {
-			if (module == NULL) {
+		{
+			struct hsm_key_spec spec = {k, module, pin, tpm2, 0};
+			if (strncmp(k, "pkcs11:", 7) == 0 && module == NULL) {
 				msg("a pkcs11: key needs --pkcs11-module");
 				rc = EXIT_USAGE;
 				goto out;
 			}
-			hc.backend = HSM_BACKEND_PKCS11;
-			hc.module = module;
-			hc.token = k;
-			hc.pin_source = pin;
-			r = hsm_open(&hc, &h);
-			if (r == 0)
-				r = hsm_key_open(h, k, &key);
-		} else if (tpm2 != NULL) {
-			hc.backend = HSM_BACKEND_TPM2;
-			hc.tcti = tpm2;
-			r = hsm_open(&hc, &h);
-			if (r == 0)
-				r = hsm_key_open(h, k, &key);
-		} else {
-			r = hsm_key_load_pem(k, &key);
+			r = hsm_key_open_spec(&spec, &h, &key);
 		}
 		if (r == 0)
 			r = hsm_key_public(key, &pub);

@@ -323,7 +323,6 @@ out:
 
 static int open_key(const struct coffer_config *cfg, struct coffer_client *c)
 {
-	struct hsm_config hc;
 	int r;
 
 	switch (cfg->kind) {
@@ -335,23 +334,19 @@ static int open_key(const struct coffer_config *cfg, struct coffer_client *c)
 			            "client key: %s", err_msg(r));
 		return COFFER_OK;
 	case KEY_PKCS11:
-	case KEY_TPM2:
-		memset(&hc, 0, sizeof(hc));
-		hc.need = HSM_NEED_ECDH;
+	case KEY_TPM2: {
+		struct hsm_key_spec spec = {cfg->key, NULL, NULL, NULL, HSM_NEED_ECDH};
 		if (cfg->kind == KEY_PKCS11) {
-			hc.backend = HSM_BACKEND_PKCS11;
-			hc.module = cfg->module;
-			hc.token = cfg->key; /* the URI's token attributes pick the token */
-			hc.pin_source = cfg->pin_source;
+			spec.module = cfg->module;
+			spec.pin_source = cfg->pin_source;
 		} else {
-			hc.backend = HSM_BACKEND_TPM2;
-			hc.tcti = cfg->tcti;
+			/* A TPM blob; NULL means the tss2 default TCTI. */
+			spec.tcti = cfg->tcti != NULL ? cfg->tcti : "";
 		}
-		if ((r = hsm_open(&hc, &c->hsm)) != 0)
-			return fail(COFFER_E_LOCAL, "client key token: %s", err_msg(r));
-		if ((r = hsm_key_open(c->hsm, cfg->key, &c->key)) != 0)
+		if ((r = hsm_key_open_spec(&spec, &c->hsm, &c->key)) != 0)
 			return fail(COFFER_E_LOCAL, "client key: %s", err_msg(r));
 		return COFFER_OK;
+	}
 	case KEY_NONE:
 		break;
 	}

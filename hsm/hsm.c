@@ -418,3 +418,37 @@ int hsm_list(struct hsm *h, int (*fn)(const struct hsm_key_info *, void *), void
 		return err_set(ERR_UNSUPPORTED, "list keys: %s keeps no objects", h->desc);
 	return hsm_p11_list(h, fn, arg);
 }
+
+int hsm_key_open_spec(const struct hsm_key_spec *spec, struct hsm **hp, struct hsm_key **kp)
+{
+	struct hsm_config cfg;
+	int r;
+
+	*hp = NULL;
+	*kp = NULL;
+	if (spec->key == NULL)
+		return err_set(ERR_INVALID_ARG, "no key given");
+	memset(&cfg, 0, sizeof(cfg));
+	cfg.need = spec->need;
+	if (strncmp(spec->key, "pkcs11:", 7) == 0) {
+		if (spec->module == NULL)
+			return err_set(ERR_INVALID_ARG, "a pkcs11: key needs a PKCS#11 module "
+							"(--pkcs11-module)");
+		cfg.backend = HSM_BACKEND_PKCS11;
+		cfg.module = spec->module;
+		cfg.token = spec->key; /* the URI's token attributes pick the token */
+		cfg.pin_source = spec->pin_source;
+	} else if (spec->tcti != NULL) {
+		cfg.backend = HSM_BACKEND_TPM2;
+		cfg.tcti = spec->tcti[0] != '\0' ? spec->tcti : NULL; /* "": the default */
+	} else {
+		return hsm_key_load_pem(spec->key, kp);
+	}
+	if ((r = hsm_open(&cfg, hp)) != 0)
+		return r;
+	if ((r = hsm_key_open(*hp, spec->key, kp)) != 0) {
+		hsm_close(*hp);
+		*hp = NULL;
+	}
+	return r;
+}

@@ -110,6 +110,24 @@ unsigned hsm_missing(const struct hsm *h, unsigned need);
  * Free with hsm_key_free.
  */
 int hsm_key_open(struct hsm *h, const char *name, struct hsm_key **out) WARN_UNUSED;
+/* Where a private key lives, in the form the command-line tools take it. */
+struct hsm_key_spec {
+	const char *key;        /* PEM file, "pkcs11:..." URI, or TPM blob (with tcti) */
+	const char *module;     /* PKCS#11 module: required for a pkcs11: key */
+	const char *pin_source; /* PIN source for a pkcs11: key (NULL: the URI's, or none) */
+	const char *tcti;       /* set: `key` is a TPM blob used through this TCTI ("": default) */
+	unsigned need;          /* enum hsm_need, checked for token keys */
+};
+
+/*
+ * Open the key a spec names: a pkcs11: URI in the token its token attributes
+ * select, a TPM blob when tcti is set, else a PEM file. *hp is the opened
+ * token (NULL for a PEM key); free *kp with hsm_key_free, then *hp with
+ * hsm_close. ERR_INVALID_ARG for a pkcs11: key without a module.
+ */
+int hsm_key_open_spec(const struct hsm_key_spec *spec, struct hsm **hp, struct hsm_key **kp)
+	WARN_UNUSED;
+
 /* Software key from a PEM file without an hsm handle (clients, companions). */
 int hsm_key_load_pem(const char *path, struct hsm_key **out) WARN_UNUSED;
 /* Software key from an EVP_PKEY (a reference is taken). */

@@ -36,43 +36,12 @@ enum {
 	EXIT_LOCAL = 3, /* token, key file or system error */
 };
 
-/* How to reach a private key: a PEM file, a PKCS#11 URI, or a TPM blob. */
-struct keyopt {
-	const char *key;        /* PEM path, "pkcs11:..." URI, or TPM blob path */
-	const char *module;     /* --pkcs11-module */
-	const char *pin_source; /* --pin-source */
-	const char *tcti;       /* --tpm2 */
-};
-
-static int key_open(const struct keyopt *o, struct hsm **hp, struct hsm_key **kp)
+static int key_open(const struct hsm_key_spec *o, struct hsm **hp, struct hsm_key **kp)
 {
-	struct hsm_config cfg;
-	int r;
+	struct hsm_key_spec spec = *o;
 
-	*hp = NULL;
-	*kp = NULL;
-	memset(&cfg, 0, sizeof(cfg));
-	if (strncmp(o->key, "pkcs11:", 7) == 0) {
-		if (o->module == NULL)
-			return err_set(ERR_INVALID_ARG, "a pkcs11: key needs --pkcs11-module");
-		cfg.backend = HSM_BACKEND_PKCS11;
-		cfg.module = o->module;
-		cfg.token = o->key;
-		cfg.pin_source = o->pin_source;
-	} else if (o->tcti != NULL) {
-		cfg.backend = HSM_BACKEND_TPM2;
-		cfg.tcti = o->tcti;
-	} else {
-		return hsm_key_load_pem(o->key, kp);
-	}
-	cfg.need = HSM_NEED_ECDH;
-	if ((r = hsm_open(&cfg, hp)) != 0)
-		return r;
-	if ((r = hsm_key_open(*hp, o->key, kp)) != 0) {
-		hsm_close(*hp);
-		*hp = NULL;
-	}
-	return r;
+	spec.need = HSM_NEED_ECDH;
+	return hsm_key_open_spec(&spec, hp, kp);
 }
 
 static void key_close(struct hsm *h, struct hsm_key *k)
@@ -206,7 +175,7 @@ static int seal_main(int argc, char **argv)
 		{"help", no_argument, NULL, 'h'},
 		{NULL, 0, NULL, 0},
 	};
-	struct keyopt ko = {0};
+	struct hsm_key_spec ko = {0};
 	const char *rpaths[MAX_RECIPIENTS], *out = NULL, *deffile, *fmtname = NULL;
 	EVP_PKEY *recips[MAX_RECIPIENTS];
 	size_t nr = 0, i;
@@ -358,7 +327,7 @@ static int check_main(int argc, char **argv)
 		{"help", no_argument, NULL, 'h'},
 		{NULL, 0, NULL, 0},
 	};
-	struct keyopt ko = {0};
+	struct hsm_key_spec ko = {0};
 	const char *bundle = NULL;
 	EVP_PKEY *comps[MAX_COMPANIONS];
 	size_t nc = 0, i, len = 0, ci = 0;

@@ -70,34 +70,10 @@ flow_softhsm() {
 	SRV_KEY_ARGS="--pkcs11-module $M --key pkcs11:token=appliance;object=appl --pin-source file:$APPL_PIN"
 }
 
-# tpm2-pkcs11 without a resource manager: flush transient objects after every
-# tpm2-tools call tpm2_ptool makes (swtpm has 3 object slots; shared/TOKENS.md).
+# The master key in swtpm through tpm2-pkcs11, the appliance key a TPM blob.
 flow_tpm() {
-	_module=$(dpkg -L libtpm2-pkcs11-1 2>/dev/null | grep '/pkcs11/libtpm2_pkcs11.so$' | head -n1 || true)
-	[ -n "$_module" ] || _module=/usr/lib/x86_64-linux-gnu/pkcs11/libtpm2_pkcs11.so
-	[ -r "$_module" ] || fail "tpm2-pkcs11 module not found (install libtpm2-pkcs11-1)"
-	command -v tpm2_ptool >/dev/null || fail "tpm2_ptool not found (install tpm2-pkcs11-tools)"
-	# tpm2-pkcs11 1.9.0 leaks a DER-decoded object in C_Sign (see
-	# tests/provisioning/pm-ceremony-tpm.sh); only for this TPM flow.
-	{
-		[ -r "$COFFER_SRC/tests/lsan.supp" ] && cat "$COFFER_SRC/tests/lsan.supp"
-		echo 'leak:ASN1_STRING_set'
-	} >"$TMP/lsan.supp"
-	export LSAN_OPTIONS="suppressions=$TMP/lsan.supp:print_suppressions=0"
-
-	start_swtpm
-	mkdir -p "$TMP/store" "$TMP/bin"
-	export TPM2TOOLS_TCTI="$SWTPM_TCTI" TPM2_PKCS11_TCTI="$SWTPM_TCTI"
-	export TPM2_PKCS11_STORE="$TMP/store" TPM2_PKCS11_LOG_LEVEL=0 TSS2_LOG=all+none
-	# shellcheck disable=SC2016
-	for _t in /usr/bin/tpm2_*; do
-		_n=$(basename "$_t")
-		case $_n in tpm2_flushcontext | tpm2_ptool | tpm2) continue ;; esac
-		printf '#!/bin/sh\n"%s" "$@"; rc=$?\n/usr/bin/tpm2_flushcontext -t >/dev/null 2>&1 || true\nexit $rc\n' \
-			"$_t" >"$TMP/bin/$_n"
-		chmod +x "$TMP/bin/$_n"
-	done
-	PATH="$TMP/bin:$PATH"
+	start_tpm2_pkcs11
+	_module=$TPM2_PKCS11_MODULE
 	_pin=$(od -An -N6 -tx1 /dev/urandom | tr -d ' \n')
 	printf '%s' "$_pin" >"$TMP/master.pin"
 	tpm2_ptool init >/dev/null || fail "tpm2_ptool init"

@@ -9,35 +9,8 @@ set -eu
 hsm=$1
 rate=$COFFER_BUILD/tests/bench/token-rate # built by default (meson test builds all first)
 [ -x "$rate" ] || fail "$rate not built"
-module=$(dpkg -L libtpm2-pkcs11-1 2>/dev/null | grep '/pkcs11/libtpm2_pkcs11.so$' | head -n1)
-[ -n "$module" ] || module=/usr/lib/x86_64-linux-gnu/pkcs11/libtpm2_pkcs11.so
-[ -r "$module" ] || fail "tpm2-pkcs11 module not found (install libtpm2-pkcs11-1)"
-command -v tpm2_ptool >/dev/null || fail "tpm2_ptool not found (install tpm2-pkcs11-tools)"
-
-# tpm2-pkcs11 leaks inside C_SignInit; libcrypto has no frame pointers, so
-# the slow unwinder is needed to see the module's frame in the report. The
-# project's suppressions (test.sh sets them) and ours go into one file: a
-# second suppressions= would replace the first.
-cat "$COFFER_SRC/tests/hsm/lsan.supp" > "$TMP/lsan.supp"
-if [ -f "$COFFER_SRC/tests/lsan.supp" ]; then
-	cat "$COFFER_SRC/tests/lsan.supp" >> "$TMP/lsan.supp"
-fi
-LSAN_OPTIONS="${LSAN_OPTIONS:+$LSAN_OPTIONS:}suppressions=$TMP/lsan.supp:fast_unwind_on_malloc=0"
-export LSAN_OPTIONS
-start_swtpm
-mkdir -p "$TMP/store" "$TMP/bin"
-export TPM2TOOLS_TCTI="$SWTPM_TCTI" TPM2_PKCS11_TCTI="$SWTPM_TCTI"
-export TPM2_PKCS11_STORE="$TMP/store" TPM2_PKCS11_LOG_LEVEL=0 TSS2_LOG=all+none
-# Without a resource manager transient objects pile up in swtpm's 3 slots:
-# flush them after every tpm2-tools call tpm2_ptool makes.
-for t in /usr/bin/tpm2_*; do
-	n=$(basename "$t")
-	case $n in tpm2_flushcontext | tpm2_ptool | tpm2) continue ;; esac
-	printf '#!/bin/sh\n"%s" "$@"; rc=$?\n/usr/bin/tpm2_flushcontext -t >/dev/null 2>&1 || true\nexit $rc\n' \
-		"$t" > "$TMP/bin/$n"
-	chmod +x "$TMP/bin/$n"
-done
-PATH="$TMP/bin:$PATH"
+start_tpm2_pkcs11
+module=$TPM2_PKCS11_MODULE
 
 umask 077
 pin=$(od -An -N6 -tx1 /dev/urandom | tr -d ' \n')

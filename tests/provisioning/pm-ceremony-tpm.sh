@@ -10,10 +10,6 @@ set -eu
 
 PM=provision-master
 B=$TMP/bundle
-module=$(dpkg -L libtpm2-pkcs11-1 2>/dev/null | grep '/pkcs11/libtpm2_pkcs11.so$' | head -n1 || true)
-[ -n "$module" ] || module=/usr/lib/x86_64-linux-gnu/pkcs11/libtpm2_pkcs11.so
-[ -r "$module" ] || fail "tpm2-pkcs11 module not found (install libtpm2-pkcs11-1)"
-command -v tpm2_ptool >/dev/null || fail "tpm2_ptool not found (install tpm2-pkcs11-tools)"
 
 status() {
 	_want=$1
@@ -26,31 +22,8 @@ status() {
 	}
 }
 
-# tpm2-pkcs11 1.9.0 leaks a DER-decoded object in C_Sign; by exit the module
-# is unloaded, so the suppression by module name in tests/lsan.supp cannot
-# match its frames (the fast unwinder stops inside libcrypto). Suppress that
-# allocation site for this script only; the SoftHSM2 ceremony runs the same
-# project code with no suppression beyond tests/lsan.supp.
-{
-	[ -r "$COFFER_SRC/tests/lsan.supp" ] && cat "$COFFER_SRC/tests/lsan.supp"
-	echo 'leak:ASN1_STRING_set'
-} >"$TMP/lsan.supp"
-export LSAN_OPTIONS="suppressions=$TMP/lsan.supp:print_suppressions=0"
-
-start_swtpm
-mkdir -p "$TMP/store" "$TMP/bin"
-export TPM2TOOLS_TCTI="$SWTPM_TCTI" TPM2_PKCS11_TCTI="$SWTPM_TCTI"
-export TPM2_PKCS11_STORE="$TMP/store" TPM2_PKCS11_LOG_LEVEL=0 TSS2_LOG=all+none
-# No resource manager: flush transient objects after every tpm2-tools call
-# tpm2_ptool makes (swtpm has 3 object slots; see shared/TOKENS.md).
-for t in /usr/bin/tpm2_*; do
-	n=$(basename "$t")
-	case $n in tpm2_flushcontext | tpm2_ptool | tpm2) continue ;; esac
-	printf '#!/bin/sh\n"%s" "$@"; rc=$?\n/usr/bin/tpm2_flushcontext -t >/dev/null 2>&1 || true\nexit $rc\n' \
-		"$t" >"$TMP/bin/$n"
-	chmod +x "$TMP/bin/$n"
-done
-PATH="$TMP/bin:$PATH"
+start_tpm2_pkcs11
+module=$TPM2_PKCS11_MODULE
 flush() { /usr/bin/tpm2_flushcontext -t >/dev/null 2>&1 || true; }
 
 umask 077

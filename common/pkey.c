@@ -61,15 +61,13 @@ out:
 	return r;
 }
 
-int pkey_from_point(const uint8_t *pt, size_t len, EVP_PKEY **out)
+/* A public key from a validated point, the slow way: fromdata by curve name. */
+static int from_point_fromdata(const uint8_t *pt, size_t len, EVP_PKEY **out)
 {
 	OSSL_PARAM params[3];
 	EVP_PKEY_CTX *ctx = NULL;
 	int r;
 
-	*out = NULL;
-	if ((r = pkey_check_point(pt, len)) != 0)
-		return r;
 	params[0] = OSSL_PARAM_construct_utf8_string(OSSL_PKEY_PARAM_GROUP_NAME, "prime256v1", 0);
 	params[1] = OSSL_PARAM_construct_octet_string(OSSL_PKEY_PARAM_PUB_KEY, (void *)pt, len);
 	params[2] = OSSL_PARAM_construct_end();
@@ -83,6 +81,48 @@ int pkey_from_point(const uint8_t *pt, size_t len, EVP_PKEY **out)
 out:
 	EVP_PKEY_CTX_free(ctx);
 	return r;
+}
+
+/*
+ * fromdata by curve name builds the whole group each time (Montgomery
+ * constants, generator precomputation): per handshake that was about a tenth
+ * of the server's CPU (tests/bench/run.sh). Duplicating a public-only template
+ * key copies the group instead; EVP_PKEY_set1_encoded_public_key then decodes
+ * the point, which OpenSSL checks lies on the curve (after our own check).
+ */
+static EVP_PKEY *template_key;
+static pthread_once_t template_once = PTHREAD_ONCE_INIT;
+
+static void template_init(void)
+{
+	EVP_PKEY *k = NULL;
+	uint8_t pt[P256_POINT_LEN];
+
+	if (pkey_generate_p256(&k) != 0 || pkey_to_point(k, pt) != 0 ||
+	    from_point_fromdata(pt, sizeof(pt), &template_key) != 0) {
+		template_key = NULL;
+		err_clear();
+	}
+	EVP_PKEY_free(k);
+}
+
+int pkey_from_point(const uint8_t *pt, size_t len, EVP_PKEY **out)
+{
+	EVP_PKEY *k;
+	int r;
+
+	*out = NULL;
+	if ((r = pkey_check_point(pt, len)) != 0)
+		return r;
+	if (pthread_once(&template_once, template_init) != 0 || template_key == NULL)
+		return from_point_fromdata(pt, len, out);
+	if ((k = EVP_PKEY_dup(template_key)) == NULL ||
+	    EVP_PKEY_set1_encoded_public_key(k, pt, len) != 1) {
+		EVP_PKEY_free(k);
+		return err_crypto("import P-256 public key");
+	}
+	*out = k;
+	return 0;
 }
 
 int pkey_is_p256(EVP_PKEY *k)
@@ -301,6 +341,57 @@ int pkey_ecdh(EVP_PKEY *priv, EVP_PKEY *peer, uint8_t out[static P256_DH_LEN])
 	else if (len != P256_DH_LEN)
 		r = err_set(ERR_CRYPTO, "ECDH output is %zu bytes", len);
 	EVP_PKEY_CTX_free(ctx);
+	return r;
+}
+
+int pkey_ecdh_point(EVP_PKEY *priv, const uint8_t *pt, size_t len,
+		    uint8_t out[static P256_DH_LEN])
+{
+	EVP_PKEY *peer = NULL;
+	EVP_PKEY_CTX *ctx = NULL;
+	size_t olen = P256_DH_LEN;
+	int r;
+
+	if ((r = pkey_from_point(pt, len, &peer)) != 0)
+		return r;
+	/*
+	 * pkey_from_point checked the point lies on the curve, and P-256's
+	 * cofactor is 1: that is the whole public-key validation. OpenSSL's
+	 * EVP_PKEY_derive_set_peer would validate again with a full n*Q
+	 * multiplication, as costly as the ECDH itself (57 -> 112 us measured).
+	 */
+	if ((ctx = EVP_PKEY_CTX_new(priv, NULL)) == NULL || EVP_PKEY_derive_init(ctx) != 1 ||
+	    EVP_PKEY_derive_set_peer_ex(ctx, peer, 0) != 1 ||
+	    EVP_PKEY_derive(ctx, out, &olen) != 1) {
+		r = err_crypto("P-256 ECDH");
+		goto out;
+	}
+	r = olen == P256_DH_LEN ? 0 : err_set(ERR_CRYPTO, "ECDH output is %zu bytes", olen);
+out:
+	EVP_PKEY_CTX_free(ctx);
+	EVP_PKEY_free(peer);
+	return r;
+}
+
+int pkey_identity_from_point(const uint8_t pt[static P256_POINT_LEN], uint8_t id[static IDENTITY_LEN])
+{
+	/* The DER SubjectPublicKeyInfo of a P-256 key is this prefix, then the point. */
+	static const uint8_t spki_prefix[] = {
+		0x30, 0x59, 0x30, 0x13, 0x06, 0x07, 0x2a, 0x86, 0x48, 0xce, 0x3d, 0x02, 0x01,
+		0x06, 0x08, 0x2a, 0x86, 0x48, 0xce, 0x3d, 0x03, 0x01, 0x07, 0x03, 0x42, 0x00,
+	};
+	EVP_MD_CTX *ctx;
+	unsigned int olen = 0;
+	int r = 0;
+
+	if ((ctx = EVP_MD_CTX_new()) == NULL)
+		return ERR_ALLOC;
+	if (EVP_DigestInit_ex(ctx, EVP_sha256(), NULL) != 1 ||
+	    EVP_DigestUpdate(ctx, spki_prefix, sizeof(spki_prefix)) != 1 ||
+	    EVP_DigestUpdate(ctx, pt, P256_POINT_LEN) != 1 ||
+	    EVP_DigestFinal_ex(ctx, id, &olen) != 1 || olen != IDENTITY_LEN)
+		r = err_crypto("SHA-256 of a public key");
+	EVP_MD_CTX_free(ctx);
 	return r;
 }
 

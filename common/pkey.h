@@ -64,6 +64,19 @@ int pkey_generate_p256(EVP_PKEY **out) WARN_UNUSED;
 /* Software ECDH: x-coordinate of priv * peer. */
 int pkey_ecdh(EVP_PKEY *priv, EVP_PKEY *peer, uint8_t out[static P256_DH_LEN]) WARN_UNUSED;
 
+/*
+ * Software ECDH with a peer given as a point: validated (ERR_FORMAT) and
+ * derived without OpenSSL's second, redundant validation.
+ */
+int pkey_ecdh_point(EVP_PKEY *priv, const uint8_t *pt, size_t len,
+		    uint8_t out[static P256_DH_LEN]) WARN_UNUSED;
+/*
+ * The identity (SHA-256 of the DER SPKI) of a P-256 point, without building
+ * a key: the same bytes pkey_identity() gives. The point is not validated.
+ */
+int pkey_identity_from_point(const uint8_t pt[static P256_POINT_LEN],
+			     uint8_t id[static IDENTITY_LEN]) WARN_UNUSED;
+
 /* ECDSA signature conversion: raw r||s (2*n bytes) <-> DER. */
 int pkey_ecdsa_raw_to_der(const uint8_t *rs, size_t rslen, struct buf *der) WARN_UNUSED;
 /* Verify a DER signature over data (SHA-256, or the key type's default). */

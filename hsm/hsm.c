@@ -262,16 +262,10 @@ int hsm_key_point(struct hsm_key *k, uint8_t pt[static P256_POINT_LEN])
 static int soft_ecdh(struct hsm_key *k, const uint8_t *peer, size_t peer_len,
 		     uint8_t out[static P256_DH_LEN])
 {
-	EVP_PKEY *pp = NULL;
 	int r;
 
-	if ((r = pkey_from_point(peer, peer_len, &pp)) != 0) {
+	if ((r = pkey_ecdh_point(k->priv, peer, peer_len, out)) != 0 && r == ERR_FORMAT)
 		r = err_wrap(r, "ECDH with key %s: peer point", k->name);
-		goto out;
-	}
-	r = pkey_ecdh(k->priv, pp, out);
-out:
-	EVP_PKEY_free(pp);
 	return r;
 }
 

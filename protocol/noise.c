@@ -132,52 +132,6 @@ int noise_check_pub(enum noise_dh dh, const uint8_t *pub, size_t len)
 	return 0;
 }
 
-/*
- * A P-256 public key for a peer point. EVP_PKEY_fromdata by curve name (what
- * pkey_from_point does) builds the whole group each time (Montgomery
- * constants, generator precomputation): in the benchmark's profile that was
- * about a tenth of the server's CPU per handshake. Duplicating a template key
- * copies the group instead; EVP_PKEY_set1_encoded_public_key then decodes the
- * point, which OpenSSL checks lies on the curve, and pkey_check_point checks
- * it first anyway, with this module's error messages. Falls back to
- * pkey_from_point when the template cannot be made.
- */
-static EVP_PKEY *p256_template;
-static pthread_once_t p256_template_once = PTHREAD_ONCE_INIT;
-
-/* Public only: a duplicate must not carry a private scalar around. */
-static void p256_template_init(void)
-{
-	EVP_PKEY *k = NULL;
-	uint8_t pt[P256_POINT_LEN];
-
-	if (pkey_generate_p256(&k) != 0 || pkey_to_point(k, pt) != 0 ||
-	    pkey_from_point(pt, sizeof(pt), &p256_template) != 0) {
-		p256_template = NULL;
-		err_clear();
-	}
-	EVP_PKEY_free(k);
-}
-
-static int p256_peer(const uint8_t *pt, EVP_PKEY **out)
-{
-	EVP_PKEY *k = NULL;
-	int r;
-
-	*out = NULL;
-	if (pthread_once(&p256_template_once, p256_template_init) != 0 || p256_template == NULL)
-		return pkey_from_point(pt, P256_POINT_LEN, out);
-	if ((r = pkey_check_point(pt, P256_POINT_LEN)) != 0)
-		return r;
-	if ((k = EVP_PKEY_dup(p256_template)) == NULL ||
-	    EVP_PKEY_set1_encoded_public_key(k, pt, P256_POINT_LEN) != 1) {
-		EVP_PKEY_free(k);
-		return err_crypto("import P-256 public key");
-	}
-	*out = k;
-	return 0;
-}
-
 int noise_pkey_dh(void *ctx, const uint8_t *peer, uint8_t *out)
 {
 	EVP_PKEY *priv = ctx, *pub = NULL;
@@ -205,21 +159,8 @@ int noise_pkey_dh(void *ctx, const uint8_t *peer, uint8_t *out)
 		r = err_set(ERR_UNSUPPORTED, "DH key is neither P-256 nor X25519");
 		goto out;
 	}
-	if ((r = p256_peer(peer, &pub)) != 0)
+	if ((r = pkey_ecdh_point(priv, peer, P256_POINT_LEN, out)) != 0)
 		goto out;
-	/*
-	 * pkey_from_point checked that the point lies on the curve, and P-256's
-	 * cofactor is 1: that is the whole public-key validation. OpenSSL 3's
-	 * EVP_PKEY_derive_set_peer would validate again with a full n*Q scalar
-	 * multiplication, as costly as the ECDH itself (measured by
-	 * tests/bench/run.sh: 57 us -> 112 us per ECDH), so it is skipped here.
-	 */
-	if ((dctx = EVP_PKEY_CTX_new(priv, NULL)) == NULL || EVP_PKEY_derive_init(dctx) != 1 ||
-	    EVP_PKEY_derive_set_peer_ex(dctx, pub, 0) != 1 ||
-	    EVP_PKEY_derive(dctx, out, &len) != 1 || len != P256_DH_LEN) {
-		r = err_crypto("P-256 ECDH");
-		goto out;
-	}
 	r = 0;
 out:
 	EVP_PKEY_CTX_free(dctx);

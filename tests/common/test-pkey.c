@@ -78,6 +78,34 @@ int main(void)
 	ASSERT_TRUE(strncmp(fpr, "sha256:", 7) == 0);
 	TEST_DONE();
 
+	TEST_START("identity from a point equals the identity of the key");
+	{
+		int i;
+		for (i = 0; i < 20; i++) {
+			EVP_PKEY *k = NULL;
+			uint8_t pt[P256_POINT_LEN], ia[IDENTITY_LEN], ib[IDENTITY_LEN];
+			ASSERT_INT_EQ(pkey_generate_p256(&k), 0);
+			ASSERT_INT_EQ(pkey_to_point(k, pt), 0);
+			ASSERT_INT_EQ(pkey_identity(k, ia), 0);
+			ASSERT_INT_EQ(pkey_identity_from_point(pt, ib), 0);
+			ASSERT_MEM_EQ(ia, ib, IDENTITY_LEN);
+			EVP_PKEY_free(k);
+		}
+	}
+	TEST_DONE();
+
+	TEST_START("ECDH with a point equals ECDH with a key; bad points refused");
+	{
+		uint8_t s3[32], bad[P256_POINT_LEN];
+		ASSERT_INT_EQ(pkey_ecdh_point(b, pa, sizeof(pa), s3), 0);
+		ASSERT_MEM_EQ(s1, s3, 32);
+		memcpy(bad, pa, sizeof(bad));
+		bad[40] ^= 4;
+		ASSERT_INT_EQ(pkey_ecdh_point(b, bad, sizeof(bad), s3), ERR_FORMAT);
+		ASSERT_INT_EQ(pkey_ecdh_point(b, pa, 64, s3), ERR_FORMAT);
+	}
+	TEST_DONE();
+
 	TEST_START("PEM files: private 0600 refused when readable by others");
 	snprintf(path, sizeof(path), "%s/key.pem", dir);
 	ASSERT_INT_EQ(pkey_save_private(a, path), 0);

@@ -41,7 +41,8 @@ struct opt {
 
 static const struct opt opts[] = {
 	{"pkcs11-module", T_STR, OFF(pkcs11_module), 0, 0, "PATH", "PKCS#11 module of the token"},
-	{"key", T_STR, OFF(key), 0, 0, "URI", "the appliance key (PKCS#11 URI or label)"},
+	{"key", T_STR, OFF(key), 0, 0, "URI",
+	 "the appliance key: pkcs11:token=T;object=L, or a bare label on the only token"},
 	{"pin-source", T_STR, OFF(pin_source), 0, 0, "SRC",
 	 "token PIN: file:PATH, env:NAME, prompt, tpm2-sealed:PATH"},
 	{"tpm2", T_STR, OFF(tpm2), 0, 0, "TCTI", "use the TPM 2.0 backend at TCTI"},
@@ -524,6 +525,9 @@ int cfg_validate(const struct cfg *c)
 		return err_set(ERR_INVALID_ARG, "--pkcs11-module needs --key");
 	if (tpm && (c->tpm2 == NULL || c->key_blob == NULL))
 		return err_set(ERR_INVALID_ARG, "the TPM backend needs --tpm2 and --key-blob");
+	if (tpm && c->pin_source != NULL)
+		return err_set(ERR_INVALID_ARG,
+			       "--pin-source is for PKCS#11 tokens; a TPM key blob has no PIN");
 	if (c->bundle == NULL)
 		return err_set(ERR_INVALID_ARG, "--bundle is required");
 	if (c->trust_anchor == NULL)

@@ -34,13 +34,14 @@ int token_open(const struct cfg *c, struct token **out)
 	if (c->tpm2 != NULL) {
 		hc.backend = HSM_BACKEND_TPM2;
 		hc.tcti = c->tpm2;
-		hc.pin_source = c->pin_source;
 		/* Password auth on the hot path: the salted session costs ~3.6 ms of CPU per command. */
 		hc.tpm_plain_session = 1;
 	} else {
 		hc.backend = HSM_BACKEND_PKCS11;
 		hc.module = c->pkcs11_module;
-		hc.token = c->key;
+		/* A URI's token attributes pick the token; a bare key label means
+		 * the module's only token. */
+		hc.token = strncmp(c->key, "pkcs11:", 7) == 0 ? c->key : NULL;
 		hc.pin_source = c->pin_source;
 	}
 	if ((r = hsm_open(&hc, &t->h)) != 0) {

@@ -49,7 +49,8 @@ static const struct opt opts[] = {
 	{"key-blob", T_STR, OFF(key_blob), 0, 0, "FILE", "TPM key blob of the appliance key"},
 	{"bundle", T_STR, OFF(bundle), 0, 0, "DIR", "the signed bundle directory"},
 	{"trust-anchor", T_ANCHOR, OFF(trust_anchor), 0, 0, "sha256:HEX",
-	 "SHA-256 fingerprint of the master signing key"},
+	 "SHA-256 fingerprint of the master signing key, or token:LABEL for a\n"
+	 "                                 public-key object in the appliance's PKCS#11 token"},
 	{"state-file", T_STR, OFF(state_file), 0, 0, "FILE",
 	 "last accepted manifest serial (default " CFG_DEFAULT_STATE_FILE ")"},
 	{"listen", T_LISTEN, OFF(listen), 0, 0, "ADDR:PORT",
@@ -217,13 +218,17 @@ static int set_opt(struct cfg *c, const struct opt *o, const char *v, int append
 			return err_set(ERR_INVALID_ARG, "empty value");
 		if (strlen(v) > 4096)
 			return err_set(ERR_INVALID_ARG, "value too long");
-		if (o->type == T_ANCHOR) {
+		if (o->type == T_ANCHOR && strncmp(v, "token:", 6) == 0) {
+			/* A public-key object in the appliance's token, read at start. */
+			if (v[6] == '\0' || strlen(v + 6) > CFG_MAX_ANCHOR_LABEL)
+				return err_set(ERR_INVALID_ARG,
+					       "token: needs the label of a public-key object");
+		} else if (o->type == T_ANCHOR) {
 			uint8_t a[32];
 			if (strncmp(v, "sha256:", 7) != 0 ||
 			    (r = hex_decode(v + 7, strlen(v + 7), a, sizeof(a))) != 0)
 				return err_set(ERR_INVALID_ARG,
-					       "expected sha256: and 64 hex digits");
-			memcpy(c->anchor, a, sizeof(a));
+					       "expected sha256: and 64 hex digits, or token:LABEL");
 		}
 		if ((dup = strdup(v)) == NULL)
 			return err_set(ERR_ALLOC, "out of memory");

@@ -16,6 +16,7 @@
 #include "err.h"
 
 #define CFG_MAX_LISTEN 16
+#define CFG_MAX_ANCHOR_LABEL 128
 #define CFG_DEFAULT_STATE_FILE "/var/lib/coffer/appliance.state"
 #define CFG_DEFAULT_MAX_CONNECTIONS 1024
 #define CFG_DEFAULT_MAX_FRAME 65538         /* header + WIRE_MAX_BODY */
@@ -50,8 +51,7 @@ struct cfg {
 	char *key_blob; /* TPM key blob */
 	/* bundle and state */
 	char *bundle;
-	char *trust_anchor; /* "sha256:<64 hex>" as given */
-	uint8_t anchor[32]; /* decoded */
+	char *trust_anchor; /* "sha256:<64 hex>", or "token:LABEL" until resolved at start */
 	char *state_file;
 	/* network */
 	struct cfg_listen listen[CFG_MAX_LISTEN];

@@ -129,3 +129,15 @@ const char *token_describe(const struct token *t)
 {
 	return t->desc;
 }
+
+int token_anchor(struct token *t, const char *label, char out[static PKEY_FPR_TEXT_LEN + 1])
+{
+	EVP_PKEY *pub = NULL;
+	int r;
+
+	if ((r = hsm_find_public(t->h, label, &pub)) != 0)
+		return err_wrap(r, "trust anchor object '%.100s' in %s", label, hsm_describe(t->h));
+	r = pkey_fingerprint(pub, out);
+	EVP_PKEY_free(pub);
+	return r;
+}

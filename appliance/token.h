@@ -29,6 +29,14 @@ int token_open(const struct cfg *c, struct token **out) WARN_UNUSED;
  * the serving code without a PKCS#11 module; appliance-server never uses it.
  */
 int token_soft(EVP_PKEY *priv, struct token **out) WARN_UNUSED;
+/*
+ * The fingerprint ("sha256:<hex>") of the public-key object labelled `label`
+ * in the token: the master key's trust anchor kept in the appliance's own
+ * token (coffer-hsm import-anchor). ERR_NOT_FOUND if there is none;
+ * ERR_UNSUPPORTED for the TPM backend.
+ */
+int token_anchor(struct token *t, const char *label, char out[static PKEY_FPR_TEXT_LEN + 1])
+	WARN_UNUSED;
 /* Close the key and the token; NULL is fine. */
 void token_close(struct token *t);
 /* The appliance public point (04||X||Y). */

@@ -563,67 +563,47 @@ static int keygen_main(int argc, char **argv)
 		    "or --tpm2 TCTI --out BLOB");
 		return EXIT_USAGE;
 	}
+	memset(&hc, 0, sizeof(hc));
 	if (o.tpm2 != NULL) {
 		/* A key wrapped by the TPM, kept as a blob file (0600, never overwritten). */
 		if (o.out == NULL || o.pkcs11_module != NULL || o.token != NULL) {
 			msg("keygen --tpm2 TCTI: give --out BLOB");
 			return EXIT_USAGE;
 		}
-		memset(&hc, 0, sizeof(hc));
 		hc.backend = HSM_BACKEND_TPM2;
 		hc.tcti = o.tpm2;
-		hc.need = HSM_NEED_ECDH | HSM_NEED_KEYGEN;
-		if ((r = hsm_open(&hc, &h)) != 0 ||
-		    (r = hsm_generate(h, o.label != NULL ? o.label : "coffer-client",
-		                      HSM_USAGE_DERIVE, o.out, &key)) != 0 ||
-		    (r = hsm_key_public(key, &pub)) != 0) {
-			msg("keygen: %s", err_msg(r));
-			rc = r == ERR_EXISTS ? EXIT_USAGE : EXIT_LOCAL;
-			goto out;
-		}
-		if ((r = print_identity(pub)) != 0) {
-			msg("%s", err_msg(r));
-			rc = EXIT_LOCAL;
-			goto out;
-		}
-		rc = EXIT_OK;
-		goto out;
-	}
-	if (o.pkcs11_module == NULL) {
+	} else if (o.pkcs11_module == NULL) {
 		if (o.out == NULL || o.token != NULL || o.label != NULL) {
 			msg("keygen: give --out FILE (a PEM file), or --pkcs11-module M --token "
-			    "URI "
-			    "--pin-source S --label L (a key in a token)");
+			    "URI --pin-source S --label L (a key in a token)");
 			return EXIT_USAGE;
 		}
-		if ((r = pkey_generate_p256(&k)) != 0 || (r = pkey_save_private(k, o.out)) != 0) {
-			msg("keygen: %s", err_msg(r));
-			rc = r == ERR_EXISTS ? EXIT_USAGE : EXIT_LOCAL;
-			goto out;
+	} else {
+		if (o.label == NULL || o.out != NULL) {
+			msg("keygen in a token: give --label L (and --token URI, --pin-source S), "
+			    "not --out");
+			return EXIT_USAGE;
 		}
-		if ((r = print_identity(k)) != 0) {
-			msg("%s", err_msg(r));
-			rc = EXIT_LOCAL;
-			goto out;
-		}
-		rc = EXIT_OK;
-		goto out;
+		hc.backend = HSM_BACKEND_PKCS11;
+		hc.module = o.pkcs11_module;
+		hc.token = o.token;
+		hc.pin_source = o.pin_source;
 	}
-	if (o.label == NULL || o.out != NULL) {
-		msg("keygen in a token: give --label L (and --token URI, --pin-source S), not "
-		    "--out");
-		return EXIT_USAGE;
+	if (hc.backend == 0) {
+		/* A PEM file, mode 0600, never overwritten. */
+		if ((r = pkey_generate_p256(&k)) == 0 && (r = pkey_save_private(k, o.out)) == 0 &&
+		    EVP_PKEY_up_ref(k) == 1)
+			pub = k;
+	} else {
+		hc.need = HSM_NEED_ECDH | HSM_NEED_KEYGEN;
+		if ((r = hsm_open(&hc, &h)) == 0 &&
+		    (r = hsm_generate(h, o.label != NULL ? o.label : "coffer-client",
+				      HSM_USAGE_DERIVE, hc.backend == HSM_BACKEND_TPM2 ? o.out : NULL,
+				      &key)) == 0)
+			r = hsm_key_public(key, &pub);
 	}
-	memset(&hc, 0, sizeof(hc));
-	hc.backend = HSM_BACKEND_PKCS11;
-	hc.module = o.pkcs11_module;
-	hc.token = o.token;
-	hc.pin_source = o.pin_source;
-	hc.need = HSM_NEED_ECDH | HSM_NEED_KEYGEN;
-	if ((r = hsm_open(&hc, &h)) != 0 ||
-	    (r = hsm_generate(h, o.label, HSM_USAGE_DERIVE, NULL, &key)) != 0 ||
-	    (r = hsm_key_public(key, &pub)) != 0) {
-		msg("keygen: %s", err_msg(r));
+	if (r != 0 || pub == NULL) {
+		msg("keygen: %s", err_msg(r != 0 ? r : ERR_ALLOC));
 		rc = r == ERR_EXISTS ? EXIT_USAGE : EXIT_LOCAL;
 		goto out;
 	}

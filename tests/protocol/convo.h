@@ -28,6 +28,42 @@ static inline int convo_frame(struct frame_decoder *d, const struct buf *b, stru
 	return r;
 }
 
+/* A client and a server session joined by an in-memory wire. */
+struct convo_pair {
+	struct session *c, *s;
+	struct buf *wire;
+	struct frame f;
+};
+
+static inline int convo_pair_new(struct convo_pair *p, const struct session_client_config *cc,
+				 const struct session_server_config *sc)
+{
+	int r;
+
+	memset(p, 0, sizeof(*p));
+	if ((p->wire = buf_new(0)) == NULL)
+		return ERR_ALLOC;
+	if ((r = session_client_new(cc, &p->c)) != 0 || (r = session_server_new(sc, &p->s)) != 0)
+		return r;
+	return 0;
+}
+
+static inline void convo_pair_free(struct convo_pair *p)
+{
+	session_free(p->c);
+	session_free(p->s);
+	buf_free(p->wire);
+}
+
+/* Pass what is on the wire through the decoder d into p->f. */
+static inline int convo_xfer(struct frame_decoder *d, struct convo_pair *p)
+{
+	int r = convo_frame(d, p->wire, &p->f);
+
+	buf_reset(p->wire);
+	return r;
+}
+
 struct convo_keys {
 	EVP_PKEY *server, *client;
 	uint8_t server_pub[65], client_pub[65];

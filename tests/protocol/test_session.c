@@ -80,51 +80,25 @@ static int same_secret(const struct secret *a, const struct secret *b)
 	}
 }
 
-struct pair {
-	struct session *c, *s;
-	struct buf *wire;
-	struct frame f;
-};
 
-static int pair_new(struct pair *p, const uint8_t *pinned, uint64_t ts)
+static int pair_new(struct convo_pair *p, const uint8_t *pinned, uint64_t ts)
 {
 	struct session_client_config cc = {noise_pkey_dh, K.client, K.client_pub,
 					   pinned ? pinned : K.server_pub, ts};
 	struct session_server_config sc = {noise_pkey_dh, K.server, K.server_pub};
-	int r;
 
-	memset(p, 0, sizeof(*p));
-	if ((p->wire = buf_new(0)) == NULL)
-		return ERR_ALLOC;
-	if ((r = session_client_new(&cc, &p->c)) != 0 || (r = session_server_new(&sc, &p->s)) != 0)
-		return r;
-	return 0;
+	return convo_pair_new(p, &cc, &sc);
 }
 
-static void pair_free(struct pair *p)
-{
-	session_free(p->c);
-	session_free(p->s);
-	buf_free(p->wire);
-}
-
-/* Pass what is on the wire through the decoder into p->f. */
-static int xfer(struct pair *p)
-{
-	int r = convo_frame(D, p->wire, &p->f);
-
-	buf_reset(p->wire);
-	return r;
-}
 
 /* Hello through Link with a known client; replay table updated. */
-static int handshake(struct pair *p, struct replay *rt)
+static int handshake(struct convo_pair *p, struct replay *rt)
 {
 	uint8_t cpub[65];
 	uint64_t ts;
 	int r;
 
-	if ((r = session_client_hello(p->c, p->wire)) != 0 || (r = xfer(p)) != 0 ||
+	if ((r = session_client_hello(p->c, p->wire)) != 0 || (r = convo_xfer(D, p)) != 0 ||
 	    (r = session_server_hello_begin(p->s, &p->f, cpub)) != 0)
 		return r;
 	if (memcmp(cpub, K.client_pub, 65) != 0)
@@ -133,7 +107,7 @@ static int handshake(struct pair *p, struct replay *rt)
 		return r;
 	if (rt != NULL && (r = replay_update(rt, cpub, ts)) != 0)
 		return r;
-	if ((r = session_server_link(p->s, p->wire)) != 0 || (r = xfer(p)) != 0 ||
+	if ((r = session_server_link(p->s, p->wire)) != 0 || (r = convo_xfer(D, p)) != 0 ||
 	    (r = session_client_read_link(p->c, &p->f)) != 0)
 		return r;
 	return 0;
@@ -141,7 +115,7 @@ static int handshake(struct pair *p, struct replay *rt)
 
 static void test_full(void)
 {
-	struct pair p;
+	struct convo_pair p;
 	struct replay *rt = replay_new(0);
 	struct msg_names *names = NULL;
 	struct msg_chunker ch;
@@ -154,14 +128,14 @@ static void test_full(void)
 	ASSERT_INT_EQ(pair_new(&p, NULL, 0), 0);
 	ASSERT_INT_EQ(handshake(&p, rt), 0);
 	ASSERT_INT_EQ(session_client_get(p.c, NULL, NULL, 0, p.wire), 0);
-	ASSERT_INT_EQ(xfer(&p), 0);
+	ASSERT_INT_EQ(convo_xfer(D, &p), 0);
 	ASSERT_INT_EQ(session_server_read_get(p.s, &p.f, &names), 0);
 	ASSERT_TRUE(names != NULL && names->all);
 	msg_chunker_init(&ch, &shard, 400);
 	while (more) {
 		ASSERT_INT_EQ(session_server_okget(p.s, &ch, p.wire, &more), 0);
 		ASSERT_TRUE(buf_len(p.wire) <= 400 + 16 + 3);
-		ASSERT_INT_EQ(xfer(&p), 0);
+		ASSERT_INT_EQ(convo_xfer(D, &p), 0);
 		ASSERT_INT_EQ(session_client_read_okget(p.c, &p.f, sh, &cmore), 0);
 		ASSERT_INT_EQ(cmore, more);
 		if (++frames > 100)
@@ -174,7 +148,7 @@ static void test_full(void)
 	for (i = 0; i < got.n && i < shard.n; i++)
 		ASSERT_TRUE(same_secret(&got.items[i], &shard.items[i]));
 	ASSERT_INT_EQ(session_client_bye(p.c, p.wire), 0);
-	ASSERT_INT_EQ(xfer(&p), 0);
+	ASSERT_INT_EQ(convo_xfer(D, &p), 0);
 	ASSERT_INT_EQ(session_server_read_bye(p.s, &p.f), 0);
 	ASSERT_TRUE(session_done(p.c) && session_done(p.s));
 	/* Nothing more after Bye. */
@@ -182,14 +156,14 @@ static void test_full(void)
 	ASSERT_DETAIL("after the conversation is over");
 	msg_names_free(names);
 	msg_shard_free(sh);
-	pair_free(&p);
+	convo_pair_free(&p);
 	replay_free(rt);
 	TEST_DONE();
 }
 
 static void test_named_get(void)
 {
-	struct pair p;
+	struct convo_pair p;
 	struct msg_names *names = NULL;
 	const char *want[] = {"db_password", "port"};
 	size_t lens[] = {11, 4};
@@ -198,7 +172,7 @@ static void test_named_get(void)
 	ASSERT_INT_EQ(pair_new(&p, NULL, 0), 0);
 	ASSERT_INT_EQ(handshake(&p, NULL), 0);
 	ASSERT_INT_EQ(session_client_get(p.c, want, lens, 2, p.wire), 0);
-	ASSERT_INT_EQ(xfer(&p), 0);
+	ASSERT_INT_EQ(convo_xfer(D, &p), 0);
 	ASSERT_INT_EQ(session_server_read_get(p.s, &p.f, &names), 0);
 	ASSERT_TRUE(names != NULL && !names->all && names->n == 2);
 	if (names != NULL && names->n == 2) {
@@ -207,7 +181,7 @@ static void test_named_get(void)
 	}
 	/* A sealed Error answering the Get. */
 	ASSERT_INT_EQ(session_server_error(p.s, "secret not found: port", p.wire), 0);
-	ASSERT_INT_EQ(xfer(&p), 0);
+	ASSERT_INT_EQ(convo_xfer(D, &p), 0);
 	{
 		struct msg_shard *sh = msg_shard_new(0, 0);
 		int more;
@@ -217,21 +191,21 @@ static void test_named_get(void)
 		msg_shard_free(sh);
 	}
 	msg_names_free(names);
-	pair_free(&p);
+	convo_pair_free(&p);
 
 	TEST_START("Link then Bye without Get");
 	ASSERT_INT_EQ(pair_new(&p, NULL, 0), 0);
 	ASSERT_INT_EQ(handshake(&p, NULL), 0);
 	ASSERT_INT_EQ(session_client_bye(p.c, p.wire), 0);
-	ASSERT_INT_EQ(xfer(&p), 0);
+	ASSERT_INT_EQ(convo_xfer(D, &p), 0);
 	ASSERT_INT_EQ(session_server_read_bye(p.s, &p.f), 0);
-	pair_free(&p);
+	convo_pair_free(&p);
 	TEST_DONE();
 }
 
 static void test_cached_ss(void)
 {
-	struct pair p;
+	struct convo_pair p;
 	uint8_t cpub[65], ss[32];
 	uint64_t ts;
 	EVP_PKEY *cp = NULL;
@@ -239,63 +213,63 @@ static void test_cached_ss(void)
 	TEST_START("server supplies a cached ss");
 	ASSERT_INT_EQ(pair_new(&p, NULL, 0), 0);
 	ASSERT_INT_EQ(session_client_hello(p.c, p.wire), 0);
-	ASSERT_INT_EQ(xfer(&p), 0);
+	ASSERT_INT_EQ(convo_xfer(D, &p), 0);
 	ASSERT_INT_EQ(session_server_hello_begin(p.s, &p.f, cpub), 0);
 	ASSERT_INT_EQ(pkey_from_point(cpub, 65, &cp), 0);
 	ASSERT_INT_EQ(pkey_ecdh(K.server, cp, ss), 0);
 	ASSERT_INT_EQ(session_server_hello_finish(p.s, ss, &ts), 0);
 	ASSERT_INT_EQ(session_server_link(p.s, p.wire), 0);
-	ASSERT_INT_EQ(xfer(&p), 0);
+	ASSERT_INT_EQ(convo_xfer(D, &p), 0);
 	ASSERT_INT_EQ(session_client_read_link(p.c, &p.f), 0);
-	pair_free(&p);
+	convo_pair_free(&p);
 
 	TEST_START("a wrong cached ss is refused");
 	ASSERT_INT_EQ(pair_new(&p, NULL, 0), 0);
 	ASSERT_INT_EQ(session_client_hello(p.c, p.wire), 0);
-	ASSERT_INT_EQ(xfer(&p), 0);
+	ASSERT_INT_EQ(convo_xfer(D, &p), 0);
 	ASSERT_INT_EQ(session_server_hello_begin(p.s, &p.f, cpub), 0);
 	ss[0] ^= 1;
 	ASSERT_INT_EQ(session_server_hello_finish(p.s, ss, &ts), ERR_AUTH);
 	ASSERT_DETAIL("decrypt handshake payload: authentication tag mismatch");
 	EVP_PKEY_free(cp);
-	pair_free(&p);
+	convo_pair_free(&p);
 	TEST_DONE();
 }
 
 static void test_unknown_client(void)
 {
-	struct pair p;
+	struct convo_pair p;
 	uint8_t cpub[65];
 	uint64_t ts;
 
 	TEST_START("unknown client gets a sealed KeyNotFound");
 	ASSERT_INT_EQ(pair_new(&p, NULL, 0), 0);
 	ASSERT_INT_EQ(session_client_hello(p.c, p.wire), 0);
-	ASSERT_INT_EQ(xfer(&p), 0);
+	ASSERT_INT_EQ(convo_xfer(D, &p), 0);
 	ASSERT_INT_EQ(session_server_hello_begin(p.s, &p.f, cpub), 0);
 	/* KeyNotFound only once the Hello authenticated. */
 	ASSERT_INT_EQ(session_server_key_not_found(p.s, p.wire), ERR_INVALID_ARG);
-	pair_free(&p);
+	convo_pair_free(&p);
 
 	ASSERT_INT_EQ(pair_new(&p, NULL, 0), 0);
 	ASSERT_INT_EQ(session_client_hello(p.c, p.wire), 0);
-	ASSERT_INT_EQ(xfer(&p), 0);
+	ASSERT_INT_EQ(convo_xfer(D, &p), 0);
 	ASSERT_INT_EQ(session_server_hello_begin(p.s, &p.f, cpub), 0);
 	ASSERT_INT_EQ(session_server_hello_finish(p.s, NULL, &ts), 0);
 	ASSERT_INT_EQ(session_server_key_not_found(p.s, p.wire), 0);
-	ASSERT_INT_EQ(xfer(&p), 0);
+	ASSERT_INT_EQ(convo_xfer(D, &p), 0);
 	ASSERT_INT_EQ(p.f.type, FRAME_KEY_NOT_FOUND);
 	ASSERT_TRUE(memmem(p.f.body, p.f.len, K.client_pub + 1, 16) == NULL); /* sealed */
 	ASSERT_INT_EQ(session_client_read_link(p.c, &p.f), ERR_NOT_FOUND);
 	ASSERT_DETAIL("server does not know this client key");
 	ASSERT_TRUE(session_done(p.s) && session_done(p.c));
-	pair_free(&p);
+	convo_pair_free(&p);
 	TEST_DONE();
 }
 
 static void test_wrong_pin(void)
 {
-	struct pair p;
+	struct convo_pair p;
 	uint8_t cpub[65], other_pub[65];
 	EVP_PKEY *other = NULL;
 
@@ -304,22 +278,22 @@ static void test_wrong_pin(void)
 	ASSERT_INT_EQ(pkey_to_point(other, other_pub), 0);
 	ASSERT_INT_EQ(pair_new(&p, other_pub, 0), 0);
 	ASSERT_INT_EQ(session_client_hello(p.c, p.wire), 0);
-	ASSERT_INT_EQ(xfer(&p), 0);
+	ASSERT_INT_EQ(convo_xfer(D, &p), 0);
 	ASSERT_INT_EQ(session_server_hello_begin(p.s, &p.f, cpub), ERR_AUTH);
 	ASSERT_DETAIL("decrypt remote static key: authentication tag mismatch");
 	/* The server may still say why, in plain text. */
 	ASSERT_INT_EQ(session_server_error(p.s, "handshake failed", p.wire), 0);
-	ASSERT_INT_EQ(xfer(&p), 0);
+	ASSERT_INT_EQ(convo_xfer(D, &p), 0);
 	ASSERT_INT_EQ(session_client_read_link(p.c, &p.f), ERR_PROTOCOL);
 	ASSERT_DETAIL("server refused: handshake failed");
-	pair_free(&p);
+	convo_pair_free(&p);
 	EVP_PKEY_free(other);
 	TEST_DONE();
 }
 
 static void test_replay(void)
 {
-	struct pair p, q;
+	struct convo_pair p, q;
 	struct replay *rt = replay_new(0);
 	uint8_t hello[300], cpub[65];
 	size_t hlen;
@@ -330,43 +304,43 @@ static void test_replay(void)
 	ASSERT_INT_EQ(session_client_hello(p.c, p.wire), 0);
 	hlen = buf_len(p.wire);
 	memcpy(hello, buf_ptr(p.wire), hlen);
-	ASSERT_INT_EQ(xfer(&p), 0);
+	ASSERT_INT_EQ(convo_xfer(D, &p), 0);
 	ASSERT_INT_EQ(session_server_hello_begin(p.s, &p.f, cpub), 0);
 	ASSERT_INT_EQ(session_server_hello_finish(p.s, NULL, &ts), 0);
 	ASSERT_U64_EQ(ts, 1000);
 	ASSERT_INT_EQ(replay_check(rt, cpub, ts), 0);
 	ASSERT_INT_EQ(replay_update(rt, cpub, ts), 0);
-	pair_free(&p);
+	convo_pair_free(&p);
 
 	/* The same bytes again, to a fresh server session. */
 	ASSERT_INT_EQ(pair_new(&q, NULL, 0), 0);
 	ASSERT_INT_EQ(buf_put(q.wire, hello, hlen), 0);
-	ASSERT_INT_EQ(xfer(&q), 0);
+	ASSERT_INT_EQ(convo_xfer(D, &q), 0);
 	ASSERT_INT_EQ(session_server_hello_begin(q.s, &q.f, cpub), 0);
 	ASSERT_INT_EQ(session_server_hello_finish(q.s, NULL, &ts), 0);
 	ASSERT_INT_EQ(replay_check(rt, cpub, ts), ERR_REPLAY);
 	ASSERT_DETAIL("replayed Hello");
 	ASSERT_INT_EQ(replay_update(rt, cpub, ts), ERR_REPLAY);
-	pair_free(&q);
+	convo_pair_free(&q);
 
 	/* An older one (a new handshake with an earlier clock). */
 	ASSERT_INT_EQ(pair_new(&q, NULL, 999), 0);
 	ASSERT_INT_EQ(session_client_hello(q.c, q.wire), 0);
-	ASSERT_INT_EQ(xfer(&q), 0);
+	ASSERT_INT_EQ(convo_xfer(D, &q), 0);
 	ASSERT_INT_EQ(session_server_hello_begin(q.s, &q.f, cpub), 0);
 	ASSERT_INT_EQ(session_server_hello_finish(q.s, NULL, &ts), 0);
 	ASSERT_INT_EQ(replay_check(rt, cpub, ts), ERR_REPLAY);
-	pair_free(&q);
+	convo_pair_free(&q);
 
 	/* A Hello with a forged (far-future) timestamp does not authenticate,
 	 * so the table keeps accepting the real client. */
 	ASSERT_INT_EQ(pair_new(&q, NULL, 5000), 0);
 	ASSERT_INT_EQ(session_client_hello(q.c, q.wire), 0);
 	buf_mutable_ptr(q.wire)[3 + FRAME_HELLO_LEN - 20] ^= 0x80;
-	ASSERT_INT_EQ(xfer(&q), 0);
+	ASSERT_INT_EQ(convo_xfer(D, &q), 0);
 	ASSERT_INT_EQ(session_server_hello_begin(q.s, &q.f, cpub), 0);
 	ASSERT_INT_EQ(session_server_hello_finish(q.s, NULL, &ts), ERR_AUTH);
-	pair_free(&q);
+	convo_pair_free(&q);
 	ASSERT_INT_EQ(replay_check(rt, cpub, 1001), 0);
 	ASSERT_INT_EQ(replay_update(rt, cpub, 1001), 0);
 	replay_free(rt);
@@ -404,7 +378,7 @@ static void test_replay_table(void)
 /* Flip one byte of a frame body in flight and expect `code` from `step`. */
 static void test_tamper(void)
 {
-	struct pair p;
+	struct convo_pair p;
 	uint8_t cpub[65];
 	uint64_t ts;
 	struct msg_names *names = NULL;
@@ -421,7 +395,7 @@ static void test_tamper(void)
 			break;
 		}
 		buf_mutable_ptr(p.wire)[3 + pos] ^= 0x01;
-		if (xfer(&p) != 0) {
+		if (convo_xfer(D, &p) != 0) {
 			bad = 1;
 			break;
 		}
@@ -436,7 +410,7 @@ static void test_tamper(void)
 			UNIT_FAIL("byte %zu: %s", pos, err_detail());
 		if (r == ERR_FORMAT && strstr(err_detail(), "remote ephemeral key") == NULL)
 			UNIT_FAIL("byte %zu: %s", pos, err_detail());
-		pair_free(&p);
+		convo_pair_free(&p);
 	}
 	ASSERT_FALSE(bad);
 	TEST_DONE();
@@ -444,15 +418,15 @@ static void test_tamper(void)
 	TEST_START("tampered Link");
 	ASSERT_INT_EQ(pair_new(&p, NULL, 0), 0);
 	ASSERT_INT_EQ(session_client_hello(p.c, p.wire), 0);
-	ASSERT_INT_EQ(xfer(&p), 0);
+	ASSERT_INT_EQ(convo_xfer(D, &p), 0);
 	ASSERT_INT_EQ(session_server_hello_begin(p.s, &p.f, cpub), 0);
 	ASSERT_INT_EQ(session_server_hello_finish(p.s, NULL, &ts), 0);
 	ASSERT_INT_EQ(session_server_link(p.s, p.wire), 0);
 	buf_mutable_ptr(p.wire)[3 + 70] ^= 0x01;
-	ASSERT_INT_EQ(xfer(&p), 0);
+	ASSERT_INT_EQ(convo_xfer(D, &p), 0);
 	ASSERT_INT_EQ(session_client_read_link(p.c, &p.f), ERR_AUTH);
 	ASSERT_DETAIL("read Link: decrypt handshake payload: authentication tag mismatch");
-	pair_free(&p);
+	convo_pair_free(&p);
 	TEST_DONE();
 
 	TEST_START("tampered Get, OkGet, Bye");
@@ -460,54 +434,54 @@ static void test_tamper(void)
 	ASSERT_INT_EQ(handshake(&p, NULL), 0);
 	ASSERT_INT_EQ(session_client_get(p.c, NULL, NULL, 0, p.wire), 0);
 	buf_mutable_ptr(p.wire)[3] ^= 0x01;
-	ASSERT_INT_EQ(xfer(&p), 0);
+	ASSERT_INT_EQ(convo_xfer(D, &p), 0);
 	ASSERT_INT_EQ(session_server_read_get(p.s, &p.f, &names), ERR_AUTH);
 	ASSERT_DETAIL("open Get: authentication tag mismatch");
-	pair_free(&p);
+	convo_pair_free(&p);
 
 	ASSERT_INT_EQ(pair_new(&p, NULL, 0), 0);
 	ASSERT_INT_EQ(handshake(&p, NULL), 0);
 	ASSERT_INT_EQ(session_client_get(p.c, NULL, NULL, 0, p.wire), 0);
-	ASSERT_INT_EQ(xfer(&p), 0);
+	ASSERT_INT_EQ(convo_xfer(D, &p), 0);
 	ASSERT_INT_EQ(session_server_read_get(p.s, &p.f, &names), 0);
 	msg_names_free(names);
 	msg_chunker_init(&ch, &shard, 0);
 	ASSERT_INT_EQ(session_server_okget(p.s, &ch, p.wire, &more), 0);
 	buf_mutable_ptr(p.wire)[buf_len(p.wire) - 1] ^= 0x01;
-	ASSERT_INT_EQ(xfer(&p), 0);
+	ASSERT_INT_EQ(convo_xfer(D, &p), 0);
 	ASSERT_INT_EQ(session_client_read_okget(p.c, &p.f, sh, &more), ERR_AUTH);
 	ASSERT_DETAIL("open OkGet: authentication tag mismatch");
-	pair_free(&p);
+	convo_pair_free(&p);
 
 	/* An OkGet retyped as Error: the type is bound as AD. */
 	ASSERT_INT_EQ(pair_new(&p, NULL, 0), 0);
 	ASSERT_INT_EQ(handshake(&p, NULL), 0);
 	ASSERT_INT_EQ(session_client_get(p.c, NULL, NULL, 0, p.wire), 0);
-	ASSERT_INT_EQ(xfer(&p), 0);
+	ASSERT_INT_EQ(convo_xfer(D, &p), 0);
 	ASSERT_INT_EQ(session_server_read_get(p.s, &p.f, &names), 0);
 	msg_names_free(names);
 	msg_chunker_init(&ch, &shard, 900);
 	ASSERT_INT_EQ(session_server_okget(p.s, &ch, p.wire, &more), 0);
 	buf_mutable_ptr(p.wire)[2] = FRAME_ERROR;
-	ASSERT_INT_EQ(xfer(&p), 0);
+	ASSERT_INT_EQ(convo_xfer(D, &p), 0);
 	ASSERT_INT_EQ(session_client_read_okget(p.c, &p.f, sh, &more), ERR_AUTH);
-	pair_free(&p);
+	convo_pair_free(&p);
 
 	ASSERT_INT_EQ(pair_new(&p, NULL, 0), 0);
 	ASSERT_INT_EQ(handshake(&p, NULL), 0);
 	ASSERT_INT_EQ(session_client_bye(p.c, p.wire), 0);
 	buf_mutable_ptr(p.wire)[10] ^= 0x01;
-	ASSERT_INT_EQ(xfer(&p), 0);
+	ASSERT_INT_EQ(convo_xfer(D, &p), 0);
 	ASSERT_INT_EQ(session_server_read_bye(p.s, &p.f), ERR_AUTH);
 	ASSERT_DETAIL("open Bye: authentication tag mismatch");
-	pair_free(&p);
+	convo_pair_free(&p);
 	msg_shard_free(sh);
 	TEST_DONE();
 }
 
 static void test_reorder(void)
 {
-	struct pair p;
+	struct convo_pair p;
 	struct msg_names *names = NULL;
 	struct msg_shard *sh = msg_shard_new(0, 0);
 	uint8_t cpub[65];
@@ -522,7 +496,7 @@ static void test_reorder(void)
 		ASSERT_INT_EQ(session_server_read_get(p.s, &f, &names), ERR_PROTOCOL);
 		ASSERT_DETAIL("unexpected Get after the start");
 	}
-	pair_free(&p);
+	convo_pair_free(&p);
 
 	/* The client sees an OkGet in place of Link. */
 	ASSERT_INT_EQ(pair_new(&p, NULL, 0), 0);
@@ -532,7 +506,7 @@ static void test_reorder(void)
 		ASSERT_INT_EQ(session_client_read_okget(p.c, &f, sh, &more), ERR_PROTOCOL);
 		ASSERT_DETAIL("unexpected OkGet after Hello");
 	}
-	pair_free(&p);
+	convo_pair_free(&p);
 
 	/* A second Hello on the same connection. */
 	ASSERT_INT_EQ(pair_new(&p, NULL, 0), 0);
@@ -542,27 +516,27 @@ static void test_reorder(void)
 		ASSERT_INT_EQ(session_server_hello_begin(p.s, &f, cpub), ERR_PROTOCOL);
 		ASSERT_DETAIL("unexpected Hello after Link");
 	}
-	pair_free(&p);
+	convo_pair_free(&p);
 
 	/* Get replayed within the session (same bytes twice). */
 	ASSERT_INT_EQ(pair_new(&p, NULL, 0), 0);
 	ASSERT_INT_EQ(handshake(&p, NULL), 0);
 	ASSERT_INT_EQ(session_client_get(p.c, NULL, NULL, 0, p.wire), 0);
 	ASSERT_INT_EQ(buf_put(get, buf_ptr(p.wire), buf_len(p.wire)), 0);
-	ASSERT_INT_EQ(xfer(&p), 0);
+	ASSERT_INT_EQ(convo_xfer(D, &p), 0);
 	ASSERT_INT_EQ(session_server_read_get(p.s, &p.f, &names), 0);
 	msg_names_free(names);
 	names = NULL;
 	ASSERT_INT_EQ(convo_frame(D, get, &p.f), 0);
 	ASSERT_INT_EQ(session_server_read_get(p.s, &p.f, &names), ERR_PROTOCOL);
 	ASSERT_DETAIL("unexpected Get after Get");
-	pair_free(&p);
+	convo_pair_free(&p);
 
 	/* Bye before the last OkGet. */
 	ASSERT_INT_EQ(pair_new(&p, NULL, 0), 0);
 	ASSERT_INT_EQ(handshake(&p, NULL), 0);
 	ASSERT_INT_EQ(session_client_get(p.c, NULL, NULL, 0, p.wire), 0);
-	ASSERT_INT_EQ(xfer(&p), 0);
+	ASSERT_INT_EQ(convo_xfer(D, &p), 0);
 	ASSERT_INT_EQ(session_server_read_get(p.s, &p.f, &names), 0);
 	msg_names_free(names);
 	{
@@ -570,12 +544,12 @@ static void test_reorder(void)
 		msg_chunker_init(&ch, &shard, 1000);
 		ASSERT_INT_EQ(session_server_okget(p.s, &ch, p.wire, &more), 0);
 		ASSERT_INT_EQ(more, 1);
-		ASSERT_INT_EQ(xfer(&p), 0);
+		ASSERT_INT_EQ(convo_xfer(D, &p), 0);
 		ASSERT_INT_EQ(session_client_read_okget(p.c, &p.f, sh, &more), 0);
 		ASSERT_INT_EQ(session_client_bye(p.c, p.wire), ERR_PROTOCOL);
 		ASSERT_DETAIL("Bye before the last OkGet");
 	}
-	pair_free(&p);
+	convo_pair_free(&p);
 	buf_free(get);
 	msg_shard_free(sh);
 	TEST_DONE();

@@ -30,41 +30,16 @@ static uint8_t client_pub[65];
 			UNIT_FAIL("detail \"%s\" lacks \"%s\"", err_detail(), (s));                 \
 	} while (0)
 
-struct pair {
-	struct session *c, *s;
-	struct buf *wire;
-	struct frame f;
-};
 
-static int pair_new(struct pair *p, const uint8_t *pinned, uint64_t ts)
+static int pair_new(struct convo_pair *p, const uint8_t *pinned, uint64_t ts)
 {
 	struct session_client_config cc = {noise_pkey_dh, client, client_pub,
 					   pinned ? pinned : server_pub, ts};
 	struct session_server_config sc = {hsm_dh_callback, server_key, server_pub};
-	int r;
 
-	memset(p, 0, sizeof(*p));
-	if ((p->wire = buf_new(0)) == NULL)
-		return ERR_ALLOC;
-	if ((r = session_client_new(&cc, &p->c)) != 0 || (r = session_server_new(&sc, &p->s)) != 0)
-		return r;
-	return 0;
+	return convo_pair_new(p, &cc, &sc);
 }
 
-static void pair_free(struct pair *p)
-{
-	session_free(p->c);
-	session_free(p->s);
-	buf_free(p->wire);
-}
-
-static int xfer(struct pair *p)
-{
-	int r = convo_frame(D, p->wire, &p->f);
-
-	buf_reset(p->wire);
-	return r;
-}
 
 static void test_conversation(struct replay *rt)
 {
@@ -77,7 +52,7 @@ static void test_conversation(struct replay *rt)
 	struct msg_shard *sh = msg_shard_new(0, 0);
 	struct msg_names *names = NULL;
 	struct msg_chunker ch;
-	struct pair p;
+	struct convo_pair p;
 	uint8_t cpub[65];
 	uint64_t ts;
 	int more = 1, cmore;
@@ -85,22 +60,22 @@ static void test_conversation(struct replay *rt)
 	TEST_START("conversation with the server key in SoftHSM2");
 	ASSERT_INT_EQ(pair_new(&p, NULL, 0), 0);
 	ASSERT_INT_EQ(session_client_hello(p.c, p.wire), 0);
-	ASSERT_INT_EQ(xfer(&p), 0);
+	ASSERT_INT_EQ(convo_xfer(D, &p), 0);
 	ASSERT_INT_EQ(session_server_hello_begin(p.s, &p.f, cpub), 0);
 	ASSERT_MEM_EQ(cpub, client_pub, 65);
 	ASSERT_INT_EQ(session_server_hello_finish(p.s, NULL, &ts), 0);
 	ASSERT_INT_EQ(replay_check(rt, cpub, ts), 0);
 	ASSERT_INT_EQ(replay_update(rt, cpub, ts), 0);
 	ASSERT_INT_EQ(session_server_link(p.s, p.wire), 0);
-	ASSERT_INT_EQ(xfer(&p), 0);
+	ASSERT_INT_EQ(convo_xfer(D, &p), 0);
 	ASSERT_INT_EQ(session_client_read_link(p.c, &p.f), 0);
 	ASSERT_INT_EQ(session_client_get(p.c, NULL, NULL, 0, p.wire), 0);
-	ASSERT_INT_EQ(xfer(&p), 0);
+	ASSERT_INT_EQ(convo_xfer(D, &p), 0);
 	ASSERT_INT_EQ(session_server_read_get(p.s, &p.f, &names), 0);
 	msg_chunker_init(&ch, &shard, 0);
 	while (more) {
 		ASSERT_INT_EQ(session_server_okget(p.s, &ch, p.wire, &more), 0);
-		ASSERT_INT_EQ(xfer(&p), 0);
+		ASSERT_INT_EQ(convo_xfer(D, &p), 0);
 		ASSERT_INT_EQ(session_client_read_okget(p.c, &p.f, sh, &cmore), 0);
 	}
 	ASSERT_INT_EQ(msg_shard_list(sh, &got), 0);
@@ -111,17 +86,17 @@ static void test_conversation(struct replay *rt)
 		ASSERT_INT_EQ(got.items[1].v.i, 5432);
 	}
 	ASSERT_INT_EQ(session_client_bye(p.c, p.wire), 0);
-	ASSERT_INT_EQ(xfer(&p), 0);
+	ASSERT_INT_EQ(convo_xfer(D, &p), 0);
 	ASSERT_INT_EQ(session_server_read_bye(p.s, &p.f), 0);
 	msg_names_free(names);
 	msg_shard_free(sh);
-	pair_free(&p);
+	convo_pair_free(&p);
 	TEST_DONE();
 }
 
 static void test_refusals(struct replay *rt)
 {
-	struct pair p;
+	struct convo_pair p;
 	uint8_t cpub[65], wrong[65];
 	uint64_t ts;
 	EVP_PKEY *other = NULL;
@@ -131,24 +106,24 @@ static void test_refusals(struct replay *rt)
 	ASSERT_INT_EQ(pair_new(&p, NULL, 0), 0);
 	ASSERT_INT_EQ(session_client_hello(p.c, p.wire), 0);
 	hello = buf_dup(buf_ptr(p.wire), buf_len(p.wire));
-	ASSERT_INT_EQ(xfer(&p), 0);
+	ASSERT_INT_EQ(convo_xfer(D, &p), 0);
 	ASSERT_INT_EQ(session_server_hello_begin(p.s, &p.f, cpub), 0);
 	ASSERT_INT_EQ(session_server_hello_finish(p.s, NULL, &ts), 0);
 	ASSERT_INT_EQ(replay_update(rt, cpub, ts), 0);
-	pair_free(&p);
+	convo_pair_free(&p);
 	/* The same bytes again: authenticates, but the timestamp is not newer. */
 	ASSERT_INT_EQ(pair_new(&p, NULL, 0), 0);
 	ASSERT_INT_EQ(convo_frame(D, hello, &p.f), 0);
 	ASSERT_INT_EQ(session_server_hello_begin(p.s, &p.f, cpub), 0);
 	ASSERT_INT_EQ(session_server_hello_finish(p.s, NULL, &ts), 0);
 	ASSERT_INT_EQ(replay_check(rt, cpub, ts), ERR_REPLAY);
-	pair_free(&p);
+	convo_pair_free(&p);
 	/* One flipped byte in the encrypted static key. */
 	buf_mutable_ptr(hello)[3 + 65 + 5] ^= 1;
 	ASSERT_INT_EQ(pair_new(&p, NULL, 0), 0);
 	ASSERT_INT_EQ(convo_frame(D, hello, &p.f), 0);
 	ASSERT_INT_EQ(session_server_hello_begin(p.s, &p.f, cpub), ERR_AUTH);
-	pair_free(&p);
+	convo_pair_free(&p);
 	buf_free(hello);
 	TEST_DONE();
 
@@ -157,24 +132,24 @@ static void test_refusals(struct replay *rt)
 	ASSERT_INT_EQ(pkey_to_point(other, wrong), 0);
 	ASSERT_INT_EQ(pair_new(&p, wrong, 0), 0);
 	ASSERT_INT_EQ(session_client_hello(p.c, p.wire), 0);
-	ASSERT_INT_EQ(xfer(&p), 0);
+	ASSERT_INT_EQ(convo_xfer(D, &p), 0);
 	ASSERT_INT_EQ(session_server_hello_begin(p.s, &p.f, cpub), ERR_AUTH);
 	ASSERT_DETAIL("authentication");
-	pair_free(&p);
+	convo_pair_free(&p);
 	EVP_PKEY_free(other);
 	TEST_DONE();
 
 	TEST_START("unknown client gets a KeyNotFound it can authenticate");
 	ASSERT_INT_EQ(pair_new(&p, NULL, 0), 0);
 	ASSERT_INT_EQ(session_client_hello(p.c, p.wire), 0);
-	ASSERT_INT_EQ(xfer(&p), 0);
+	ASSERT_INT_EQ(convo_xfer(D, &p), 0);
 	ASSERT_INT_EQ(session_server_hello_begin(p.s, &p.f, cpub), 0);
 	ASSERT_INT_EQ(session_server_hello_finish(p.s, NULL, &ts), 0);
 	ASSERT_INT_EQ(session_server_key_not_found(p.s, p.wire), 0);
-	ASSERT_INT_EQ(xfer(&p), 0);
+	ASSERT_INT_EQ(convo_xfer(D, &p), 0);
 	ASSERT_INT_EQ(p.f.type, FRAME_KEY_NOT_FOUND);
 	ASSERT_INT_EQ(session_client_read_link(p.c, &p.f), ERR_NOT_FOUND);
-	pair_free(&p);
+	convo_pair_free(&p);
 	TEST_DONE();
 }
 

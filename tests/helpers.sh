@@ -152,3 +152,21 @@ start_tpm2_pkcs11() {
 	PATH="$TMP/tpm2-bin:$PATH"
 	export PATH
 }
+
+# status WANT CMD...: run CMD (stdout to $TMP/out, stderr to $TMP/err) and
+# require exit status WANT; leaves the status in $st.
+status() {
+	_want=$1
+	shift
+	st=0
+	"$@" >"$TMP/out" 2>"$TMP/err" || st=$?
+	[ "$st" -eq "$_want" ] || {
+		cat "$TMP/out" "$TMP/err" >&2
+		fail "exit $st (expected $_want): $*"
+	}
+}
+
+# says TEXT: the last status command's stderr names TEXT.
+says() {
+	grep -qF -- "$1" "$TMP/err" || { cat "$TMP/err" >&2; fail "message lacks: $1"; }
+}

@@ -48,16 +48,6 @@ flow_end() {
 }
 
 # status WANT CMD...: CMD must exit WANT; stdout in $TMP/out, stderr in $TMP/err.
-status() {
-	_want=$1
-	shift
-	_st=0
-	"$@" >"$TMP/out" 2>"$TMP/err" || _st=$?
-	[ "$_st" -eq "$_want" ] || {
-		cat "$TMP/out" "$TMP/err" >&2
-		fail "exit $_st (expected $_want): $*"
-	}
-}
 
 flow_softhsm() {
 	make_token master

@@ -12,21 +12,6 @@ PM=provision-master
 B=$TMP/bundle
 L=$B/ceremony.log
 
-status() {
-	_want=$1
-	shift
-	st=0
-	"$@" >"$TMP/out" 2>"$TMP/err" || st=$?
-	[ "$st" -eq "$_want" ] || {
-		cat "$TMP/out" "$TMP/err" >&2
-		fail "exit $st (expected $_want): $*"
-	}
-}
-
-says() {
-	grep -qF -- "$1" "$TMP/err" || { cat "$TMP/err" >&2; fail "message lacks: $1"; }
-}
-
 mkdir -p "$B"
 openssl genpkey -algorithm EC -pkeyopt ec_paramgen_curve:P-256 -out "$TMP/m.pem" 2>/dev/null
 openssl pkey -in "$TMP/m.pem" -pubout -out "$B/master_signing_public.pem"

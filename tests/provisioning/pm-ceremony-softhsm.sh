@@ -13,21 +13,6 @@ set -eu
 PM=provision-master
 B=$TMP/bundle
 
-status() {
-	_want=$1
-	shift
-	st=0
-	"$@" >"$TMP/out" 2>"$TMP/err" || st=$?
-	[ "$st" -eq "$_want" ] || {
-		cat "$TMP/out" "$TMP/err" >&2
-		fail "exit $st (expected $_want): $*"
-	}
-}
-
-says() {
-	grep -qF -- "$1" "$TMP/err" || { cat "$TMP/err" >&2; fail "message lacks: $1"; }
-}
-
 make_token appliance
 APP_URI=$COFFER_TOKEN_URI
 APP_PIN=$COFFER_PIN_FILE

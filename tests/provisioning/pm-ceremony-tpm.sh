@@ -11,17 +11,6 @@ set -eu
 PM=provision-master
 B=$TMP/bundle
 
-status() {
-	_want=$1
-	shift
-	st=0
-	"$@" >"$TMP/out" 2>"$TMP/err" || st=$?
-	[ "$st" -eq "$_want" ] || {
-		cat "$TMP/out" "$TMP/err" >&2
-		fail "exit $st (expected $_want): $*"
-	}
-}
-
 start_tpm2_pkcs11
 module=$TPM2_PKCS11_MODULE
 flush() { /usr/bin/tpm2_flushcontext -t >/dev/null 2>&1 || true; }

@@ -9,21 +9,6 @@ set -eu
 PM=provision-master
 B=$TMP/bundle
 
-status() { # status EXPECTED cmd...: run cmd, require its exit status
-	_want=$1
-	shift
-	st=0
-	"$@" >"$TMP/out" 2>"$TMP/err" || st=$?
-	[ "$st" -eq "$_want" ] || {
-		cat "$TMP/out" "$TMP/err" >&2
-		fail "exit $st (expected $_want): $*"
-	}
-}
-
-says() { # says TEXT: stderr of the last command names TEXT
-	grep -qF -- "$1" "$TMP/err" || { cat "$TMP/err" >&2; fail "message lacks: $1"; }
-}
-
 # ---- usage -----------------------------------------------------------------
 status 2 $PM
 status 2 $PM no-such-command

@@ -27,6 +27,7 @@
 #include "noise.h"
 #include "pkey.h"
 #include "session.h"
+#include "sock.h"
 
 static int dial(const char *host, const char *port)
 {
@@ -51,37 +52,6 @@ static int dial(const char *host, const char *port)
 	}
 	freeaddrinfo(res);
 	return fd;
-}
-
-static int send_buf(int fd, struct buf *b)
-{
-	int ok = send(fd, buf_ptr(b), buf_len(b), MSG_NOSIGNAL) == (ssize_t)buf_len(b);
-	buf_reset(b);
-	return ok ? 0 : -1;
-}
-
-static int read_frame(int fd, struct frame_decoder *d, uint8_t *stash, size_t *have,
-		      struct frame *f)
-{
-	for (;;) {
-		size_t used = 0;
-		ssize_t n;
-		int r;
-
-		if (*have > 0) {
-			r = frame_decoder_feed(d, stash, *have, &used, f);
-			memmove(stash, stash + used, *have - used);
-			*have -= used;
-			if (r == 0)
-				return 0;
-			if (r != ERR_INCOMPLETE)
-				return -1;
-		}
-		n = recv(fd, stash, 4096, 0);
-		if (n <= 0)
-			return -1;
-		*have = (size_t)n;
-	}
 }
 
 int main(int argc, char **argv)
@@ -124,8 +94,8 @@ int main(int argc, char **argv)
 	}
 	if ((d = frame_decoder_new()) == NULL || (out = buf_new(0)) == NULL ||
 	    (sh = msg_shard_new(0, 0)) == NULL || session_client_new(&cc, &s) != 0 ||
-	    session_client_hello(s, out) != 0 || send_buf(fd, out) != 0 ||
-	    read_frame(fd, d, stash, &have, &f) != 0) {
+	    session_client_hello(s, out) != 0 || sock_send_buf(fd, out) != 0 ||
+	    sock_read_frame(fd, d, stash, &have, &f) != 0) {
 		fprintf(stderr, "handshake: no answer\n");
 		goto out;
 	}
@@ -139,10 +109,10 @@ int main(int argc, char **argv)
 		}
 		goto out;
 	}
-	if (session_client_get(s, names, lens, nnames, out) != 0 || send_buf(fd, out) != 0)
+	if (session_client_get(s, names, lens, nnames, out) != 0 || sock_send_buf(fd, out) != 0)
 		goto out;
 	while (more) {
-		if (read_frame(fd, d, stash, &have, &f) != 0) {
+		if (sock_read_frame(fd, d, stash, &have, &f) != 0) {
 			fprintf(stderr, "OkGet: connection closed\n");
 			goto out;
 		}
@@ -172,7 +142,7 @@ int main(int argc, char **argv)
 		}
 	}
 	if (session_client_bye(s, out) == 0)
-		(void)send_buf(fd, out);
+		(void)sock_send_buf(fd, out);
 	rc = 0;
 out:
 	if (fd >= 0)

@@ -33,6 +33,7 @@
 #include "state.h"
 #include "token.h"
 
+#include "sock.h"
 #include "unit.h"
 
 #define BIG_N 300
@@ -48,73 +49,6 @@ struct client {
 	uint8_t pub[P256_POINT_LEN];
 	uint8_t id[IDENTITY_LEN];
 };
-
-static int free_port(void)
-{
-	struct sockaddr_in a;
-	socklen_t len = sizeof(a);
-	int fd = socket(AF_INET, SOCK_STREAM, 0), p;
-
-	memset(&a, 0, sizeof(a));
-	a.sin_family = AF_INET;
-	a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-	if (fd < 0 || bind(fd, (struct sockaddr *)&a, sizeof(a)) != 0 ||
-	    getsockname(fd, (struct sockaddr *)&a, &len) != 0)
-		abort();
-	p = ntohs(a.sin_port);
-	close(fd);
-	return p;
-}
-
-static int dial(void)
-{
-	struct sockaddr_in a;
-	struct timeval tv = {10, 0};
-	int fd = socket(AF_INET, SOCK_STREAM, 0);
-
-	memset(&a, 0, sizeof(a));
-	a.sin_family = AF_INET;
-	a.sin_port = htons((uint16_t)port);
-	a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-	setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
-	if (connect(fd, (struct sockaddr *)&a, sizeof(a)) != 0) {
-		close(fd);
-		return -1;
-	}
-	return fd;
-}
-
-static int send_buf(int fd, struct buf *b)
-{
-	int ok = send(fd, buf_ptr(b), buf_len(b), MSG_NOSIGNAL) == (ssize_t)buf_len(b);
-	buf_reset(b);
-	return ok ? 0 : -1;
-}
-
-/* Read one frame through protocol/'s decoder. 0, or -1 on EOF/error. */
-static int read_frame(int fd, struct frame_decoder *d, uint8_t *stash, size_t *have,
-		      struct frame *f)
-{
-	for (;;) {
-		size_t used = 0;
-		int r;
-		ssize_t n;
-
-		if (*have > 0) {
-			r = frame_decoder_feed(d, stash, *have, &used, f);
-			memmove(stash, stash + used, *have - used);
-			*have -= used;
-			if (r == 0)
-				return 0;
-			if (r != ERR_INCOMPLETE)
-				return -1;
-		}
-		n = recv(fd, stash, 4096, 0);
-		if (n <= 0)
-			return -1;
-		*have = (size_t)n;
-	}
-}
 
 /* Called once between Link and Get (shutdown test). */
 static void (*after_link)(void);
@@ -142,7 +76,7 @@ static int converse(const struct client *c, EVP_PKEY *dhkey, const char *const *
 	uint8_t *stash = malloc(4096);
 	size_t have = 0, lens[8], i;
 	struct frame f;
-	int fd = dial(), more = 1, rc = -1;
+	int fd = sock_dial(port, 10), more = 1, rc = -1;
 
 	memset(o, 0, sizeof(*o));
 	o->link_rc = o->get_rc = 1;
@@ -161,7 +95,7 @@ static int converse(const struct client *c, EVP_PKEY *dhkey, const char *const *
 		if (buf_put(out, buf_ptr(hello_replay), buf_len(hello_replay)) != 0)
 			goto out;
 	}
-	if (send_buf(fd, out) != 0 || read_frame(fd, d, stash, &have, &f) != 0)
+	if (sock_send_buf(fd, out) != 0 || sock_read_frame(fd, d, stash, &have, &f) != 0)
 		goto out;
 	o->link_rc = session_client_read_link(s, &f);
 	if (o->link_rc != 0) {
@@ -172,10 +106,10 @@ static int converse(const struct client *c, EVP_PKEY *dhkey, const char *const *
 		after_link();
 	for (i = 0; i < n; i++)
 		lens[i] = strlen(names[i]);
-	if (session_client_get(s, names, lens, n, out) != 0 || send_buf(fd, out) != 0)
+	if (session_client_get(s, names, lens, n, out) != 0 || sock_send_buf(fd, out) != 0)
 		goto out;
 	while (more) {
-		if (read_frame(fd, d, stash, &have, &f) != 0)
+		if (sock_read_frame(fd, d, stash, &have, &f) != 0)
 			goto out;
 		o->get_rc = session_client_read_okget(s, &f, sh, &more);
 		if (o->get_rc != 0)
@@ -196,7 +130,7 @@ static int converse(const struct client *c, EVP_PKEY *dhkey, const char *const *
 				snprintf(o->first_val, sizeof(o->first_val), "%s",
 					 list.items[0].v.str.ptr);
 		}
-		if (session_client_bye(s, out) != 0 || send_buf(fd, out) != 0)
+		if (session_client_bye(s, out) != 0 || sock_send_buf(fd, out) != 0)
 			goto out;
 	}
 	rc = 0;
@@ -445,7 +379,7 @@ int main(void)
 		sc[1].name = "db";
 		sc[1].shard.items = db;
 		sc[1].shard.n = 1;
-		port = free_port();
+		port = sock_free_port();
 		cfg_init(&c);
 		snprintf(listen_text, sizeof(listen_text), "127.0.0.1:%d", port);
 		if (cfg_parse_listen(listen_text, &c.listen[0]) != 0)
@@ -521,7 +455,7 @@ int main(void)
 		ASSERT_STR_EQ(o.first_key, "db_password");
 		pthread_join(th, NULL);
 		ASSERT_INT_EQ(run_rc, 0);
-		ASSERT_TRUE(dial() < 0); /* no longer listening */
+		ASSERT_TRUE(sock_dial(port, 10) < 0); /* no longer listening */
 		server_free(srv);
 		state_unref(st);
 		token_close(tok);

@@ -27,48 +27,12 @@
 #include "state.h"
 #include "token.h"
 
+#include "sock.h"
 #include "unit.h"
 
 static int port;
 static struct server *srv;
 static int run_rc = -100;
-
-static int free_port(void)
-{
-	struct sockaddr_in a;
-	socklen_t len = sizeof(a);
-	int fd = socket(AF_INET, SOCK_STREAM, 0), p;
-
-	memset(&a, 0, sizeof(a));
-	a.sin_family = AF_INET;
-	a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-	if (fd < 0 || bind(fd, (struct sockaddr *)&a, sizeof(a)) != 0 ||
-	    getsockname(fd, (struct sockaddr *)&a, &len) != 0)
-		abort();
-	p = ntohs(a.sin_port);
-	close(fd);
-	return p;
-}
-
-static int dial(void)
-{
-	struct sockaddr_in a;
-	struct timeval tv = {5, 0};
-	int fd = socket(AF_INET, SOCK_STREAM, 0);
-
-	memset(&a, 0, sizeof(a));
-	a.sin_family = AF_INET;
-	a.sin_port = htons((uint16_t)port);
-	a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-	if (fd < 0)
-		return -1;
-	setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
-	if (connect(fd, (struct sockaddr *)&a, sizeof(a)) != 0) {
-		close(fd);
-		return -1;
-	}
-	return fd;
-}
 
 static int send_frame(int fd, uint8_t type, size_t len, uint8_t fill)
 {
@@ -125,7 +89,7 @@ static void *runner(void *arg)
 
 static void *parallel_client(void *arg)
 {
-	int *ok = arg, fd = dial();
+	int *ok = arg, fd = sock_dial(port, 5);
 	char text[256];
 
 	*ok = 0;
@@ -152,7 +116,7 @@ int main(void)
 	double secs;
 
 	log_init("test-server", LOG_LEVEL_WARN);
-	port = free_port();
+	port = sock_free_port();
 	cfg_init(&c);
 	snprintf(listen_text, sizeof(listen_text), "127.0.0.1:%d", port);
 	if (cfg_parse_listen(listen_text, &c.listen[0]) != 0)
@@ -184,7 +148,7 @@ int main(void)
 	TEST_DONE();
 
 	TEST_START("a Hello that cannot authenticate gets a plain Error, then EOF");
-	fd = dial();
+	fd = sock_dial(port, 5);
 	ASSERT_TRUE(fd >= 0);
 	ASSERT_INT_EQ(send_frame(fd, 0x00, 174, 0), 0);
 	ASSERT_INT_EQ(recv_frame(fd, text, sizeof(text)), 0xff);
@@ -195,7 +159,7 @@ int main(void)
 	TEST_START("frames out of order before the handshake");
 	for (i = 0; i < 4; i++) {
 		static const uint8_t types[] = {0x02, 0x01, 0x99, 0x42};
-		fd = dial();
+		fd = sock_dial(port, 5);
 		ASSERT_INT_EQ(send_frame(fd, types[i], 16, 0x41), 0);
 		ASSERT_INT_EQ(recv_frame(fd, text, sizeof(text)), 0xff);
 		ASSERT_STR_EQ(text, "expected Hello");
@@ -205,7 +169,7 @@ int main(void)
 	TEST_DONE();
 
 	TEST_START("oversized frame refused on its header");
-	fd = dial();
+	fd = sock_dial(port, 5);
 	ASSERT_INT_EQ(send(fd, "\xff\xff\x00", 3, MSG_NOSIGNAL), 3);
 	ASSERT_INT_EQ(recv_frame(fd, text, sizeof(text)), 0xff);
 	ASSERT_STR_EQ(text, "frame too large");
@@ -213,13 +177,13 @@ int main(void)
 	TEST_DONE();
 
 	TEST_START("truncated frame: the peer goes away mid-body, the server carries on");
-	fd = dial();
+	fd = sock_dial(port, 5);
 	ASSERT_INT_EQ(send(fd, "\x00\x40\x00" "abc", 6, MSG_NOSIGNAL), 6);
 	close(fd);
 	TEST_DONE();
 
 	TEST_START("a connection that stalls mid-frame is dropped at the idle timeout");
-	fd = dial();
+	fd = sock_dial(port, 5);
 	clock_gettime(CLOCK_MONOTONIC, &t0);
 	ASSERT_INT_EQ(send(fd, "\x00\x40", 2, MSG_NOSIGNAL), 2);
 	ASSERT_TRUE(closed_by_peer(fd));
@@ -230,7 +194,7 @@ int main(void)
 	TEST_DONE();
 
 	TEST_START("a handshake trickled byte by byte is dropped at the handshake timeout");
-	fd = dial();
+	fd = sock_dial(port, 5);
 	clock_gettime(CLOCK_MONOTONIC, &t0);
 	ASSERT_INT_EQ(send(fd, "\x00\xae\x00", 3, MSG_NOSIGNAL), 3);
 	for (i = 0; i < 12; i++) {
@@ -260,9 +224,9 @@ int main(void)
 	{
 		int many[80], m;
 		for (m = 0; m < 80; m++)
-			many[m] = dial();
+			many[m] = sock_dial(port, 5);
 		usleep(200000);
-		fd = dial();
+		fd = sock_dial(port, 5);
 		ASSERT_TRUE(fd >= 0);
 		type = recv_frame(fd, text, sizeof(text));
 		ASSERT_INT_EQ(type, 0xff);
@@ -277,7 +241,7 @@ int main(void)
 
 	TEST_START("per-address handshake rate: excess gets \"rate limited\"");
 	for (i = 0, n = 0; i < 40 && n == 0; i++) {
-		fd = dial();
+		fd = sock_dial(port, 5);
 		ASSERT_INT_EQ(send_frame(fd, 0x00, 174, 0), 0);
 		type = recv_frame(fd, text, sizeof(text));
 		ASSERT_INT_EQ(type, 0xff);
@@ -310,7 +274,7 @@ int main(void)
 	TEST_START("SIGHUP: a reload that fails keeps the server serving");
 	ASSERT_INT_EQ(kill(getpid(), SIGHUP), 0); /* bundle /nonexistent: fails */
 	usleep(300000);
-	fd = dial();
+	fd = sock_dial(port, 5);
 	ASSERT_TRUE(fd >= 0);
 	ASSERT_INT_EQ(send_frame(fd, 0x02, 16, 0x41), 0);
 	ASSERT_INT_EQ(recv_frame(fd, text, sizeof(text)), 0xff);
@@ -319,13 +283,13 @@ int main(void)
 	TEST_DONE();
 
 	TEST_START("SIGTERM: stop accepting, finish, return 0");
-	fd = dial(); /* an idle connection is closed at shutdown */
+	fd = sock_dial(port, 5); /* an idle connection is closed at shutdown */
 	ASSERT_INT_EQ(kill(getpid(), SIGTERM), 0);
 	pthread_join(th, NULL);
 	ASSERT_INT_EQ(run_rc, 0);
 	ASSERT_TRUE(closed_by_peer(fd));
 	close(fd);
-	ASSERT_TRUE(dial() < 0);
+	ASSERT_TRUE(sock_dial(port, 5) < 0);
 	TEST_DONE();
 
 	server_free(srv);

@@ -13,13 +13,10 @@
 #include "state.h"
 #include "token.h"
 
-#ifdef COFFER_APPL_PROTOCOL
 #include "frame.h"
 #include "msg.h"
 #include "session.h"
-#endif
 
-#define HANDLER_FRAME_HELLO 0x00
 #define HANDLER_FRAME_ERROR 0xff
 #define HANDLER_MAX_ERROR 1024
 
@@ -28,9 +25,7 @@ struct handler {
 	int linked;
 	const struct state_client *client;
 	uint8_t client_pub[P256_POINT_LEN];
-#ifdef COFFER_APPL_PROTOCOL
 	struct session *ps;
-#endif
 };
 
 int handler_plain_error(struct buf *out, const char *reason)
@@ -55,9 +50,7 @@ void handler_free(struct handler *h)
 {
 	if (h == NULL)
 		return;
-#ifdef COFFER_APPL_PROTOCOL
 	session_free(h->ps);
-#endif
 	state_unref(h->st);
 	secmem_zero(h, sizeof(*h));
 	free(h);
@@ -84,8 +77,6 @@ static void audit_init(struct audit_event *ev, enum audit_event_type type, const
 		ev->name = h->client->name;
 	}
 }
-
-#ifdef COFFER_APPL_PROTOCOL
 
 int handler_replay_new(void **out)
 {
@@ -333,36 +324,3 @@ int handler_handle(const struct handler_env *env, struct appl_state *st, const c
 		return session_server_error(h->ps, "unexpected frame", out);
 	}
 }
-
-#else /* !COFFER_APPL_PROTOCOL */
-
-int handler_replay_new(void **out)
-{
-	*out = NULL;
-	return 0;
-}
-
-void handler_replay_free(void *replay)
-{
-	(void)replay;
-}
-
-int handler_handle(const struct handler_env *env, struct appl_state *st, const char *peer,
-		   struct handler **hp, uint8_t type, const uint8_t *body, size_t len,
-		   struct buf *out, int *close)
-{
-	struct audit_event ev;
-
-	(void)st;
-	(void)body;
-	(void)len;
-	*close = 1;
-	if (*hp == NULL && type != HANDLER_FRAME_HELLO)
-		return handler_plain_error(out, "expected Hello");
-	audit_init(&ev, AUDIT_HANDSHAKE, peer, NULL);
-	ev.result = "error";
-	ev.reason = "handshake not available (built without protocol/)";
-	audit_or_warn(env, &ev);
-	return handler_plain_error(out, "handshake not available");
-}
-#endif

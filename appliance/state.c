@@ -14,16 +14,10 @@
 #include "secmem.h"
 #include "token.h"
 
-#ifdef COFFER_APPL_BUNDLE
 #include "bundle.h"
-#endif
-#ifdef COFFER_APPL_DEFS
 #include "definition.h"
-#endif
-#ifdef COFFER_APPL_SEALED
 #include "file.h"
 #include "sealed.h"
-#endif
 
 static int cmp_client(const void *a, const void *b)
 {
@@ -42,11 +36,7 @@ static struct appl_state *state_alloc(void)
 
 static void defs_free(void *defs)
 {
-#ifdef COFFER_APPL_DEFS
 	definition_free(defs);
-#else
-	(void)defs;
-#endif
 }
 
 static void state_free(struct appl_state *st)
@@ -55,9 +45,7 @@ static void state_free(struct appl_state *st)
 		return;
 	secmem_free(st->ss_block);
 	free(st->clients);
-#ifdef COFFER_APPL_BUNDLE
 	bundle_free(st->bundle);
-#endif
 	defs_free(st->defs);
 	free(st);
 }
@@ -164,7 +152,6 @@ static int cache_ss(struct appl_state *st, struct token *t)
 	return 0;
 }
 
-#if defined(COFFER_APPL_BUNDLE) && defined(COFFER_APPL_SEALED)
 /* Public keys listed under keys/ in the bundle: the companions allowed to
  * seal, and the client keys that make an ss cache possible. */
 static int bundle_keys(struct bundle *b, EVP_PKEY ***keysp, size_t *np)
@@ -207,7 +194,6 @@ out:
 	return r;
 }
 
-#ifdef COFFER_APPL_DEFS
 /* Parse the unsealed definition and list its clients; the model (which owns
  * names and shards, in secure memory) goes to st->defs. */
 static int index_definition(struct appl_state *st, const uint8_t *text, size_t len,
@@ -239,20 +225,6 @@ static int index_definition(struct appl_state *st, const uint8_t *text, size_t l
 	*np = n;
 	return 0;
 }
-#else
-static int index_definition(struct appl_state *st, const uint8_t *text, size_t len,
-			    enum sealed_format format, struct state_client **clientsp, size_t *np)
-{
-	(void)st;
-	(void)text;
-	(void)len;
-	(void)format;
-	*clientsp = NULL;
-	*np = 0;
-	return err_set(ERR_UNSUPPORTED,
-		       "parse definition: this appliance-server was built without provisioning/ definitions");
-}
-#endif
 
 int state_load(const struct cfg *c, struct token *t, int update_state, struct appl_state **out)
 {
@@ -353,20 +325,3 @@ out:
 	free(keys);
 	return r;
 }
-#else
-int state_load(const struct cfg *c, struct token *t, int update_state, struct appl_state **out)
-{
-	(void)c;
-	(void)t;
-	(void)update_state;
-	(void)cache_ss;
-	*out = NULL;
-#ifndef COFFER_APPL_BUNDLE
-	return err_set(ERR_UNSUPPORTED,
-		       "verify bundle: this appliance-server was built without provisioning/bundle");
-#else
-	return err_set(ERR_UNSUPPORTED,
-		       "unseal coffer.sealed: this appliance-server was built without provisioning/sealed");
-#endif
-}
-#endif

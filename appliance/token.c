@@ -8,21 +8,16 @@
 #include "cfg.h"
 #include "log.h"
 
-#ifdef COFFER_APPL_HSM
 #include "hsm.h"
-#endif
 
 struct token {
-#ifdef COFFER_APPL_HSM
 	struct hsm *h;
 	struct hsm_key *k;
-#endif
 	uint8_t point[P256_POINT_LEN];
 	char fpr[PKEY_FPR_TEXT_LEN + 1];
 	char desc[256];
 };
 
-#ifdef COFFER_APPL_HSM
 int token_open(const struct cfg *c, struct token **out)
 {
 	struct hsm_config hc;
@@ -113,41 +108,6 @@ int token_dh(struct token *t, const uint8_t peer[static P256_POINT_LEN],
 {
 	return hsm_key_ecdh(t->k, peer, P256_POINT_LEN, out);
 }
-#else
-int token_open(const struct cfg *c, struct token **out)
-{
-	(void)c;
-	*out = NULL;
-	return err_set(ERR_UNSUPPORTED, "open token: this appliance-server was built without hsm/");
-}
-
-int token_soft(EVP_PKEY *priv, struct token **out)
-{
-	(void)priv;
-	*out = NULL;
-	return err_set(ERR_UNSUPPORTED, "software token: built without hsm/");
-}
-
-void token_close(struct token *t)
-{
-	free(t);
-}
-
-void *token_key(struct token *t)
-{
-	(void)t;
-	return NULL;
-}
-
-int token_dh(struct token *t, const uint8_t peer[static P256_POINT_LEN],
-	     uint8_t out[static P256_DH_LEN])
-{
-	(void)t;
-	(void)peer;
-	(void)out;
-	return err_set(ERR_UNSUPPORTED, "token ECDH: built without hsm/");
-}
-#endif
 
 int token_dh_callback(void *ctx, const uint8_t *peer, uint8_t *out)
 {

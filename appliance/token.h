@@ -27,7 +27,6 @@ int token_open(const struct cfg *c, struct token **out) WARN_UNUSED;
 /*
  * A token over a software key (a reference to priv is taken), for tests of
  * the serving code without a PKCS#11 module; appliance-server never uses it.
- * ERR_UNSUPPORTED when built without hsm/.
  */
 int token_soft(EVP_PKEY *priv, struct token **out) WARN_UNUSED;
 /* Close the key and the token; NULL is fine. */

@@ -175,10 +175,8 @@ int main(void)
 	TEST_START("start");
 	ASSERT_INT_EQ(state_from_clients(NULL, 0, &st), 0);
 	ASSERT_INT_EQ(audit_open(audit_path, &audit), 0);
-#ifdef COFFER_APPL_HSM
 	ASSERT_INT_EQ(pkey_generate_p256(&key), 0);
 	ASSERT_INT_EQ(token_soft(key, &tok), 0);
-#endif
 	ASSERT_INT_EQ(server_new(&c, tok, audit, st, &srv), 0);
 	ASSERT_INT_EQ(server_signals(srv), 0);
 	ASSERT_INT_EQ(server_bind(srv), 0);

@@ -40,7 +40,12 @@ int token_open(const struct cfg *c, struct token **out)
 	} else {
 		hc.backend = HSM_BACKEND_PKCS11;
 		hc.module = c->pkcs11_module;
-		hc.token = c->key;
+		/* A bare --key is the key's label, not a token's: the token then
+		 * comes from --token, or is the only one of the module. */
+		if (c->token != NULL)
+			hc.token = c->token;
+		else if (strncmp(c->key, "pkcs11:", 7) == 0)
+			hc.token = c->key;
 		hc.pin_source = c->pin_source;
 	}
 	if ((r = hsm_open(&hc, &t->h)) != 0) {
@@ -86,6 +91,25 @@ int token_soft(EVP_PKEY *priv, struct token **out)
 	t = NULL;
 out:
 	token_close(t);
+	return r;
+}
+
+int token_anchor(struct token *t, const char *label, char fpr[static PKEY_FPR_TEXT_LEN + 1])
+{
+	EVP_PKEY *pub = NULL;
+	int r;
+
+	fpr[0] = '\0';
+	if (t->h == NULL)
+		return err_set(ERR_UNSUPPORTED, "trust anchor token:%s: no token", label);
+	if ((r = hsm_find_public(t->h, label, &pub)) != 0) {
+		r = err_wrap(r, "trust anchor token:%s in %s", label, hsm_describe(t->h));
+		goto out;
+	}
+	if ((r = pkey_fingerprint(pub, fpr)) != 0)
+		r = err_wrap(r, "trust anchor token:%s", label);
+out:
+	EVP_PKEY_free(pub);
 	return r;
 }
 

@@ -148,6 +148,24 @@ int pkey_identity(EVP_PKEY *k, uint8_t id[static IDENTITY_LEN])
 	return r;
 }
 
+/* SEQUENCE { SEQUENCE { id-ecPublicKey, prime256v1 }, BIT STRING (66 bytes) }. */
+static const uint8_t p256_spki_prefix[26] = {
+	0x30, 0x59, 0x30, 0x13, 0x06, 0x07, 0x2a, 0x86, 0x48, 0xce, 0x3d, 0x02, 0x01,
+	0x06, 0x08, 0x2a, 0x86, 0x48, 0xce, 0x3d, 0x03, 0x01, 0x07, 0x03, 0x42, 0x00,
+};
+
+int pkey_identity_from_point(const uint8_t pt[static P256_POINT_LEN],
+			     uint8_t id[static IDENTITY_LEN])
+{
+	uint8_t der[sizeof(p256_spki_prefix) + P256_POINT_LEN];
+
+	if (pt[0] != 0x04)
+		return err_set(ERR_FORMAT, "P-256 point: not uncompressed");
+	memcpy(der, p256_spki_prefix, sizeof(p256_spki_prefix));
+	memcpy(der + sizeof(p256_spki_prefix), pt, P256_POINT_LEN);
+	return pkey_sha256(der, sizeof(der), id);
+}
+
 int pkey_fingerprint(EVP_PKEY *k, char *out)
 {
 	uint8_t id[IDENTITY_LEN];

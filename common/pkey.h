@@ -40,6 +40,14 @@ int pkey_is_p256(EVP_PKEY *k);
 int pkey_spki_der(EVP_PKEY *k, struct buf *b) WARN_UNUSED;
 /* SHA-256 over the SPKI DER: the client identity / key fingerprint. */
 int pkey_identity(EVP_PKEY *k, uint8_t id[static IDENTITY_LEN]) WARN_UNUSED;
+/*
+ * The same identity straight from a P-256 point (04||X||Y): SHA-256 over the
+ * fixed 26-byte P-256 SPKI DER prefix and the point, without building an
+ * EVP_PKEY. The point is hashed as given (no curve check: callers pass a
+ * validated point); ERR_FORMAT if pt[0] is not 0x04.
+ */
+int pkey_identity_from_point(const uint8_t pt[static P256_POINT_LEN],
+			     uint8_t id[static IDENTITY_LEN]) WARN_UNUSED;
 /* "sha256:<64 lower-case hex>" of the SPKI; out has PKEY_FPR_TEXT_LEN+1. */
 #define PKEY_FPR_TEXT_LEN (7 + 64)
 int pkey_fingerprint(EVP_PKEY *k, char *out) WARN_UNUSED;

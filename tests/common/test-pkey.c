@@ -78,6 +78,25 @@ int main(void)
 	ASSERT_TRUE(strncmp(fpr, "sha256:", 7) == 0);
 	TEST_DONE();
 
+	TEST_START("identity from a point equals the SPKI identity, for random keys");
+	for (int i = 0; i < 32; i++) {
+		EVP_PKEY *k = NULL;
+		uint8_t pt[P256_POINT_LEN], x1[IDENTITY_LEN], x2[IDENTITY_LEN];
+		ASSERT_INT_EQ(pkey_generate_p256(&k), 0);
+		ASSERT_INT_EQ(pkey_to_point(k, pt), 0);
+		ASSERT_INT_EQ(pkey_identity(k, x1), 0);
+		ASSERT_INT_EQ(pkey_identity_from_point(pt, x2), 0);
+		ASSERT_MEM_EQ(x1, x2, IDENTITY_LEN);
+		EVP_PKEY_free(k);
+	}
+	{
+		uint8_t pt[P256_POINT_LEN], x[IDENTITY_LEN];
+		memset(pt, 0, sizeof(pt));
+		pt[0] = 0x02;
+		ASSERT_INT_EQ(pkey_identity_from_point(pt, x), ERR_FORMAT);
+	}
+	TEST_DONE();
+
 	TEST_START("PEM files: private 0600 refused when readable by others");
 	snprintf(path, sizeof(path), "%s/key.pem", dir);
 	ASSERT_INT_EQ(pkey_save_private(a, path), 0);

@@ -98,7 +98,6 @@ static int do_hello(const struct handler_env *env, struct handler *h, const char
 	struct session_server_config sc;
 	uint8_t id[IDENTITY_LEN];
 	const uint8_t *ss = NULL;
-	EVP_PKEY *pk = NULL;
 	uint64_t ts = 0;
 	int r, rr;
 
@@ -127,9 +126,11 @@ static int do_hello(const struct handler_env *env, struct handler *h, const char
 		log_debug("peer %s: Hello refused: %s", peer, err_msg(r));
 		return handler_plain_error(out, "handshake failed");
 	}
-	if (pkey_from_point(h->client_pub, P256_POINT_LEN, &pk) == 0 && pkey_identity(pk, id) == 0)
+	/* The point was validated by the handshake; hash it as the SPKI would be. */
+	if (pkey_identity_from_point(h->client_pub, id) == 0)
 		h->client = state_find(h->st, id);
-	EVP_PKEY_free(pk);
+	else
+		memset(id, 0, sizeof(id));
 	err_clear();
 	if (h->client != NULL && h->client->ss != NULL && h->client->have_point &&
 	    CRYPTO_memcmp(h->client->point, h->client_pub, P256_POINT_LEN) == 0)

@@ -114,15 +114,12 @@ const struct state_client *state_find_point(const struct appl_state *st,
 {
 	uint8_t id[IDENTITY_LEN];
 	const struct state_client *c;
-	EVP_PKEY *k = NULL;
 
 	/* Identity = SHA-256 of the SPKI; the index is keyed by identity. */
-	if (pkey_from_point(pt, P256_POINT_LEN, &k) != 0 || pkey_identity(k, id) != 0) {
-		EVP_PKEY_free(k);
+	if (pkey_identity_from_point(pt, id) != 0) {
 		err_clear();
 		return NULL;
 	}
-	EVP_PKEY_free(k);
 	c = state_find(st, id);
 	if (c == NULL || !c->have_point || memcmp(c->point, pt, P256_POINT_LEN) != 0)
 		return NULL;

@@ -41,16 +41,16 @@ struct opt {
 
 static const struct opt opts[] = {
 	{"pkcs11-module", T_STR, OFF(pkcs11_module), 0, 0, "PATH", "PKCS#11 module of the token"},
-	{"key", T_STR, OFF(key), 0, 0, "URI",
-	 "the appliance key: pkcs11:token=T;object=L, or a bare label on the only token"},
+	{"token", T_STR, OFF(token), 0, 0, "URI|LABEL",
+	 "PKCS#11 token (default: the URI's token attributes, else the only token)"},
+	{"key", T_STR, OFF(key), 0, 0, "URI|LABEL", "the appliance key (PKCS#11 URI or label)"},
 	{"pin-source", T_STR, OFF(pin_source), 0, 0, "SRC",
 	 "token PIN: file:PATH, env:NAME, prompt, tpm2-sealed:PATH"},
 	{"tpm2", T_STR, OFF(tpm2), 0, 0, "TCTI", "use the TPM 2.0 backend at TCTI"},
 	{"key-blob", T_STR, OFF(key_blob), 0, 0, "FILE", "TPM key blob of the appliance key"},
 	{"bundle", T_STR, OFF(bundle), 0, 0, "DIR", "the signed bundle directory"},
-	{"trust-anchor", T_ANCHOR, OFF(trust_anchor), 0, 0, "sha256:HEX",
-	 "SHA-256 fingerprint of the master signing key, or token:LABEL for a\n"
-	 "                                 public-key object in the appliance's PKCS#11 token"},
+	{"trust-anchor", T_ANCHOR, OFF(trust_anchor), 0, 0, "sha256:HEX|token:LABEL",
+	 "master signing key: its SHA-256 fingerprint, or a public-key object in the token"},
 	{"state-file", T_STR, OFF(state_file), 0, 0, "FILE",
 	 "last accepted manifest serial (default " CFG_DEFAULT_STATE_FILE ")"},
 	{"listen", T_LISTEN, OFF(listen), 0, 0, "ADDR:PORT",
@@ -219,16 +219,18 @@ static int set_opt(struct cfg *c, const struct opt *o, const char *v, int append
 		if (strlen(v) > 4096)
 			return err_set(ERR_INVALID_ARG, "value too long");
 		if (o->type == T_ANCHOR && strncmp(v, "token:", 6) == 0) {
-			/* A public-key object in the appliance's token, read at start. */
-			if (v[6] == '\0' || strlen(v + 6) > CFG_MAX_ANCHOR_LABEL)
-				return err_set(ERR_INVALID_ARG,
-					       "token: needs the label of a public-key object");
+			size_t n = strlen(v + 6);
+			if (n == 0 || n > CFG_MAX_LABEL)
+				return err_set(ERR_INVALID_ARG, "token: needs a label of 1..%d bytes",
+					       CFG_MAX_LABEL);
+			memset(c->anchor, 0, sizeof(c->anchor));
 		} else if (o->type == T_ANCHOR) {
 			uint8_t a[32];
 			if (strncmp(v, "sha256:", 7) != 0 ||
 			    (r = hex_decode(v + 7, strlen(v + 7), a, sizeof(a))) != 0)
 				return err_set(ERR_INVALID_ARG,
 					       "expected sha256: and 64 hex digits, or token:LABEL");
+			memcpy(c->anchor, a, sizeof(a));
 		}
 		if ((dup = strdup(v)) == NULL)
 			return err_set(ERR_ALLOC, "out of memory");
@@ -424,7 +426,8 @@ void cfg_usage(void *fp)
 	size_t i;
 
 	fprintf(f, "usage: appliance-server --pkcs11-module PATH --key URI --pin-source SRC\n"
-		   "                        --bundle DIR --trust-anchor sha256:HEX --listen ADDR:PORT [options]\n"
+		   "                        --bundle DIR --trust-anchor sha256:HEX|token:LABEL\n"
+		   "                        --listen ADDR:PORT [options]\n"
 		   "       appliance-server --tpm2 TCTI --key-blob FILE --bundle DIR ... [options]\n"
 		   "       appliance-server --config FILE [options]   (flags win over the file)\n\n");
 	for (i = 0; i < N_OPTS; i++) {
@@ -532,11 +535,16 @@ int cfg_validate(const struct cfg *c)
 		return err_set(ERR_INVALID_ARG, "the TPM backend needs --tpm2 and --key-blob");
 	if (tpm && c->pin_source != NULL)
 		return err_set(ERR_INVALID_ARG,
-			       "--pin-source is for PKCS#11 tokens; a TPM key blob has no PIN");
+			       "--pin-source is for PKCS#11 tokens; the TPM key blob needs no PIN");
+	if (tpm && c->token != NULL)
+		return err_set(ERR_INVALID_ARG, "--token is for PKCS#11 tokens, not --tpm2");
 	if (c->bundle == NULL)
 		return err_set(ERR_INVALID_ARG, "--bundle is required");
 	if (c->trust_anchor == NULL)
 		return err_set(ERR_INVALID_ARG, "--trust-anchor is required");
+	if (tpm && strncmp(c->trust_anchor, "token:", 6) == 0)
+		return err_set(ERR_INVALID_ARG,
+			       "--trust-anchor token:LABEL needs the PKCS#11 backend; give sha256:HEX");
 	if (c->n_listen == 0 && !c->check)
 		return err_set(ERR_INVALID_ARG, "--listen is required");
 	if (c->burst < 1 || c->rate < 1)

@@ -16,7 +16,6 @@
 #include "err.h"
 
 #define CFG_MAX_LISTEN 16
-#define CFG_MAX_ANCHOR_LABEL 128
 #define CFG_DEFAULT_STATE_FILE "/var/lib/coffer/appliance.state"
 #define CFG_DEFAULT_MAX_CONNECTIONS 1024
 #define CFG_DEFAULT_MAX_FRAME 65538         /* header + WIRE_MAX_BODY */
@@ -29,6 +28,7 @@
 #define CFG_DEFAULT_GRACE 10                /* seconds to finish in-flight work at exit */
 #define CFG_MAX_WORKERS 256
 #define CFG_MAX_SECONDS 86400
+#define CFG_MAX_LABEL 64                  /* token:LABEL of --trust-anchor */
 
 enum cfg_action {
 	CFG_RUN = 0,
@@ -45,13 +45,15 @@ struct cfg_listen {
 struct cfg {
 	/* token */
 	char *pkcs11_module;
+	char *token;    /* token URI or label (PKCS#11); NULL: from --key's URI, else the only one */
 	char *key;
 	char *pin_source;
 	char *tpm2;     /* TCTI */
 	char *key_blob; /* TPM key blob */
 	/* bundle and state */
 	char *bundle;
-	char *trust_anchor; /* "sha256:<64 hex>", or "token:LABEL" until resolved at start */
+	char *trust_anchor; /* "sha256:<64 hex>" or "token:LABEL" as given */
+	uint8_t anchor[32]; /* decoded (sha256: form only) */
 	char *state_file;
 	/* network */
 	struct cfg_listen listen[CFG_MAX_LISTEN];
@@ -99,7 +101,8 @@ int cfg_parse(struct cfg *c, int argc, char **argv, enum cfg_action *action) WAR
 int cfg_parse_yaml(struct cfg *c, const uint8_t *text, size_t len, const char *name,
 		   const uint64_t *locked) WARN_UNUSED;
 
-/* Cross-option checks: one backend, bundle, trust anchor, listen (unless --check). */
+/* Cross-option checks: one backend (--token and token: anchors need PKCS#11,
+ * --pin-source is refused with --tpm2), bundle, trust anchor, listen (unless --check). */
 int cfg_validate(const struct cfg *c) WARN_UNUSED;
 
 /* Parse "127.0.0.1:9187", "[::1]:9187" (numeric hosts only). ERR_INVALID_ARG. */

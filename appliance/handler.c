@@ -17,6 +17,7 @@
 #include "msg.h"
 #include "session.h"
 
+#define HANDLER_FRAME_ERROR 0xff
 #define HANDLER_MAX_ERROR 1024
 
 struct handler {
@@ -35,7 +36,7 @@ int handler_plain_error(struct buf *out, const char *reason)
 	if (n > HANDLER_MAX_ERROR)
 		n = HANDLER_MAX_ERROR;
 	if ((r = buf_put_u16(out, (uint16_t)n)) != 0 ||
-	    (r = buf_put_u8(out, FRAME_ERROR)) != 0 || (r = buf_put(out, reason, n)) != 0)
+	    (r = buf_put_u8(out, HANDLER_FRAME_ERROR)) != 0 || (r = buf_put(out, reason, n)) != 0)
 		return r;
 	return 0;
 }
@@ -76,7 +77,6 @@ static void audit_init(struct audit_event *ev, enum audit_event_type type, const
 		ev->name = h->client->name;
 	}
 }
-
 
 int handler_replay_new(void **out)
 {
@@ -126,9 +126,11 @@ static int do_hello(const struct handler_env *env, struct handler *h, const char
 		log_debug("peer %s: Hello refused: %s", peer, err_msg(r));
 		return handler_plain_error(out, "handshake failed");
 	}
-	/* The point was validated when the Hello's `s` was decrypted. */
+	/* The point was validated by the handshake; hash it as the SPKI would be. */
 	if (pkey_identity_from_point(h->client_pub, id) == 0)
 		h->client = state_find(h->st, id);
+	else
+		memset(id, 0, sizeof(id));
 	err_clear();
 	if (h->client != NULL && h->client->ss != NULL && h->client->have_point &&
 	    CRYPTO_memcmp(h->client->point, h->client_pub, P256_POINT_LEN) == 0)
@@ -323,4 +325,3 @@ int handler_handle(const struct handler_env *env, struct appl_state *st, const c
 		return session_server_error(h->ps, "unexpected frame", out);
 	}
 }
-

@@ -101,20 +101,6 @@ int main(int argc, char **argv)
 		goto out;
 	}
 	log_info("token: %s, appliance key %s", token_describe(tok), token_fingerprint(tok));
-	if (strncmp(cfg.trust_anchor, "token:", 6) == 0) {
-		char fpr[PKEY_FPR_TEXT_LEN + 1], *dup;
-		if ((r = token_anchor(tok, cfg.trust_anchor + 6, fpr)) != 0) {
-			rc = die(r, "start-up check 'trust anchor'");
-			goto out;
-		}
-		if ((dup = strdup(fpr)) == NULL) {
-			rc = die(ERR_ALLOC, "trust anchor");
-			goto out;
-		}
-		log_info("trust anchor %s from the token object '%s'", fpr, cfg.trust_anchor + 6);
-		free(cfg.trust_anchor);
-		cfg.trust_anchor = dup;
-	}
 	/* --check verifies without recording the serial: it changes nothing. */
 	if ((r = state_load(&cfg, tok, !cfg.check, &st)) != 0) {
 		rc = die(r, "start-up check 'bundle'");

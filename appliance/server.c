@@ -70,7 +70,7 @@ struct conn {
 	struct buf *out;
 	int close_after_write;
 	/* state */
-	int busy;      /* a job for this connection is in a worker */
+	int busy;      /* a job for this connection is in a worker (a Hello) */
 	int dead;      /* closed while busy: free when the job returns */
 	int hello_job; /* the job in flight is a Hello (counts against max-handshakes) */
 	uint64_t started_ms, progress_ms;
@@ -524,7 +524,11 @@ static void audit_refusal(struct server *s, struct conn *c, const char *result, 
 		warn_fr(r, "%s", "audit");
 }
 
-/* A whole frame is in: hand it to a worker. */
+static void job_done(struct server *s, struct job *j);
+
+/* A whole frame is in: a Hello goes to a worker (token DH); the frames after
+ * it (Get, Bye) need no token work, only AEAD and copies, and are answered
+ * here without the round trip through the queue. */
 static void conn_dispatch(struct server *s, struct conn *c)
 {
 	struct job *j;
@@ -563,8 +567,13 @@ static void conn_dispatch(struct server *s, struct conn *c)
 	c->body_len = c->body_have = c->hdr_have = 0;
 	c->busy = 1;
 	c->hello_job = type == FRAME_TYPE_HELLO;
-	if (c->hello_job)
-		s->hs_inflight++;
+	if (!c->hello_job) {
+		s->jobs_inflight++;
+		run_job(s, j);
+		job_done(s, j);
+		return;
+	}
+	s->hs_inflight++;
 	/* No reading while the worker has the frame: one request at a time. */
 	if (conn_watch(s, c, 0) != 0) {
 		log_warn("peer %s: epoll_ctl failed", c->peer_text);

@@ -234,6 +234,7 @@ int state_load(const struct cfg *c, struct token *t, int update_state, struct ap
 	enum sealed_format format;
 	struct state_client *clients = NULL;
 	struct appl_state *st = NULL, tmp;
+	char anchor[PKEY_FPR_TEXT_LEN + 1];
 	uint64_t serial;
 	int r;
 
@@ -243,6 +244,12 @@ int state_load(const struct cfg *c, struct token *t, int update_state, struct ap
 	memset(&tmp, 0, sizeof(tmp));
 	memset(&vo, 0, sizeof(vo));
 	vo.trust_anchor = c->trust_anchor;
+	if (strncmp(c->trust_anchor, "token:", 6) == 0) {
+		/* Read at every load, so a replaced anchor object takes effect on reload. */
+		if ((r = token_anchor(t, c->trust_anchor + 6, anchor)) != 0)
+			goto out;
+		vo.trust_anchor = anchor;
+	}
 	vo.state_file = c->state_file;
 	/* The serial is recorded only once everything below succeeded. */
 	vo.update_state = 0;

@@ -34,14 +34,18 @@ int token_open(const struct cfg *c, struct token **out)
 	if (c->tpm2 != NULL) {
 		hc.backend = HSM_BACKEND_TPM2;
 		hc.tcti = c->tpm2;
+		hc.pin_source = c->pin_source;
 		/* Password auth on the hot path: the salted session costs ~3.6 ms of CPU per command. */
 		hc.tpm_plain_session = 1;
 	} else {
 		hc.backend = HSM_BACKEND_PKCS11;
 		hc.module = c->pkcs11_module;
-		/* A URI's token attributes pick the token; a bare key label means
-		 * the module's only token. */
-		hc.token = strncmp(c->key, "pkcs11:", 7) == 0 ? c->key : NULL;
+		/* A bare --key is the key's label, not a token's: the token then
+		 * comes from --token, or is the only one of the module. */
+		if (c->token != NULL)
+			hc.token = c->token;
+		else if (strncmp(c->key, "pkcs11:", 7) == 0)
+			hc.token = c->key;
 		hc.pin_source = c->pin_source;
 	}
 	if ((r = hsm_open(&hc, &t->h)) != 0) {
@@ -90,6 +94,25 @@ out:
 	return r;
 }
 
+int token_anchor(struct token *t, const char *label, char fpr[static PKEY_FPR_TEXT_LEN + 1])
+{
+	EVP_PKEY *pub = NULL;
+	int r;
+
+	fpr[0] = '\0';
+	if (t->h == NULL)
+		return err_set(ERR_UNSUPPORTED, "trust anchor token:%s: no token", label);
+	if ((r = hsm_find_public(t->h, label, &pub)) != 0) {
+		r = err_wrap(r, "trust anchor token:%s in %s", label, hsm_describe(t->h));
+		goto out;
+	}
+	if ((r = pkey_fingerprint(pub, fpr)) != 0)
+		r = err_wrap(r, "trust anchor token:%s", label);
+out:
+	EVP_PKEY_free(pub);
+	return r;
+}
+
 void token_close(struct token *t)
 {
 	if (t == NULL)
@@ -128,16 +151,4 @@ const char *token_fingerprint(const struct token *t)
 const char *token_describe(const struct token *t)
 {
 	return t->desc;
-}
-
-int token_anchor(struct token *t, const char *label, char out[static PKEY_FPR_TEXT_LEN + 1])
-{
-	EVP_PKEY *pub = NULL;
-	int r;
-
-	if ((r = hsm_find_public(t->h, label, &pub)) != 0)
-		return err_wrap(r, "trust anchor object '%.100s' in %s", label, hsm_describe(t->h));
-	r = pkey_fingerprint(pub, out);
-	EVP_PKEY_free(pub);
-	return r;
 }

@@ -18,8 +18,9 @@ struct cfg;
 struct token;
 
 /*
- * Open the token named by the config (PKCS#11 module + key URI + PIN source,
- * or TPM TCTI + key blob), require ECDH (ERR_UNSUPPORTED naming the missing
+ * Open the token named by the config (PKCS#11 module + --token or the token
+ * attributes of a --key URI, else the module's only token + key URI or
+ * label + PIN source, or TPM TCTI + key blob), require ECDH (ERR_UNSUPPORTED naming the missing
  * mechanism), open the key and read its public point. The detail says
  * exactly what failed (no token, wrong PIN, no such key).
  */
@@ -30,12 +31,13 @@ int token_open(const struct cfg *c, struct token **out) WARN_UNUSED;
  */
 int token_soft(EVP_PKEY *priv, struct token **out) WARN_UNUSED;
 /*
- * The fingerprint ("sha256:<hex>") of the public-key object labelled `label`
- * in the token: the master key's trust anchor kept in the appliance's own
- * token (coffer-hsm import-anchor). ERR_NOT_FOUND if there is none;
- * ERR_UNSUPPORTED for the TPM backend.
+ * The "sha256:<hex>" fingerprint of the public-key object labelled `label`
+ * in the token (a trust anchor stored with coffer-hsm import-anchor).
+ * ERR_NOT_FOUND if there is none, ERR_INVALID_ARG if several objects carry
+ * the label, ERR_UNSUPPORTED for the TPM backend and software tokens.
+ * Thread-safe.
  */
-int token_anchor(struct token *t, const char *label, char out[static PKEY_FPR_TEXT_LEN + 1])
+int token_anchor(struct token *t, const char *label, char fpr[static PKEY_FPR_TEXT_LEN + 1])
 	WARN_UNUSED;
 /* Close the key and the token; NULL is fine. */
 void token_close(struct token *t);

@@ -62,14 +62,19 @@ random_port() {
 random_port_pair() {
 	python3 - <<'PY'
 import socket
-for _ in range(100):
+import sys
+for _ in range(200):
     a = socket.socket(); a.bind(("127.0.0.1", 0)); p = a.getsockname()[1]
     b = socket.socket()
     try:
+        if p >= 65535:
+            raise OSError("no room for port + 1")
         b.bind(("127.0.0.1", p + 1))
-    except OSError:
+    except (OSError, OverflowError):
         a.close(); b.close(); continue
     a.close(); b.close(); print(p); break
+else:
+    sys.exit("no free pair of ports")
 PY
 }
 

@@ -33,7 +33,7 @@ sys.exit(0 if s.connect_ex(("127.0.0.1", int(sys.argv[1]))) != 0 else 1)' "$port
 
 # --help and --version
 "$srv" --help >"$TMP/help"
-for o in --pkcs11-module --key --pin-source --tpm2 --key-blob --bundle --trust-anchor --listen \
+for o in --pkcs11-module --token --key --pin-source --tpm2 --key-blob --bundle --trust-anchor --listen \
 	--state-file --config --check --cache-ss --workers --max-connections --max-frame \
 	--handshake-timeout --idle-timeout --max-handshakes --rate --burst --grace --audit-log \
 	--audit-required --user --log-level --help --version; do
@@ -50,6 +50,13 @@ expect_refusal 2 "listen address" -- --listen localhost:9187
 expect_refusal 2 "\-\-listen is required" -- --pkcs11-module "$module" --key k --bundle "$TMP" \
 	--trust-anchor "$anchor"
 expect_refusal 2 "workers: must be" -- --workers 100000
+expect_refusal 2 "\-\-pin-source is for PKCS#11" -- --tpm2 swtpm:port=1 --key-blob "$TMP/blob" \
+	--pin-source "file:$TMP/pin" --bundle "$TMP" --trust-anchor "$anchor" --listen "127.0.0.1:$port"
+expect_refusal 2 "\-\-token is for PKCS#11" -- --tpm2 swtpm:port=1 --key-blob "$TMP/blob" \
+	--token t --bundle "$TMP" --trust-anchor "$anchor" --listen "127.0.0.1:$port"
+expect_refusal 2 "token:LABEL needs the PKCS#11 backend" -- --tpm2 swtpm:port=1 \
+	--key-blob "$TMP/blob" --bundle "$TMP" --trust-anchor token:master --listen "127.0.0.1:$port"
+expect_refusal 2 "trust-anchor: token: needs a label" -- --trust-anchor token:
 
 # The config file: unknown keys refused with line and column; flags win.
 cat >"$TMP/bad.yaml" <<EOT

@@ -28,24 +28,6 @@ appl_refuse "check 'signature' failed" --bundle "$TMP/b2" --trust-anchor "$ANCHO
 rm -rf "$TMP/b2" && cp -r "$B" "$TMP/b2" && ln -s coffer.sealed "$TMP/b2/link"
 appl_refuse "link" --bundle "$TMP/b2" --trust-anchor "$ANCHOR"
 
-# The trust anchor as a public-key object in the appliance's own token: the
-# right object passes the trust-anchor check (the stand-in sealed file then
-# stops start-up at unsealing), another key's object fails it, a missing
-# object is named.
-openssl genpkey -algorithm EC -pkeyopt ec_paramgen_curve:P-256 -out "$TMP/other.key" 2>/dev/null
-openssl pkey -in "$TMP/other.key" -pubout -out "$TMP/other.pem"
-TOK="--pkcs11-module $COFFER_PKCS11_MODULE --token $COFFER_TOKEN_URI --pin-source file:$COFFER_PIN_FILE"
-# shellcheck disable=SC2086
-coffer-hsm import-anchor $TOK --label master-anchor "$B/master_signing_public.pem" 2>/dev/null
-# shellcheck disable=SC2086
-coffer-hsm import-anchor $TOK --label other-anchor "$TMP/other.pem" 2>/dev/null
-appl_refuse "unseal $B/coffer.sealed" --bundle "$B" --trust-anchor token:master-anchor
-grep -q "trust anchor $ANCHOR from the token object 'master-anchor'" "$TMP/err" ||
-	fail "the token anchor was not used: $(cat "$TMP/err")"
-appl_refuse "check 'trust-anchor' failed" --bundle "$B" --trust-anchor token:other-anchor
-appl_refuse "start-up check 'trust anchor'" --bundle "$B" --trust-anchor token:no-such-anchor
-grep -q "no-such-anchor" "$TMP/err" || fail "the missing anchor object is not named"
-
 # Rollback: a state file that has seen serial 7 refuses serial 5.
 mkdir -p "$TMP/state"
 echo 7 >"$TMP/state/serial"

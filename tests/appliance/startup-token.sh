@@ -23,33 +23,22 @@ grep -qi "pin" "$TMP/err" || fail "a wrong PIN is not named"
 appl_refuse "start-up check 'token'" --bundle "$B" --trust-anchor "$ANCHOR" \
 	--key "pkcs11:token=$COFFER_TOKEN_LABEL;object=nosuchkey"
 grep -q nosuchkey "$TMP/err" || fail "the missing key is not named"
+# A bare --key is the key's label on the only token, or on the one --token names
+# (label or URI); the bundle's garbage coffer.sealed then stops the start-up at
+# unsealing, after the token and the key were opened.
+appl_refuse "unseal $B/coffer.sealed" --bundle "$B" --trust-anchor "$ANCHOR" --key server
+appl_refuse "unseal $B/coffer.sealed" --bundle "$B" --trust-anchor "$ANCHOR" \
+	--token "$COFFER_TOKEN_LABEL" --key server
+appl_refuse "unseal $B/coffer.sealed" --bundle "$B" --trust-anchor "$ANCHOR" \
+	--token "$COFFER_TOKEN_URI" --key "pkcs11:object=server"
+appl_refuse "start-up check 'token'" --bundle "$B" --trust-anchor "$ANCHOR" --key nosuchkey
+grep -q nosuchkey "$TMP/err" || fail "the missing bare-label key is not named"
+grep -q "no token nosuchkey" "$TMP/err" && fail "a bare --key is taken as a token label"
+appl_refuse "start-up check 'token'" --bundle "$B" --trust-anchor "$ANCHOR" \
+	--token nosuchtoken --key server
+grep -q nosuchtoken "$TMP/err" || fail "the missing --token is not named"
 chmod 644 "$TMP/wrong.pin"
 appl_refuse "start-up check 'token'" --bundle "$B" --trust-anchor "$ANCHOR" \
 	--pin-source "file:$TMP/wrong.pin"
-
-
-# A bare key label names the key on the module's only token: the token step
-# passes (this bundle's stand-in sealed file then stops it at 'bundle').
-bare() {
-	"$SRV" --pkcs11-module "$COFFER_PKCS11_MODULE" --key server \
-		--pin-source "file:$COFFER_PIN_FILE" --listen "127.0.0.1:$PORT" \
-		--state-file "$TMP/state/serial" --bundle "$B" --trust-anchor "$ANCHOR" --check \
-		>"$TMP/out" 2>"$TMP/err" || true
-}
-bare
-grep -q "key pkcs11:token=$COFFER_TOKEN_LABEL;object=server" "$TMP/err" ||
-	fail "a bare --key label did not open the key: $(cat "$TMP/err")"
-# With a second token, a bare label is ambiguous: refused at the token step.
-"$COFFER_SRC/softhsm-conf/make-token.sh" "$TMP/softhsm" other >/dev/null
-bare
-grep -q "start-up check 'token'" "$TMP/err" || fail "two tokens: $(cat "$TMP/err")"
-
-# A TPM key blob has no PIN: --pin-source with --tpm2 is a usage error.
-st=0
-"$SRV" --tpm2 swtpm:port=1 --key-blob "$TMP/none.blob" --pin-source "file:$COFFER_PIN_FILE" \
-	--bundle "$B" --trust-anchor "$ANCHOR" --listen "127.0.0.1:$PORT" --check \
-	>"$TMP/out" 2>"$TMP/err" || st=$?
-[ "$st" = 2 ] || fail "--tpm2 with --pin-source: exit $st, expected 2"
-grep -q "a TPM key blob has no PIN" "$TMP/err" || fail "no reason: $(cat "$TMP/err")"
 
 echo "startup-token: ok"

@@ -55,7 +55,8 @@ static void test_args(void)
 	ASSERT_INT_EQ(ntohs(((struct sockaddr_in6 *)&c.listen[1].addr)->sin6_port), 9188);
 	ASSERT_INT_EQ(c.workers, 3);
 	ASSERT_INT_EQ(c.cache_ss, 1);
-	ASSERT_STR_EQ(c.trust_anchor, ANCHOR);
+	ASSERT_INT_EQ(c.anchor[0], 0x01);
+	ASSERT_INT_EQ(c.anchor[31], 0xef);
 	ASSERT_INT_EQ(c.max_connections, CFG_DEFAULT_MAX_CONNECTIONS);
 	ASSERT_INT_EQ(cfg_validate(&c), 0);
 	cfg_clear(&c);

@@ -9,8 +9,8 @@
 set -eu
 
 build_pkgs="build-essential meson ninja-build pkg-config libssl-dev openssl
-libp11-kit-dev p11-kit libp11-dev libtss2-dev libcbor-dev libyaml-dev
-libjansson-dev libseccomp-dev libsystemd-dev softhsm2 python3"
+libp11-kit-dev p11-kit libtss2-dev libcbor-dev libyaml-dev
+libjansson-dev libsystemd-dev softhsm2 python3"
 test_pkgs="clang libclang-rt-14-dev swtpm swtpm-tools tpm2-tools libtpm2-pkcs11-1
 libtpm2-pkcs11-tools python3-tpm2-pkcs11-tools python3-cryptography opensc procps"
 

@@ -17,21 +17,26 @@ if [ ! -f build-fuzz/build.ninja ]; then
 		-Db_lundef=false -Dbuildtype=debugoptimized >/dev/null
 fi
 ninja -C build-fuzz
-targets=$*
-if [ -z "$targets" ]; then
-	targets=$(meson test -C build-fuzz --suite fuzz --list 2>/dev/null |
-		sed -n 's|.*fuzz/||p')
-fi
+# Each fuzz test's arguments name its executable and seed corpus.
+meson introspect build-fuzz --tests | python3 -c '
+import json, sys
+for t in json.load(sys.stdin):
+    if t["name"].startswith("fuzz/"):
+        print(t["name"][len("fuzz/"):], t["cmd"][1], t["cmd"][2])
+' > build-fuzz/fuzz-targets.txt
 export UBSAN_OPTIONS=halt_on_error=1:print_stacktrace=1
 status=0
-for t in $targets; do
-	exe=$(find build-fuzz/tests -name "fuzz-$t" -type f | head -1)
-	seeds=$(find tests -type d -path "*/corpus/$t" | head -1)
-	[ -n "$exe" ] && [ -n "$seeds" ] || { echo "no target or corpus for $t" >&2; status=1; continue; }
-	mkdir -p "build-fuzz/corpus/$t" "build-fuzz/fuzz-crashes/$t"
-	echo "== $t for ${secs}s" >&2
+ran=0
+while read -r name exe seeds; do
+	if [ $# -gt 0 ]; then
+		case " $* " in *" $name "*) ;; *) continue ;; esac
+	fi
+	mkdir -p "build-fuzz/corpus/$name" "build-fuzz/fuzz-crashes/$name"
+	echo "== $name for ${secs}s" >&2
 	"$exe" -max_total_time="$secs" -timeout=10 -rss_limit_mb=2048 -print_final_stats=1 \
-		-artifact_prefix="build-fuzz/fuzz-crashes/$t/" "build-fuzz/corpus/$t" "$seeds" ||
-		status=1
-done
+		-artifact_prefix="build-fuzz/fuzz-crashes/$name/" "build-fuzz/corpus/$name" "$seeds" \
+		</dev/null || status=1
+	ran=$((ran + 1))
+done < build-fuzz/fuzz-targets.txt
+[ "$ran" -gt 0 ] || { echo "no such fuzz target: $*" >&2; exit 2; }
 exit $status

@@ -47,13 +47,24 @@ static int fsync_dir_of(const char *path)
 	return r;
 }
 
+#define TEMP_SUFFIX ".tmp."
+#define TEMP_RANDOM 6 /* the XXXXXX of mkostemp */
+
+int file_is_atomic_temp(const char *name)
+{
+	size_t n = strlen(name), s = sizeof(TEMP_SUFFIX) - 1;
+
+	return n > s + TEMP_RANDOM &&
+	       memcmp(name + n - TEMP_RANDOM - s, TEMP_SUFFIX, s) == 0;
+}
+
 static int write_atomic(const char *path, const void *data, size_t len, mode_t mode, int excl)
 {
 	char tmp[PATH_MAX];
 	int fd = -1, r;
 	struct stat st;
 
-	if (snprintf(tmp, sizeof(tmp), "%s.tmp.XXXXXX", path) >= (int)sizeof(tmp))
+	if (snprintf(tmp, sizeof(tmp), "%s" TEMP_SUFFIX "XXXXXX", path) >= (int)sizeof(tmp))
 		return err_set(ERR_INVALID_ARG, "path too long: %.100s", path);
 	if (excl && lstat(path, &st) == 0)
 		return err_set(ERR_EXISTS, "%s already exists; refusing to overwrite", path);

@@ -39,6 +39,13 @@ int file_read_all(const char *path, size_t max, struct buf **bp) WARN_UNUSED;
  */
 int file_read_private(const char *path, size_t max, struct buf **bp) WARN_UNUSED;
 
+/*
+ * Is `name` (a file name, no directory) a temporary file of
+ * file_write_atomic ("NAME.tmp.XXXXXX")? Such a file is left behind only when
+ * the writer was killed mid-write (SIGKILL, SIGXFSZ).
+ */
+int file_is_atomic_temp(const char *name);
+
 /* mkdir -p with mode for the created components. 0 or ERR_SYSTEM. */
 int file_mkdirs(const char *path, mode_t mode) WARN_UNUSED;
 

@@ -585,6 +585,10 @@ static int build_file(struct walk *w, int dfd, const char *name)
 
 	if (is_top_excluded(w->rel))
 		return 0;
+	if (file_is_atomic_temp(name))
+		return walk_fail(w, ERR_FORMAT, "type",
+		                 "a temporary file left by an interrupted write; remove it and "
+		                 "run this step again");
 	if ((r = bundle_path_check(w->rel, strlen(w->rel))) != 0) {
 		char why[ESC_MAX];
 		snprintf(why, sizeof(why), "%s", err_detail());

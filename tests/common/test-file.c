@@ -117,6 +117,15 @@ int main(void)
 	ASSERT_INT_EQ(file_read_private(path("c"), 100, &b), ERR_PERMISSION);
 	TEST_DONE();
 
+	TEST_START("temporary files of atomic writes are recognised");
+	ASSERT_TRUE(file_is_atomic_temp("coffer.sealed.tmp.a1B2c3"));
+	ASSERT_TRUE(file_is_atomic_temp("x.tmp.ABCDEF"));
+	ASSERT_FALSE(file_is_atomic_temp("coffer.sealed"));
+	ASSERT_FALSE(file_is_atomic_temp(".tmp.ABCDEF"));
+	ASSERT_FALSE(file_is_atomic_temp("x.tmp.ABCDE"));
+	ASSERT_FALSE(file_is_atomic_temp("x.tmp.ABCDEFG"));
+	TEST_DONE();
+
 	TEST_START("mkdirs");
 	ASSERT_INT_EQ(file_mkdirs(path("x/y/z"), 0700), 0);
 	ASSERT_INT_EQ(stat(path("x/y/z"), &st), 0);

@@ -34,41 +34,8 @@
 #include "pkey.h"
 #include "session.h"
 
-#define S(k, val)                                                                                  \
-	{                                                                                          \
-		.key = k, .key_len = sizeof(k) - 1, .type = SECRET_STRING, .v.str = {              \
-			.ptr = val,                                                                \
-			.len = sizeof(val) - 1                                                     \
-		}                                                                                  \
-	}
-#define T(k, ty, val)                                                                              \
-	{                                                                                          \
-		.key = k, .key_len = sizeof(k) - 1, .type = ty, .v.str = {                         \
-			.ptr = val,                                                                \
-			.len = sizeof(val) - 1                                                     \
-		}                                                                                  \
-	}
+#include "shard.h"
 
-/* The same shard as tests/clients/test-output.c. */
-static const struct secret shard[] = {
-    S("DB_PASSWORD", "s3cr3t"),
-    S("TRICKY", "it's \"q\"\n$HOME `id` \\n \\ \t\r\xc3\xbcnic\xc3\xb8"
-                "de '' end"),
-    S("EMPTY", ""),
-    {.key = "PORT", .key_len = 4, .type = SECRET_INTEGER, .v.i = 5432},
-    {.key = "NEG", .key_len = 3, .type = SECRET_INTEGER, .v.i = INT64_MIN},
-    {.key = "RATIO", .key_len = 5, .type = SECRET_FLOAT, .v.f = 0.75},
-    {.key = "THREE", .key_len = 5, .type = SECRET_FLOAT, .v.f = 3.0},
-    {.key = "BIG", .key_len = 3, .type = SECRET_FLOAT, .v.f = 1e100},
-    {.key = "TENTH", .key_len = 5, .type = SECRET_FLOAT, .v.f = 0.1},
-    {.key = "TLS", .key_len = 3, .type = SECRET_BOOL, .v.b = 1},
-    {.key = "OFF", .key_len = 3, .type = SECRET_BOOL, .v.b = 0},
-    T("ROTATED", SECRET_DATETIME, "2026-11-01T12:00:00Z"),
-    T("LDT", SECRET_LOCAL_DATETIME, "1979-05-27T07:32:00"),
-    T("LD", SECRET_LOCAL_DATE, "1979-05-27"),
-    T("LT", SECRET_LOCAL_TIME, "07:32:00.5"),
-};
-#define NSHARD (sizeof(shard) / sizeof(shard[0]))
 #define IO_MS 10000
 
 static int send_out(int fd, struct buf *out)

@@ -13,43 +13,9 @@
 #include "file.h"
 #include "unit.h"
 
-#define S(k, val)                                                                                  \
-	{                                                                                          \
-		.key = k, .key_len = sizeof(k) - 1, .type = SECRET_STRING, .v.str = {              \
-			.ptr = val,                                                                \
-			.len = sizeof(val) - 1                                                     \
-		}                                                                                  \
-	}
-#define T(k, ty, val)                                                                              \
-	{                                                                                          \
-		.key = k, .key_len = sizeof(k) - 1, .type = ty, .v.str = {                         \
-			.ptr = val,                                                                \
-			.len = sizeof(val) - 1                                                     \
-		}                                                                                  \
-	}
+#include "shard.h"
 
-static const char tricky[] = "it's \"q\"\n$HOME `id` \\n \\ \t\r\xc3\xbcnic\xc3\xb8"
-                             "de '' end";
-
-static struct secret shard[] = {
-    S("DB_PASSWORD", "s3cr3t"),
-    S("TRICKY", "it's \"q\"\n$HOME `id` \\n \\ \t\r\xc3\xbcnic\xc3\xb8"
-                "de '' end"),
-    S("EMPTY", ""),
-    {.key = "PORT", .key_len = 4, .type = SECRET_INTEGER, .v.i = 5432},
-    {.key = "NEG", .key_len = 3, .type = SECRET_INTEGER, .v.i = INT64_MIN},
-    {.key = "RATIO", .key_len = 5, .type = SECRET_FLOAT, .v.f = 0.75},
-    {.key = "THREE", .key_len = 5, .type = SECRET_FLOAT, .v.f = 3.0},
-    {.key = "BIG", .key_len = 3, .type = SECRET_FLOAT, .v.f = 1e100},
-    {.key = "TENTH", .key_len = 5, .type = SECRET_FLOAT, .v.f = 0.1},
-    {.key = "TLS", .key_len = 3, .type = SECRET_BOOL, .v.b = 1},
-    {.key = "OFF", .key_len = 3, .type = SECRET_BOOL, .v.b = 0},
-    T("ROTATED", SECRET_DATETIME, "2026-11-01T12:00:00Z"),
-    T("LDT", SECRET_LOCAL_DATETIME, "1979-05-27T07:32:00"),
-    T("LD", SECRET_LOCAL_DATE, "1979-05-27"),
-    T("LT", SECRET_LOCAL_TIME, "07:32:00.5"),
-};
-#define NSHARD (sizeof(shard) / sizeof(shard[0]))
+static const char tricky[] = SHARD_TRICKY;
 
 static const char env_expected[] =
     "export DB_PASSWORD='s3cr3t'\n"
@@ -222,12 +188,12 @@ int main(void)
 
 	TEST_START("bad names and NUL values refused, nothing written, value not in the detail");
 	{
-		struct secret bad[] = {S("OK", "v"), S("db.password", "hunter2")};
+		struct secret bad[] = {SHARD_S("OK", "v"), SHARD_S("db.password", "hunter2")};
 		struct secret nul[] = {{.key = "N",
 		                        .key_len = 1,
 		                        .type = SECRET_STRING,
 		                        .v.str = {.ptr = "a\0b", .len = 3}}};
-		struct secret digit[] = {S("1X", "v")};
+		struct secret digit[] = {SHARD_S("1X", "v")};
 		b = buf_new(0);
 		ASSERT_INT_EQ(output_render(OUTPUT_ENV, bad, 2, NULL, b), ERR_FORMAT);
 		ASSERT_SIZE_EQ(buf_len(b), 0);
@@ -251,7 +217,7 @@ int main(void)
 
 	TEST_START("json refuses invalid UTF-8");
 	{
-		struct secret bad[] = {S("K", "\xff\xfe")};
+		struct secret bad[] = {SHARD_S("K", "\xff\xfe")};
 		b = buf_new(0);
 		ASSERT_INT_EQ(output_render(OUTPUT_JSON, bad, 1, NULL, b), ERR_FORMAT);
 		ASSERT_SIZE_EQ(buf_len(b), 0);

@@ -925,11 +925,27 @@ static int dup_key(struct parser *ps, const struct keypart *kp, const char *what
 
 static int parse_value(struct parser *ps, unsigned depth, struct toml_value *v);
 
+/* A new table of `kind` under key part kp of t; *out is the new table. */
+static int add_subtable(struct parser *ps, struct toml_table *t, const struct keypart *kp,
+			enum toml_table_kind kind, struct toml_table **out)
+{
+	struct toml_value tv;
+	int r;
+
+	if ((r = toml_doc_new_table(ps->doc, kind, t->depth + 1, kp->line, kp->col, out)) != 0)
+		return r == ERR_TOO_LARGE ? too_deep(ps) : r;
+	memset(&tv, 0, sizeof(tv));
+	tv.type = TOML_TABLE;
+	tv.line = kp->line;
+	tv.col = kp->col;
+	tv.u.t = *out;
+	return tab_append(ps->doc, t, kp->k, kp->len, kp->line, kp->col, &tv);
+}
+
 /* Insert v under the dotted key parts[0..n) below t. */
 static int insert_dotted(struct parser *ps, struct toml_table *t, const struct keypart *parts,
 			 size_t n, const struct toml_value *v)
 {
-	struct toml_value tv;
 	struct toml_kv *kv;
 	size_t i;
 	int r;
@@ -938,16 +954,7 @@ static int insert_dotted(struct parser *ps, struct toml_table *t, const struct k
 		kv = tab_find(t, parts[i].k, parts[i].len);
 		if (kv == NULL) {
 			struct toml_table *nt;
-			if ((r = toml_doc_new_table(ps->doc, TOML_TABLE_DOTTED, t->depth + 1,
-						    parts[i].line, parts[i].col, &nt)) != 0)
-				return r == ERR_TOO_LARGE ? too_deep(ps) : r;
-			memset(&tv, 0, sizeof(tv));
-			tv.type = TOML_TABLE;
-			tv.line = parts[i].line;
-			tv.col = parts[i].col;
-			tv.u.t = nt;
-			if ((r = tab_append(ps->doc, t, parts[i].k, parts[i].len, parts[i].line,
-					    parts[i].col, &tv)) != 0)
+			if ((r = add_subtable(ps, t, &parts[i], TOML_TABLE_DOTTED, &nt)) != 0)
 				return r;
 			t = nt;
 		} else if (kv->val.type == TOML_TABLE && kv->val.u.t->kind == TOML_TABLE_DOTTED) {
@@ -1403,16 +1410,7 @@ static int parse_header(struct parser *ps)
 	for (i = 0; i + 1 < n; i++) {
 		kv = tab_find(t, parts[i].k, parts[i].len);
 		if (kv == NULL) {
-			if ((r = toml_doc_new_table(ps->doc, TOML_TABLE_IMPLICIT, t->depth + 1,
-						    parts[i].line, parts[i].col, &nt)) != 0)
-				return r == ERR_TOO_LARGE ? too_deep(ps) : r;
-			memset(&tv, 0, sizeof(tv));
-			tv.type = TOML_TABLE;
-			tv.line = parts[i].line;
-			tv.col = parts[i].col;
-			tv.u.t = nt;
-			if ((r = tab_append(ps->doc, t, parts[i].k, parts[i].len, parts[i].line,
-					    parts[i].col, &tv)) != 0)
+			if ((r = add_subtable(ps, t, &parts[i], TOML_TABLE_IMPLICIT, &nt)) != 0)
 				return r;
 			t = nt;
 		} else if (kv->val.type == TOML_TABLE && kv->val.u.t->kind != TOML_TABLE_INLINE) {

@@ -121,7 +121,7 @@ start_swtpm() {
 # tpm2_ptool: a private store in $TMP/tpm2-store, the TCTI variables
 # exported, and wrappers first on PATH that flush transient objects after
 # every tpm2-tools call tpm2_ptool makes (no resource manager: swtpm has 3
-# object slots; see shared/TOKENS.md). Sets TPM2_PKCS11_MODULE. Also extends
+# object slots; docs/ceremony.md names the pitfalls). Sets TPM2_PKCS11_MODULE. Also extends
 # LSAN_OPTIONS with the suppressions for tpm2-pkcs11's own leaks (it leaks
 # in C_SignInit; tests/hsm/lsan.supp).
 start_tpm2_pkcs11() {

@@ -46,8 +46,10 @@ static inline json_t *tu_load_flags(const char *rel, size_t flags)
 	json_error_t e;
 	json_t *j;
 
-	if (dir == NULL)
-		dir = "/work/shared/testdata";
+	if (dir == NULL) {
+		fprintf(stderr, "COFFER_TESTDATA is not set (meson test sets it to tests/data)\n");
+		exit(1);
+	}
 	snprintf(path, sizeof(path), "%s/%s", dir, rel);
 	if ((j = json_load_file(path, flags, &e)) == NULL) {
 		fprintf(stderr, "cannot load %s: %s (line %d)\n", path, e.text, e.line);

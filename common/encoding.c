@@ -186,9 +186,15 @@ int identity_parse(const char *s, uint8_t id[static IDENTITY_LEN])
 	char hex[IDENTITY_LEN * 2];
 	size_t i, h = 0;
 
+	if (strncmp(s, "sha256:", 7) == 0) {
+		if (strlen(s + 7) != IDENTITY_LEN * 2 ||
+		    hex_decode(s + 7, IDENTITY_LEN * 2, id, IDENTITY_LEN) != 0)
+			return err_set(ERR_FORMAT, "identity: \"sha256:\" takes 64 hex digits");
+		return 0;
+	}
 	if (strlen(s) != IDENTITY_TEXT_LEN)
-		return err_set(ERR_FORMAT,
-			       "a client identity is 64 hex digits in groups of four joined by '-'");
+		return err_set(ERR_FORMAT, "a client identity is 64 hex digits in groups of four "
+					   "joined by '-', or sha256:<64 hex>");
 	for (i = 0; i < IDENTITY_TEXT_LEN; i++) {
 		if (i % 5 == 4) {
 			if (s[i] != '-')

@@ -42,8 +42,10 @@ int base64_decode(const char *in, size_t inlen, uint8_t *out, size_t outcap, siz
 /* "7F3A-09C1-..." for a 32-byte digest; out has IDENTITY_TEXT_LEN+1 bytes. */
 void identity_format(const uint8_t id[static IDENTITY_LEN], char *out);
 /*
- * Parse the full text form (dashes exactly every four digits; either case).
- * Anything else, a shortened identity included, is ERR_FORMAT.
+ * Parse an identity (or key fingerprint: the same SHA-256 of the SPKI) in
+ * either notation, either case: the grouped form "7F3A-09C1-..." (dashes
+ * exactly every four digits) or "sha256:<64 hex>". Anything else, a
+ * shortened identity included, is ERR_FORMAT.
  */
 int identity_parse(const char *s, uint8_t id[static IDENTITY_LEN]) WARN_UNUSED;
 

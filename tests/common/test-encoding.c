@@ -122,6 +122,26 @@ static void test_identity(void)
 	ASSERT_MEM_EQ(back, id, IDENTITY_LEN);
 	TEST_DONE();
 
+	TEST_START("identity in the sha256: notation, either case");
+	{
+		char fpr[8 + IDENTITY_LEN * 2];
+		memcpy(fpr, "sha256:", 7);
+		hex_encode(id, IDENTITY_LEN, fpr + 7);
+		memset(back, 0, sizeof(back));
+		ASSERT_INT_EQ(identity_parse(fpr, back), 0);
+		ASSERT_MEM_EQ(back, id, IDENTITY_LEN);
+		hex_encode_upper(id, IDENTITY_LEN, fpr + 7);
+		ASSERT_INT_EQ(identity_parse(fpr, back), 0);
+		ASSERT_MEM_EQ(back, id, IDENTITY_LEN);
+		fpr[7 + 63] = '\0';
+		ASSERT_INT_EQ(identity_parse(fpr, back), ERR_FORMAT);
+		fpr[7 + 63] = 'g';
+		ASSERT_INT_EQ(identity_parse(fpr, back), ERR_FORMAT);
+		ASSERT_INT_EQ(identity_parse("sha256:", back), ERR_FORMAT);
+		ASSERT_INT_EQ(identity_parse("SHA256:7f", back), ERR_FORMAT);
+	}
+	TEST_DONE();
+
 	TEST_START("identity refuses short, long, misplaced dashes and bad digits");
 	ASSERT_INT_EQ(identity_parse("7F3A-09C1", back), ERR_FORMAT);
 	ASSERT_INT_EQ(identity_parse("", back), ERR_FORMAT);

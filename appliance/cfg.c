@@ -78,6 +78,12 @@ static const struct opt opts[] = {
 	{"audit-log", T_STR, OFF(audit_log), 0, 0, "FILE", "audit records (JSON lines; default stderr)"},
 	{"audit-required", T_BOOL, OFF(audit_required), 0, 0, NULL,
 	 "refuse releases when the audit record cannot be written"},
+	{"audit-key", T_STR, OFF(audit_key), 0, 0, "URI|LABEL|BLOB",
+	 "sign audit checkpoints with this key (PKCS#11 URI or label; TPM key blob with --tpm2)"},
+	{"audit-pin-source", T_STR, OFF(audit_pin_source), 0, 0, "SRC",
+	 "PIN of the audit key's token (default: the URI's, or the session already logged in)"},
+	{"audit-checkpoint", T_UINT, OFF(audit_checkpoint), 1, CFG_MAX_AUDIT_CHECKPOINT, "N",
+	 "a signed checkpoint every N audit records (default 1000)"},
 	{"user", T_STR, OFF(user), 0, 0, "NAME", "drop privileges to NAME after binding"},
 	{"log-level", T_STR, OFF(log_level), 0, 0, "LEVEL", "error, warn, info (default), debug"},
 	{"check", T_BOOL, OFF(check), 0, 0, NULL, "verify everything, then exit without serving"},
@@ -100,6 +106,7 @@ void cfg_init(struct cfg *c)
 	c->rate = CFG_DEFAULT_RATE;
 	c->burst = CFG_DEFAULT_BURST;
 	c->grace = CFG_DEFAULT_GRACE;
+	c->audit_checkpoint = CFG_DEFAULT_AUDIT_CHECKPOINT;
 }
 
 void cfg_clear(struct cfg *c)
@@ -549,6 +556,14 @@ int cfg_validate(const struct cfg *c)
 		return err_set(ERR_INVALID_ARG, "--listen is required");
 	if (c->burst < 1 || c->rate < 1)
 		return err_set(ERR_INVALID_ARG, "--rate and --burst must be positive");
+	if (c->audit_pin_source != NULL && c->audit_key == NULL)
+		return err_set(ERR_INVALID_ARG, "--audit-pin-source needs --audit-key");
+	if (tpm && c->audit_key != NULL && strncmp(c->audit_key, "pkcs11:", 7) == 0)
+		return err_set(ERR_INVALID_ARG,
+			       "with --tpm2, --audit-key is a TPM key blob, not a pkcs11: URI");
+	if (tpm && c->audit_pin_source != NULL)
+		return err_set(ERR_INVALID_ARG,
+			       "--audit-pin-source is for PKCS#11 tokens; a TPM key blob needs no PIN");
 	if (c->log_level != NULL) {
 		enum log_level l;
 		if (log_level_parse(c->log_level, &l) != 0)

@@ -29,6 +29,8 @@
 #define CFG_MAX_WORKERS 256
 #define CFG_MAX_SECONDS 86400
 #define CFG_MAX_LABEL 64                  /* token:LABEL of --trust-anchor */
+#define CFG_DEFAULT_AUDIT_CHECKPOINT 1000 /* records between two signed checkpoints */
+#define CFG_MAX_AUDIT_CHECKPOINT 1000000
 
 enum cfg_action {
 	CFG_RUN = 0,
@@ -71,6 +73,9 @@ struct cfg {
 	/* audit, logging, process */
 	char *audit_log; /* NULL: stderr */
 	int audit_required;
+	char *audit_key;        /* checkpoint signing key: PKCS#11 URI or label; TPM key blob */
+	char *audit_pin_source; /* its token's PIN (PKCS#11) */
+	unsigned audit_checkpoint; /* records between two checkpoints */
 	char *user;
 	char *log_level;
 	char *config; /* the YAML file read, if any */
@@ -102,7 +107,8 @@ int cfg_parse_yaml(struct cfg *c, const uint8_t *text, size_t len, const char *n
 		   const uint64_t *locked) WARN_UNUSED;
 
 /* Cross-option checks: one backend (--token and token: anchors need PKCS#11,
- * --pin-source is refused with --tpm2), bundle, trust anchor, listen (unless --check). */
+ * --pin-source is refused with --tpm2), bundle, trust anchor, listen (unless --check),
+ * the audit key's options. */
 int cfg_validate(const struct cfg *c) WARN_UNUSED;
 
 /* Parse "127.0.0.1:9187", "[::1]:9187" (numeric hosts only). ERR_INVALID_ARG. */

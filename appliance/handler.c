@@ -24,6 +24,7 @@ struct handler {
 	struct appl_state *st;
 	int linked;
 	const struct state_client *client;
+	const char *key_fpr; /* the appliance key that opened the Hello */
 	uint8_t client_pub[P256_POINT_LEN];
 	struct session *ps;
 };
@@ -76,6 +77,12 @@ static void audit_init(struct audit_event *ev, enum audit_event_type type, const
 		memcpy(ev->identity, h->client->id, IDENTITY_LEN);
 		ev->name = h->client->name;
 	}
+	if (h != NULL)
+		ev->appliance_key = h->key_fpr;
+	if (h != NULL && h->st != NULL) {
+		ev->have_serial = 1;
+		ev->serial = h->st->serial;
+	}
 }
 
 int handler_replay_new(void **out)
@@ -126,6 +133,8 @@ static int do_hello(const struct handler_env *env, struct handler *h, const char
 		log_debug("peer %s: Hello refused: %s", peer, err_msg(r));
 		return handler_plain_error(out, "handshake failed");
 	}
+	h->key_fpr = token_fingerprint(env->token);
+	ev.appliance_key = h->key_fpr;
 	/* The point was validated by the handshake; hash it as the SPKI would be. */
 	if (pkey_identity_from_point(h->client_pub, id) == 0)
 		h->client = state_find(h->st, id);
@@ -223,8 +232,8 @@ static int do_get(const struct handler_env *env, struct handler *h, const char *
 	struct secret *sel = NULL;
 	struct secret_list list;
 	struct msg_chunker ch;
-	const char *missing = NULL;
-	size_t nsel = 0;
+	const char *missing = NULL, *released[AUDIT_MAX_NAMES];
+	size_t nsel = 0, i;
 	int r, more = 1, ar;
 	char why[HANDLER_MAX_ERROR];
 
@@ -259,6 +268,11 @@ static int do_get(const struct handler_env *env, struct handler *h, const char *
 	}
 	ev.keys = (long)list.n;
 	ev.result = "ok";
+	/* Names, never values: the first AUDIT_MAX_NAMES (keys has the count). */
+	for (i = 0; i < list.n && i < AUDIT_MAX_NAMES; i++)
+		released[i] = list.items[i].key;
+	ev.released = released;
+	ev.n_released = list.n;
 	/* The record comes first: with --audit-required nothing leaves unrecorded. */
 	if ((ar = audit_write(env->audit, &ev)) != 0) {
 		warn_fr(ar, "%s", "audit record");

@@ -26,6 +26,53 @@
 
 #define EXIT_USAGE 2
 
+/* SIGHUP: the new state as always, then a checkpoint, whatever the load gave. */
+struct reload_ctx {
+	const struct cfg *cfg;
+	struct token *tok;
+	struct audit *audit;
+	int sign;
+};
+
+static int reload(void *p, struct appl_state **out)
+{
+	struct reload_ctx *rc = p;
+	int r, cr;
+
+	r = state_load(rc->cfg, rc->tok, 1, out);
+	if (rc->sign && (cr = audit_checkpoint(rc->audit, "reload")) != 0)
+		error_fr(cr, "%s", "audit checkpoint at reload");
+	return r;
+}
+
+/* The signed start checkpoint: the audit key works, and the chain goes on. */
+static int audit_start(struct audit *audit, struct token *akey, const struct cfg *c)
+{
+	uint64_t seq;
+	int clean, r;
+
+	audit_chain_state(audit, &seq, &clean);
+	if (clean == 0)
+		log_warn("audit log %s: the last run did not end with a shutdown checkpoint (a "
+			 "crash, or records added since): audit-verify tells which",
+			 c->audit_log);
+	if (seq > 0)
+		log_info("audit log %s: the chain goes on at seq %llu", c->audit_log,
+			 (unsigned long long)seq);
+	if (akey == NULL) {
+		log_warn("audit log: hash-chained but not signed (no --audit-key): anyone who can "
+			 "write it can rewrite it whole");
+		return 0;
+	}
+	if ((r = audit_set_signer(audit, token_sign_callback, akey, token_fingerprint(akey),
+				  c->audit_checkpoint)) != 0 ||
+	    (r = audit_checkpoint(audit, "start")) != 0)
+		return r;
+	log_info("audit checkpoints signed by %s (%s), every %u records", token_fingerprint(akey),
+		 token_describe(akey), c->audit_checkpoint);
+	return 0;
+}
+
 static int die(int r, const char *what)
 {
 	log_error("%s: %s", what, err_msg(r));
@@ -53,7 +100,8 @@ int main(int argc, char **argv)
 {
 	struct cfg cfg;
 	enum cfg_action action;
-	struct token *tok = NULL;
+	struct token *tok = NULL, *akey = NULL;
+	struct reload_ctx rctx;
 	struct appl_state *st = NULL;
 	struct audit *audit = NULL;
 	struct server *srv = NULL;
@@ -101,6 +149,10 @@ int main(int argc, char **argv)
 		goto out;
 	}
 	log_info("token: %s, appliance key %s", token_describe(tok), token_fingerprint(tok));
+	if (cfg.audit_key != NULL && (r = token_open_audit(&cfg, &akey)) != 0) {
+		rc = die(r, "start-up check 'audit key'");
+		goto out;
+	}
 	/* --check verifies without recording the serial: it changes nothing. */
 	if ((r = state_load(&cfg, tok, !cfg.check, &st)) != 0) {
 		rc = die(r, "start-up check 'bundle'");
@@ -118,11 +170,20 @@ int main(int argc, char **argv)
 		rc = die(r, "audit log");
 		goto out;
 	}
+	if ((r = audit_start(audit, akey, &cfg)) != 0) {
+		rc = die(r, "audit log");
+		goto out;
+	}
 	if ((r = server_new(&cfg, tok, audit, st, &srv)) != 0 || (r = server_signals(srv)) != 0 ||
 	    (r = server_bind(srv)) != 0) {
 		rc = die(r, "listen");
 		goto out;
 	}
+	rctx.cfg = &cfg;
+	rctx.tok = tok;
+	rctx.audit = audit;
+	rctx.sign = akey != NULL;
+	server_set_loader(srv, reload, &rctx);
 	if ((r = privdrop_to_user(cfg.user)) != 0 || (r = privdrop_no_new_privs()) != 0) {
 		rc = die(r, "drop privileges");
 		goto out;
@@ -132,9 +193,13 @@ int main(int argc, char **argv)
 		goto out;
 	}
 	rc = EXIT_SUCCESS;
+	/* Every worker has stopped: this is the last record. */
+	if (akey != NULL && (r = audit_checkpoint(audit, "shutdown")) != 0)
+		rc = die(r, "audit checkpoint at shutdown");
 out:
 	server_free(srv);
 	state_unref(st);
+	token_close(akey);
 	token_close(tok);
 	audit_close(audit);
 	cfg_clear(&cfg);

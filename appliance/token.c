@@ -18,52 +18,45 @@ struct token {
 	char desc[256];
 };
 
-int token_open(const struct cfg *c, struct token **out)
+/* The appliance's token: --token, else the first --key's URI, else the only one. */
+static const char *appliance_token(const struct cfg *c)
 {
-	struct hsm_config hc;
+	/* A bare --key is the key's label, not a token's. */
+	if (c->token != NULL)
+		return c->token;
+	if (c->key != NULL && strncmp(c->key, "pkcs11:", 7) == 0)
+		return c->key;
+	return NULL;
+}
+
+/* Open the token of hc, require `need`, open the key `name` (what: for messages). */
+static int open_key(const struct hsm_config *hc, const char *name, const char *what,
+		    struct token **out)
+{
 	struct token *t = NULL;
 	EVP_PKEY *pub = NULL;
-	unsigned missing;
 	int r;
 
 	*out = NULL;
 	if ((t = calloc(1, sizeof(*t))) == NULL)
 		return err_set(ERR_ALLOC, "token");
-	memset(&hc, 0, sizeof(hc));
-	hc.need = HSM_NEED_ECDH;
-	if (c->tpm2 != NULL) {
-		hc.backend = HSM_BACKEND_TPM2;
-		hc.tcti = c->tpm2;
-		hc.pin_source = c->pin_source;
-		/* Password auth on the hot path: the salted session costs ~3.6 ms of CPU per command. */
-		hc.tpm_plain_session = 1;
-	} else {
-		hc.backend = HSM_BACKEND_PKCS11;
-		hc.module = c->pkcs11_module;
-		/* A bare --key is the key's label, not a token's: the token then
-		 * comes from --token, or is the only one of the module. */
-		if (c->token != NULL)
-			hc.token = c->token;
-		else if (strncmp(c->key, "pkcs11:", 7) == 0)
-			hc.token = c->key;
-		hc.pin_source = c->pin_source;
-	}
-	if ((r = hsm_open(&hc, &t->h)) != 0) {
-		r = err_wrap(r, "open token");
+	if ((r = hsm_open(hc, &t->h)) != 0) {
+		r = err_wrap(r, "open token of the %s", what);
 		goto out;
 	}
-	if ((missing = hsm_missing(t->h, HSM_NEED_ECDH)) != 0) {
-		r = err_set(ERR_UNSUPPORTED, "token %s lacks ECDH (CKM_ECDH1_DERIVE / TPM2_ECDH_ZGen)",
-			    hsm_describe(t->h));
+	if (hsm_missing(t->h, hc->need) != 0) {
+		r = err_set(ERR_UNSUPPORTED, "token %s lacks %s", hsm_describe(t->h),
+			    hc->need == HSM_NEED_ECDH ? "ECDH (CKM_ECDH1_DERIVE / TPM2_ECDH_ZGen)"
+						      : "signing (CKM_ECDSA / TPM2_Sign)");
 		goto out;
 	}
-	if ((r = hsm_key_open(t->h, c->tpm2 != NULL ? c->key_blob : c->key, &t->k)) != 0) {
-		r = err_wrap(r, "open appliance key");
+	if ((r = hsm_key_open(t->h, name, &t->k)) != 0) {
+		r = err_wrap(r, "open %s", what);
 		goto out;
 	}
 	if ((r = hsm_key_point(t->k, t->point)) != 0 || (r = hsm_key_public(t->k, &pub)) != 0 ||
 	    (r = pkey_fingerprint(pub, t->fpr)) != 0) {
-		r = err_wrap(r, "appliance public key");
+		r = err_wrap(r, "public key of the %s", what);
 		goto out;
 	}
 	snprintf(t->desc, sizeof(t->desc), "%s key %s", hsm_describe(t->h), hsm_key_name(t->k));
@@ -73,6 +66,49 @@ out:
 	EVP_PKEY_free(pub);
 	token_close(t);
 	return r;
+}
+
+/* The backend of the configuration: the TPM, or the appliance's PKCS#11 token. */
+static void base_config(const struct cfg *c, unsigned need, struct hsm_config *hc)
+{
+	memset(hc, 0, sizeof(*hc));
+	hc->need = need;
+	if (c->tpm2 != NULL) {
+		hc->backend = HSM_BACKEND_TPM2;
+		hc->tcti = c->tpm2;
+	} else {
+		hc->backend = HSM_BACKEND_PKCS11;
+		hc->module = c->pkcs11_module;
+		hc->token = appliance_token(c);
+	}
+}
+
+int token_open(const struct cfg *c, struct token **out)
+{
+	struct hsm_config hc;
+
+	base_config(c, HSM_NEED_ECDH, &hc);
+	hc.pin_source = c->pin_source;
+	/* TPM: password auth on the hot path; the salted session costs ~3.6 ms of CPU per command. */
+	hc.tpm_plain_session = c->tpm2 != NULL;
+	return open_key(&hc, c->tpm2 != NULL ? c->key_blob : c->key, "appliance key", out);
+}
+
+int token_open_audit(const struct cfg *c, struct token **out)
+{
+	struct hsm_config hc;
+
+	*out = NULL;
+	if (c->audit_key == NULL)
+		return err_set(ERR_INVALID_ARG, "no --audit-key");
+	base_config(c, HSM_NEED_SIGN, &hc);
+	if (c->tpm2 == NULL) {
+		/* A URI picks its own token (this one or another); a label is in ours. */
+		if (strncmp(c->audit_key, "pkcs11:", 7) == 0)
+			hc.token = c->audit_key;
+		hc.pin_source = c->audit_pin_source;
+	}
+	return open_key(&hc, c->audit_key, "audit key", out);
 }
 
 int token_soft(EVP_PKEY *priv, struct token **out)
@@ -136,6 +172,13 @@ int token_dh(struct token *t, const uint8_t peer[static P256_POINT_LEN],
 int token_dh_callback(void *ctx, const uint8_t *peer, uint8_t *out)
 {
 	return token_dh(ctx, peer, out);
+}
+
+int token_sign_callback(void *ctx, const uint8_t *data, size_t len, struct buf *sig)
+{
+	struct token *t = ctx;
+
+	return hsm_key_sign_data(t->k, data, len, sig);
 }
 
 const uint8_t *token_point(const struct token *t)

@@ -14,6 +14,7 @@
 #include "err.h"
 #include "pkey.h"
 
+struct buf;
 struct cfg;
 struct token;
 
@@ -25,6 +26,15 @@ struct token;
  * exactly what failed (no token, wrong PIN, no such key).
  */
 int token_open(const struct cfg *c, struct token **out) WARN_UNUSED;
+/*
+ * Open the key that signs audit checkpoints (--audit-key): a pkcs11: URI in
+ * the token its token attributes select (the appliance's or another of the
+ * module), a bare label in the appliance's token, or with --tpm2 a TPM key
+ * blob; logged in with --audit-pin-source (none: the URI's pin-source, or
+ * the login this process already holds on that token). Requires signing
+ * (ERR_UNSUPPORTED). Errors as token_open.
+ */
+int token_open_audit(const struct cfg *c, struct token **out) WARN_UNUSED;
 /*
  * A token over a software key (a reference to priv is taken), for tests of
  * the serving code without a PKCS#11 module; appliance-server never uses it.
@@ -54,5 +64,9 @@ int token_dh(struct token *t, const uint8_t peer[static P256_POINT_LEN],
 	     uint8_t out[static P256_DH_LEN]) WARN_UNUSED;
 /* Same, in the callback shape of hsm_dh_callback / noise_dh_fn (ctx = token). */
 int token_dh_callback(void *ctx, const uint8_t *peer, uint8_t *out) WARN_UNUSED;
+/* SHA-256 and ECDSA over data with the token's (first) key, the DER
+ * signature appended to sig: the shape of audit_sign_fn (ctx = token).
+ * Thread-safe. ERR_HSM / ERR_TPM. */
+int token_sign_callback(void *ctx, const uint8_t *data, size_t len, struct buf *sig) WARN_UNUSED;
 
 #endif

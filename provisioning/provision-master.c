@@ -22,6 +22,7 @@
 
 #include "config.h"
 
+#include "auditlog.h"
 #include "buf.h"
 #include "bundle.h"
 #include "ceremony.h"
@@ -54,6 +55,7 @@ enum pm_opt {
 	O_FORCE = 1U << 4,
 	O_VERIFY = 1U << 5, /* --trust-anchor, --min-serial, --state, --update-state */
 	O_RECORD = 1U << 6, /* --record FILE */
+	O_AUDIT = 1U << 7,  /* --audit-log FILE, --audit-public PEM (repeatable) */
 };
 
 struct pm_opts {
@@ -62,6 +64,8 @@ struct pm_opts {
 	const char *module, *token, *pin_source, *label;
 	const char *tcti, *key_blob;
 	const char *trust_anchor, *state, *record;
+	const char *audit_log, *audit_public[AUDITLOG_MAX_KEYS];
+	size_t n_audit_public;
 	uint64_t min_serial;
 	int update_state, force;
 	const char *cmd;
@@ -208,6 +212,8 @@ enum {
 	OPT_STATE,
 	OPT_UPDATE_STATE,
 	OPT_RECORD,
+	OPT_AUDIT_LOG,
+	OPT_AUDIT_PUBLIC,
 };
 
 static const struct {
@@ -229,6 +235,8 @@ static const struct {
     {{"state", required_argument, NULL, OPT_STATE}, O_VERIFY},
     {{"update-state", no_argument, NULL, OPT_UPDATE_STATE}, O_VERIFY},
     {{"record", required_argument, NULL, OPT_RECORD}, O_RECORD},
+    {{"audit-log", required_argument, NULL, OPT_AUDIT_LOG}, O_AUDIT},
+    {{"audit-public", required_argument, NULL, OPT_AUDIT_PUBLIC}, O_AUDIT},
 };
 #define N_OPTIONS (sizeof(all_options) / sizeof(all_options[0]))
 
@@ -316,6 +324,15 @@ static int parse_opts(int argc, char **argv, unsigned groups, int min_args, int 
 			break;
 		case OPT_RECORD:
 			o->record = optarg;
+			break;
+		case OPT_AUDIT_LOG:
+			o->audit_log = optarg;
+			break;
+		case OPT_AUDIT_PUBLIC:
+			if (o->n_audit_public >= AUDITLOG_MAX_KEYS)
+				return usage_error(o->cmd, "--audit-public at most %d times",
+				                   AUDITLOG_MAX_KEYS);
+			o->audit_public[o->n_audit_public++] = optarg;
 			break;
 		case ':':
 			return usage_error(o->cmd, "option %s needs a value", argv[optind - 1]);
@@ -781,6 +798,62 @@ static int log_verify_main(int argc, char **argv)
 	return x;
 }
 
+static int audit_verify_main(int argc, char **argv)
+{
+	char fields[PM_FIELDS_MAX] = "", num[32], hex[2 * SHA256_LEN + 1];
+	EVP_PKEY *keys[AUDITLOG_MAX_KEYS] = {NULL};
+	struct auditlog_report rep;
+	struct pm_opts o;
+	size_t i;
+	int r, r2, x;
+
+	if ((x = parse_opts(argc, argv, O_AUDIT | O_NOTE | O_RECORD, 0, 0, &o)) >= 0)
+		return x;
+	if (o.audit_log == NULL || o.n_audit_public == 0)
+		return usage_error(o.cmd, "--audit-log FILE and --audit-public PEM are required");
+	for (i = 0; i < o.n_audit_public; i++) {
+		if ((r = pkey_load_public(o.audit_public[i], &keys[i])) != 0) {
+			x = fail(&o, r);
+			goto out;
+		}
+	}
+	r = auditlog_verify(o.audit_log, keys, o.n_audit_public, &rep);
+	snprintf(num, sizeof(num), "%zu", rep.lines);
+	field_add(fields, "result", r == 0 ? "ok" : "failed");
+	field_add(fields, "records", num);
+	if (r != 0) {
+		snprintf(num, sizeof(num), "%zu", rep.bad_line);
+		field_add(fields, "line", num);
+		fprintf(stderr, "%s %s: verification FAILED: %s\n", PROG, o.cmd, err_detail());
+		x = exit_code(r);
+	} else {
+		hex_encode(rep.head, sizeof(rep.head), hex);
+		printf("OK records %zu checkpoints %zu last-checkpoint %zu (%s) unsigned-tail %zu "
+		       "head sha256:%s\n",
+		       rep.lines, rep.checkpoints, rep.last_checkpoint,
+		       rep.checkpoints > 0 ? rep.last_reason : "none", rep.tail, hex);
+		if (rep.checkpoints == 0 && rep.lines > 0)
+			fprintf(stderr, "note: no checkpoint: no signature covers any record\n");
+		else if (rep.tail > 0)
+			fprintf(stderr,
+			        "note: lines %zu to %zu follow the last checkpoint: no signature "
+			        "covers them yet\n",
+			        rep.last_checkpoint + 1, rep.lines);
+		if (rep.checkpoints > 0 && strcmp(rep.last_reason, "shutdown") != 0)
+			fprintf(stderr,
+			        "note: the log does not end with a shutdown checkpoint: the "
+			        "appliance is running, stopped without one, or the end of the "
+			        "log was cut off (compare with the copy shipped off the box)\n");
+		x = PM_EXIT_OK;
+	}
+	if ((r2 = record_step(&o, "audit-verify", fields)) != 0)
+		x = fail(&o, r2);
+out:
+	for (i = 0; i < AUDITLOG_MAX_KEYS; i++)
+		EVP_PKEY_free(keys[i]);
+	return x;
+}
+
 static int help_main(int argc, char **argv);
 
 static const struct subcommand subcommands[] = {
@@ -829,6 +902,15 @@ static const struct subcommand subcommands[] = {
      "Check the hash chain of the ceremony log (the bundle's, or FILE) and print its line\n"
      "count and head (SHA-256 of the last line) to compare with the paper record.",
      "[FILE] [--record LOG] [--bundle DIR] [--note TEXT]"},
+    {"audit-verify", audit_verify_main,
+     "Check an appliance's audit log: hash chain and signed checkpoints.\n"
+     "Check the hash chain of an appliance-server audit log (every record's seq and prev)\n"
+     "and the ECDSA signature of every checkpoint with the audit public key(s). Prints OK\n"
+     "with the counts, the last checkpoint and the unsigned tail (records after it), or\n"
+     "names the first bad record by line number and exits 1. --audit-public may be given\n"
+     "up to 4 times (an audit key that was replaced).",
+     "--audit-log FILE --audit-public PEM [--audit-public PEM...] [--record LOG]\n"
+     "       [--note TEXT]"},
     {"help", help_main, "Show the subcommands, or the help of one.", "[SUBCOMMAND]"},
 };
 #define N_SUBCOMMANDS (sizeof(subcommands) / sizeof(subcommands[0]))
@@ -852,7 +934,7 @@ static void show_usage(FILE *f)
 		const char *nl = strchr(subcommands[i].help, '\n');
 		int len =
 		    nl != NULL ? (int)(nl - subcommands[i].help) : (int)strlen(subcommands[i].help);
-		fprintf(f, "  %-11s %.*s\n", subcommands[i].name, len, subcommands[i].help);
+		fprintf(f, "  %-13s %.*s\n", subcommands[i].name, len, subcommands[i].help);
 	}
 	fprintf(f, "\nexit codes: 0 ok, 1 verification failed or step refused, 2 usage, "
 	           "3 token or system error\n");

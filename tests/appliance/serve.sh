@@ -158,7 +158,7 @@ fetch web db_password
 [ "$(cat "$TMP/got")" = "db_password=web-pass-2" ] || fail "rollback served: $(cat "$TMP/got")"
 
 # The audit trail: handshakes and releases with names, never values.
-grep -q '"event":"release".*"name":"web".*"result":"ok","keys":3,"requested":"all"' "$TMP/audit.jsonl" ||
+grep -q '"event":"release".*"name":"web".*"result":"ok","serial":[0-9]*,"keys":3,"requested":"all","released":\["' "$TMP/audit.jsonl" ||
 	fail "no release record for web"
 grep -q '"result":"key-not-found"' "$TMP/audit.jsonl" || fail "no key-not-found record"
 grep -q 'web-pass\|db-root' "$TMP/audit.jsonl" "$TMP/server.log" && fail "a value reached a log"

@@ -1,24 +1,104 @@
 // SPDX-License-Identifier: ISC
-/* Unit tests of audit record formatting and writing. */
+/*
+ * Unit tests of the audit trail: record formatting, the hash chain written
+ * under the trail's lock, its continuation across a reopen, signed
+ * checkpoints, and the verifier (provisioning/auditlog.c) on the result.
+ */
 #include "audit.h"
 
 #include <arpa/inet.h>
 #include <fcntl.h>
 #include <netinet/in.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
+#include "auditlog.h"
+#include "buf.h"
+#include "hsm.h"
+#include "pkey.h"
 #include "unit.h"
+
+static int sign_soft(void *ctx, const uint8_t *data, size_t len, struct buf *sig)
+{
+	return hsm_key_sign_data(ctx, data, len, sig);
+}
+
+static int failing_sign(void *ctx, const uint8_t *data, size_t len, struct buf *sig)
+{
+	(void)ctx;
+	(void)data;
+	(void)len;
+	(void)sig;
+	return err_set(ERR_HSM, "token gone");
+}
+
+/* The file's bytes (at most cap-1), NUL-terminated; the length. */
+static size_t slurp(const char *path, char *out, size_t cap)
+{
+	int fd = open(path, O_RDONLY);
+	ssize_t n = fd >= 0 ? read(fd, out, cap - 1) : -1;
+
+	if (fd >= 0)
+		close(fd);
+	out[n > 0 ? n : 0] = '\0';
+	return n > 0 ? (size_t)n : 0;
+}
+
+static void spit(const char *path, const char *data, size_t len)
+{
+	int fd = open(path, O_WRONLY | O_TRUNC | O_CREAT, 0600);
+
+	if (fd < 0 || write(fd, data, len) != (ssize_t)len)
+		abort();
+	close(fd);
+}
+
+static size_t count(const char *s, const char *what)
+{
+	size_t n = 0;
+
+	while ((s = strstr(s, what)) != NULL) {
+		n++;
+		s += strlen(what);
+	}
+	return n;
+}
+
+struct writer_arg {
+	struct audit *a;
+	const struct audit_event *ev;
+};
+
+static void *writer(void *p)
+{
+	struct writer_arg *w = p;
+	int i;
+
+	for (i = 0; i < 200; i++)
+		if (audit_write(w->a, w->ev) != 0)
+			abort();
+	return NULL;
+}
 
 int main(void)
 {
 	struct audit_event ev;
 	struct audit *a = NULL;
-	char out[AUDIT_MAX_LINE], path[] = "/tmp/coffer-audit-XXXXXX", back[1024];
+	struct auditlog_report rep;
+	struct hsm_key *sk = NULL;
+	EVP_PKEY *key = NULL, *other = NULL;
+	char out[AUDIT_MAX_LINE], path[] = "/tmp/coffer-audit-XXXXXX", fpr[PKEY_FPR_TEXT_LEN + 1];
+	static char back[1 << 20];
 	const char *names[] = {"db_password", "we\"ird\n"};
+	const char *many[200];
+	char manybuf[200][101];
 	struct sockaddr_in6 s6;
-	int n, fd;
+	uint64_t next;
+	size_t len, i;
+	int n, fd, clean;
 
 	TEST_START("handshake record");
 	memset(&ev, 0, sizeof(ev));
@@ -28,30 +108,59 @@ int main(void)
 	ev.have_identity = 1;
 	memset(ev.identity, 0xab, sizeof(ev.identity));
 	ev.name = "web";
+	ev.appliance_key =
+	    "sha256:00112233445566778899aabbccddeeff00112233445566778899aabbccddeeff";
 	ev.result = "ok";
 	ev.keys = -1;
 	n = audit_format(&ev, out, sizeof(out));
 	ASSERT_TRUE(n > 0);
 	ASSERT_STR_EQ(out, "{\"ts\":\"2026-11-18T11:06:40.123Z\",\"event\":\"handshake\","
-			   "\"peer\":\"127.0.0.1:4000\",\"client\":\"ABAB-ABAB-ABAB-ABAB-ABAB-ABAB-"
-			   "ABAB-ABAB-ABAB-ABAB-ABAB-ABAB-ABAB-ABAB-ABAB-ABAB\",\"name\":\"web\","
-			   "\"result\":\"ok\"}\n");
+	                   "\"peer\":\"127.0.0.1:4000\",\"client\":\"ABAB-ABAB-ABAB-ABAB-ABAB-ABAB-"
+	                   "ABAB-ABAB-ABAB-ABAB-ABAB-ABAB-ABAB-ABAB-ABAB-ABAB\",\"name\":\"web\","
+	                   "\"appliance_key\":\"sha256:00112233445566778899aabbccddeeff0011223344"
+	                   "5566778899aabbccddeeff\",\"result\":\"ok\"}\n");
 	TEST_DONE();
 
-	TEST_START("release record: names escaped, never values");
+	TEST_START("release record: serial, names asked for and released, never values");
 	ev.type = AUDIT_RELEASE;
 	ev.keys = 2;
+	ev.have_serial = 1;
+	ev.serial = 42;
 	ev.requested = names;
 	ev.n_requested = 2;
+	ev.released = names;
+	ev.n_released = 2;
 	n = audit_format(&ev, out, sizeof(out));
 	ASSERT_TRUE(n > 0);
-	ASSERT_TRUE(strstr(out, "\"keys\":2,\"requested\":[\"db_password\",\"we\\\"ird\\u000a\"]}\n") !=
-		    NULL);
+	ASSERT_TRUE(strstr(out, "\"serial\":42,\"keys\":2,\"requested\":[\"db_password\","
+	                        "\"we\\\"ird\\u000a\"],\"released\":[\"db_password\","
+	                        "\"we\\\"ird\\u000a\"]}\n") != NULL);
 	ev.requested = NULL;
 	ev.n_requested = 0;
 	n = audit_format(&ev, out, sizeof(out));
-	ASSERT_TRUE(strstr(out, "\"requested\":\"all\"") != NULL);
+	ASSERT_TRUE(strstr(out, "\"requested\":\"all\",\"released\":[") != NULL);
 	ASSERT_INT_EQ(audit_format(&ev, out, 40), ERR_TOO_LARGE);
+	TEST_DONE();
+
+	TEST_START("long lists of names are cut, the record stays whole");
+	for (i = 0; i < 200; i++) {
+		memset(manybuf[i], '\x01', 100); /* escaped to six bytes each */
+		manybuf[i][100] = '\0';
+		many[i] = manybuf[i];
+	}
+	ev.requested = many;
+	ev.n_requested = 200;
+	ev.released = many;
+	ev.n_released = 200;
+	ev.keys = 200;
+	n = audit_format(&ev, out, sizeof(out) - AUDITLOG_HEAD_MAX);
+	ASSERT_TRUE(n > 0);
+	ASSERT_TRUE(strstr(out, ",\"truncated\":true}\n") != NULL);
+	ev.requested = names;
+	ev.n_requested = 2;
+	ev.released = names;
+	ev.n_released = 2;
+	ev.keys = 2;
 	TEST_DONE();
 
 	TEST_START("peer text");
@@ -63,27 +172,204 @@ int main(void)
 	ASSERT_STR_EQ(out, "[::1]:9187");
 	TEST_DONE();
 
-	TEST_START("written with O_APPEND, one line per record");
+	ASSERT_INT_EQ(pkey_generate_p256(&key), 0);
+	ASSERT_INT_EQ(pkey_generate_p256(&other), 0);
+	ASSERT_INT_EQ(hsm_key_from_pkey(key, &sk), 0);
+	ASSERT_INT_EQ(pkey_fingerprint(key, fpr), 0);
+
+	TEST_START("a new file: the chain starts at seq 0 with 64 zeros");
 	fd = mkstemp(path);
 	ASSERT_TRUE(fd >= 0);
-	ASSERT_INT_EQ(write(fd, "old\n", 4), 4);
 	close(fd);
 	ASSERT_INT_EQ(audit_open(path, &a), 0);
-	ev.type = AUDIT_HANDSHAKE;
+	audit_chain_state(a, &next, &clean);
+	ASSERT_U64_EQ(next, 0);
+	ASSERT_INT_EQ(clean, -1);
 	ASSERT_INT_EQ(audit_write(a, &ev), 0);
+	ASSERT_INT_EQ(audit_write(a, &ev), 0);
+	len = slurp(path, back, sizeof(back));
+	{
+		const char *want = "{\"seq\":0,\"prev\":\"00000000000000000000000000000000"
+		                   "00000000000000000000000000000000\",\"ts\":";
+		ASSERT_TRUE(strncmp(back, want, strlen(want)) == 0);
+	}
+	ASSERT_TRUE(strstr(back, "\n{\"seq\":1,\"prev\":\"") != NULL);
+	TEST_DONE();
+
+	TEST_START("a second writer is refused (flock)");
+	{
+		struct audit *b = NULL;
+		ASSERT_INT_EQ(audit_open(path, &b), ERR_BUSY);
+		ASSERT_TRUE(b == NULL);
+	}
+	TEST_DONE();
+
+	TEST_START("checkpoints: every N records, signed, on demand; the log verifies");
+	ASSERT_INT_EQ(audit_checkpoint(a, "start"), ERR_INVALID_ARG); /* no signer yet */
+	ASSERT_INT_EQ(audit_set_signer(a, sign_soft, sk, fpr, 3), 0);
+	ASSERT_INT_EQ(audit_checkpoint(a, "start"), 0);
+	for (i = 0; i < 7; i++)
+		ASSERT_INT_EQ(audit_write(a, &ev), 0);
+	ASSERT_INT_EQ(audit_checkpoint(a, "shutdown"), 0);
+	audit_close(a);
+	a = NULL;
+	len = slurp(path, back, sizeof(back));
+	/* 2 + start + 7 (+ 2 interval after the 3rd and 6th) + shutdown */
+	ASSERT_SIZE_EQ(count(back, "\n"), 13);
+	ASSERT_SIZE_EQ(count(back, "\"reason\":\"interval\""), 2);
+	ASSERT_INT_EQ(auditlog_check((const uint8_t *)back, len, &key, 1, &rep), 0);
+	ASSERT_SIZE_EQ(rep.lines, 13);
+	ASSERT_SIZE_EQ(rep.checkpoints, 4);
+	ASSERT_SIZE_EQ(rep.last_checkpoint, 13);
+	ASSERT_STR_EQ(rep.last_reason, "shutdown");
+	ASSERT_SIZE_EQ(rep.tail, 0);
+	ASSERT_INT_EQ(auditlog_verify(path, &key, 1, &rep), 0);
+	ASSERT_SIZE_EQ(rep.lines, 13);
+	/* Another key: the first checkpoint is named. */
+	ASSERT_INT_EQ(auditlog_check((const uint8_t *)back, len, &other, 1, &rep), ERR_AUTH);
+	ASSERT_SIZE_EQ(rep.bad_line, 3);
+	TEST_DONE();
+
+	TEST_START("a reopen continues the chain from the last record");
+	ASSERT_INT_EQ(audit_open(path, &a), 0);
+	audit_chain_state(a, &next, &clean);
+	ASSERT_U64_EQ(next, 13);
+	ASSERT_INT_EQ(clean, 1);
+	ASSERT_INT_EQ(audit_set_signer(a, sign_soft, sk, fpr, 1000), 0);
+	ASSERT_INT_EQ(audit_checkpoint(a, "start"), 0);
 	ASSERT_INT_EQ(audit_write(a, &ev), 0);
 	audit_close(a);
-	fd = open(path, O_RDONLY);
-	n = (int)read(fd, back, sizeof(back) - 1);
-	close(fd);
-	ASSERT_TRUE(n > 0);
-	back[n > 0 ? n : 0] = '\0';
-	ASSERT_TRUE(strncmp(back, "old\n{", 5) == 0);
-	ASSERT_TRUE(strchr(strchr(back + 4, '\n') + 1, '\n') != NULL);
+	a = NULL;
+	len = slurp(path, back, sizeof(back));
+	ASSERT_INT_EQ(auditlog_check((const uint8_t *)back, len, &key, 1, &rep), 0);
+	ASSERT_SIZE_EQ(rep.lines, 15);
+	ASSERT_SIZE_EQ(rep.tail, 1);
+	ASSERT_INT_EQ(audit_open(path, &a), 0);
+	audit_chain_state(a, &next, &clean);
+	ASSERT_U64_EQ(next, 15);
+	ASSERT_INT_EQ(clean, 0); /* the last run did not stop with a checkpoint */
+	audit_close(a);
+	a = NULL;
+	TEST_DONE();
+
+	TEST_START("tampering is named by line");
+	{
+		static char t[1 << 20];
+		char *l3 = back, *l4, *l5;
+		size_t k;
+		for (k = 0; k < 2; k++)
+			l3 = strchr(l3, '\n') + 1;
+		l4 = strchr(l3, '\n') + 1;
+		l5 = strchr(l4, '\n') + 1;
+		/* one record removed (line 4) */
+		memcpy(t, back, (size_t)(l4 - back));
+		memcpy(t + (l4 - back), l5, len - (size_t)(l5 - back));
+		ASSERT_INT_EQ(auditlog_check((uint8_t *)t, len - (size_t)(l5 - l4), &key, 1, &rep),
+		              ERR_AUTH);
+		ASSERT_SIZE_EQ(rep.bad_line, 4);
+		/* one record edited (line 2: a name): the next line's prev no longer matches */
+		memcpy(t, back, len);
+		*strstr(t, "we\\\"ird") = 'W';
+		ASSERT_INT_EQ(auditlog_check((uint8_t *)t, len, &key, 1, &rep), ERR_AUTH);
+		ASSERT_SIZE_EQ(rep.bad_line, 2);
+		ASSERT_TRUE(strstr(err_detail(), "line 1 was changed") != NULL);
+		/* cut mid-record */
+		ASSERT_INT_EQ(auditlog_check((uint8_t *)back, len - 5, &key, 1, &rep), ERR_FORMAT);
+		ASSERT_SIZE_EQ(rep.bad_line, 15);
+		/* a checkpoint altered (its interval), its chain fields intact */
+		memcpy(t, back, len);
+		memcpy(strstr(t, "\"every\":3"), "\"every\":4", 9);
+		ASSERT_INT_EQ(auditlog_check((uint8_t *)t, len, &key, 1, &rep), ERR_AUTH);
+		ASSERT_SIZE_EQ(rep.bad_line, 3);
+	}
+	TEST_DONE();
+
+	TEST_START("a chained record appended after the shutdown checkpoint is refused");
+	{
+		uint8_t prev[SHA256_LEN];
+		char head[AUDITLOG_HEAD_MAX], *last;
+		size_t cut;
+		/* The log up to the shutdown checkpoint (line 13), then a forged record. */
+		last = back;
+		for (i = 0; i < 13; i++)
+			last = strchr(last, '\n') + 1;
+		cut = (size_t)(last - back);
+		for (last = back + cut - 1; last > back && last[-1] != '\n'; last--)
+			;
+		ASSERT_INT_EQ(pkey_sha256(last, (size_t)(back + cut - last), prev), 0);
+		auditlog_head(13, prev, head);
+		snprintf(back + cut, sizeof(back) - cut,
+		         "%s\"ts\":\"2026-11-18T11:06:40.123Z\",\"event\":\"release\"}\n", head);
+		ASSERT_INT_EQ(auditlog_check((uint8_t *)back, strlen(back), &key, 1, &rep),
+		              ERR_AUTH);
+		ASSERT_SIZE_EQ(rep.bad_line, 14);
+		ASSERT_TRUE(strstr(err_detail(), "after the shutdown checkpoint of line 13") !=
+		            NULL);
+	}
+	TEST_DONE();
+
+	TEST_START("a failing signer: the record is written, the checkpoint retried");
+	unlink(path);
+	ASSERT_INT_EQ(audit_open(path, &a), 0);
+	ASSERT_INT_EQ(audit_set_signer(a, failing_sign, NULL, fpr, 1), 0);
+	ASSERT_INT_EQ(audit_write(a, &ev), 0);
+	ASSERT_INT_EQ(audit_checkpoint(a, "shutdown"), ERR_HSM);
+	ASSERT_INT_EQ(audit_set_signer(a, sign_soft, sk, fpr, 1), 0);
+	ASSERT_INT_EQ(audit_write(a, &ev), 0); /* and now the checkpoint follows */
+	audit_close(a);
+	a = NULL;
+	len = slurp(path, back, sizeof(back));
+	ASSERT_SIZE_EQ(count(back, "\n"), 3);
+	ASSERT_INT_EQ(auditlog_check((const uint8_t *)back, len, &key, 1, &rep), 0);
+	TEST_DONE();
+
+	TEST_START("many threads: one chain, in order");
+	{
+		pthread_t th[4];
+		struct writer_arg w;
+		unlink(path);
+		ASSERT_INT_EQ(audit_open(path, &a), 0);
+		ASSERT_INT_EQ(audit_set_signer(a, sign_soft, sk, fpr, 50), 0);
+		w.a = a;
+		w.ev = &ev;
+		for (i = 0; i < 4; i++)
+			ASSERT_INT_EQ(pthread_create(&th[i], NULL, writer, &w), 0);
+		for (i = 0; i < 4; i++)
+			pthread_join(th[i], NULL);
+		ASSERT_INT_EQ(audit_checkpoint(a, "shutdown"), 0);
+		audit_close(a);
+		a = NULL;
+		ASSERT_INT_EQ(auditlog_verify(path, &key, 1, &rep), 0);
+		ASSERT_SIZE_EQ(rep.lines, 800 + 16 + 1);
+		ASSERT_SIZE_EQ(rep.checkpoints, 17);
+	}
+	TEST_DONE();
+
+	TEST_START("a file that ends mid-record, or is not chained, is refused at open");
+	spit(path, "{\"seq\":0,\"prev\":\"", 17);
+	ASSERT_INT_EQ(audit_open(path, &a), ERR_FORMAT);
+	ASSERT_TRUE(strstr(err_detail(), "incomplete record") != NULL);
+	spit(path, "old\n", 4);
+	ASSERT_INT_EQ(audit_open(path, &a), ERR_FORMAT);
+	ASSERT_TRUE(strstr(err_detail(), "not part of a hash chain") != NULL);
+	ASSERT_TRUE(a == NULL);
 	unlink(path);
 	ASSERT_INT_EQ(audit_open("/nonexistent-dir/audit.log", &a), ERR_SYSTEM);
 	ASSERT_TRUE(a == NULL);
 	audit_close(NULL);
 	TEST_DONE();
+
+	TEST_START("a device gets a chain of its own");
+	ASSERT_INT_EQ(audit_open("/dev/null", &a), 0);
+	ASSERT_INT_EQ(audit_write(a, &ev), 0);
+	audit_chain_state(a, &next, &clean);
+	ASSERT_U64_EQ(next, 1);
+	audit_close(a);
+	a = NULL;
+	TEST_DONE();
+
+	hsm_key_free(sk);
+	EVP_PKEY_free(key);
+	EVP_PKEY_free(other);
 	return unit_finish("appliance/audit");
 }

@@ -112,6 +112,31 @@ static void test_args(void)
 	ASSERT_INT_EQ(cfg_validate(&c), 0);
 	cfg_clear(&c);
 	TEST_DONE();
+
+	TEST_START("validate: the audit key's options");
+	cfg_init(&c);
+	ASSERT_INT_EQ(c.audit_checkpoint, CFG_DEFAULT_AUDIT_CHECKPOINT);
+	ASSERT_INT_EQ(parse_args(&c, &a, "--audit-checkpoint", "0", NULL), ERR_INVALID_ARG);
+	ASSERT_INT_EQ(parse_args(&c, &a, "--audit-checkpoint", "1000001", NULL), ERR_INVALID_ARG);
+	ASSERT_INT_EQ(parse_args(&c, &a, "--pkcs11-module", "/m", "--key", "k", "--bundle", "/b",
+				 "--trust-anchor", ANCHOR, "--check", "--audit-pin-source", "file:/p",
+				 "--audit-checkpoint", "7", NULL),
+		      0);
+	ASSERT_INT_EQ(c.audit_checkpoint, 7);
+	ASSERT_INT_EQ(cfg_validate(&c), ERR_INVALID_ARG);
+	ASSERT_TRUE(strstr(err_detail(), "--audit-pin-source needs --audit-key") != NULL);
+	ASSERT_INT_EQ(yaml(&c, "audit-key: pkcs11:token=audit;object=audit\n"), 0);
+	ASSERT_INT_EQ(cfg_validate(&c), 0);
+	cfg_clear(&c);
+	cfg_init(&c);
+	ASSERT_INT_EQ(parse_args(&c, &a, "--tpm2", "device:x", "--key-blob", "/k", "--bundle", "/b",
+				 "--trust-anchor", ANCHOR, "--check", "--audit-key",
+				 "pkcs11:object=audit", NULL),
+		      0);
+	ASSERT_INT_EQ(cfg_validate(&c), ERR_INVALID_ARG);
+	ASSERT_TRUE(strstr(err_detail(), "TPM key blob") != NULL);
+	cfg_clear(&c);
+	TEST_DONE();
 }
 
 static void test_yaml(void)

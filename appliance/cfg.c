@@ -22,6 +22,7 @@ enum opt_type {
 	T_UINT,
 	T_BOOL,
 	T_LISTEN,
+	T_STRLIST, /* a struct cfg_strlist: repeatable, in order */
 	T_ANCHOR,
 	T_CONFIG,
 	T_HELP,
@@ -43,11 +44,13 @@ static const struct opt opts[] = {
 	{"pkcs11-module", T_STR, OFF(pkcs11_module), 0, 0, "PATH", "PKCS#11 module of the token"},
 	{"token", T_STR, OFF(token), 0, 0, "URI|LABEL",
 	 "PKCS#11 token (default: the URI's token attributes, else the only token)"},
-	{"key", T_STR, OFF(key), 0, 0, "URI|LABEL", "the appliance key (PKCS#11 URI or label)"},
+	{"key", T_STRLIST, OFF(keys), 0, 0, "URI|LABEL",
+	 "an appliance key (PKCS#11 URI or label); up to 4, the first is the main one"},
 	{"pin-source", T_STR, OFF(pin_source), 0, 0, "SRC",
 	 "token PIN: file:PATH, env:NAME, prompt, tpm2-sealed:PATH"},
 	{"tpm2", T_STR, OFF(tpm2), 0, 0, "TCTI", "use the TPM 2.0 backend at TCTI"},
-	{"key-blob", T_STR, OFF(key_blob), 0, 0, "FILE", "TPM key blob of the appliance key"},
+	{"key-blob", T_STRLIST, OFF(key_blobs), 0, 0, "FILE",
+	 "TPM key blob of an appliance key; up to 4, like --key"},
 	{"bundle", T_STR, OFF(bundle), 0, 0, "DIR", "the signed bundle directory"},
 	{"trust-anchor", T_ANCHOR, OFF(trust_anchor), 0, 0, "sha256:HEX|token:LABEL",
 	 "master signing key: its SHA-256 fingerprint, or a public-key object in the token"},
@@ -109,6 +112,28 @@ void cfg_init(struct cfg *c)
 	c->audit_checkpoint = CFG_DEFAULT_AUDIT_CHECKPOINT;
 }
 
+static int is_list(const struct opt *o)
+{
+	return o->type == T_LISTEN || o->type == T_STRLIST;
+}
+
+/* Empty a repeatable option (a flag or a YAML list replaces the whole list). */
+static void list_reset(struct cfg *c, const struct opt *o)
+{
+	struct cfg_strlist *l = (struct cfg_strlist *)((char *)c + o->off);
+	size_t i;
+
+	if (o->type == T_LISTEN) {
+		c->n_listen = 0;
+		return;
+	}
+	for (i = 0; i < l->n; i++) {
+		free(l->v[i]);
+		l->v[i] = NULL;
+	}
+	l->n = 0;
+}
+
 void cfg_clear(struct cfg *c)
 {
 	size_t i;
@@ -120,6 +145,8 @@ void cfg_clear(struct cfg *c)
 			char **p = (char **)((char *)c + opts[i].off);
 			free(*p);
 			*p = NULL;
+		} else if (opts[i].type == T_STRLIST) {
+			list_reset(c, &opts[i]);
 		}
 	}
 }
@@ -248,12 +275,27 @@ static int set_opt(struct cfg *c, const struct opt *o, const char *v, int append
 		return parse_uint(v, o->min, o->max, (unsigned *)field);
 	case T_BOOL:
 		return parse_bool(v, (int *)field);
+	case T_STRLIST: {
+		struct cfg_strlist *l = field;
+		if (v[0] == '\0')
+			return err_set(ERR_INVALID_ARG, "empty value");
+		if (strlen(v) > 4096)
+			return err_set(ERR_INVALID_ARG, "value too long");
+		if (!append)
+			list_reset(c, o);
+		if (l->n >= CFG_MAX_KEYS)
+			return err_set(ERR_INVALID_ARG, "at most %d times", CFG_MAX_KEYS);
+		if ((l->v[l->n] = strdup(v)) == NULL)
+			return err_set(ERR_ALLOC, "out of memory");
+		l->n++;
+		return 0;
+	}
 	case T_LISTEN: {
 		struct cfg_listen l;
 		if ((r = cfg_parse_listen(v, &l)) != 0)
 			return r;
 		if (!append)
-			c->n_listen = 0;
+			list_reset(c, o);
 		if (c->n_listen >= CFG_MAX_LISTEN)
 			return err_set(ERR_INVALID_ARG, "at most %d listen addresses", CFG_MAX_LISTEN);
 		c->listen[c->n_listen++] = l;
@@ -344,10 +386,11 @@ int cfg_parse_yaml(struct cfg *c, const uint8_t *text, size_t len, const char *n
 			depth = 0;
 			break;
 		case YAML_SEQUENCE_START_EVENT:
-			if (cur == NULL || cur->type != T_LISTEN || in_seq) {
+			if (cur == NULL || !is_list(cur) || in_seq) {
 				r = yaml_fail(name, &ev.start_mark,
 					      cur == NULL ? "expected a mapping of options"
-							  : "a list is only allowed for listen",
+							  : "a list is only allowed for listen, key and "
+							    "key-blob",
 					      NULL);
 				goto out;
 			}
@@ -356,7 +399,7 @@ int cfg_parse_yaml(struct cfg *c, const uint8_t *text, size_t len, const char *n
 			break;
 		case YAML_SEQUENCE_END_EVENT:
 			if (seq_first && !(locked != NULL && (*locked >> cur_idx) & 1))
-				c->n_listen = 0;
+				list_reset(c, cur);
 			in_seq = 0;
 			cur = NULL;
 			break;
@@ -451,7 +494,7 @@ int cfg_parse(struct cfg *c, int argc, char **argv, enum cfg_action *action)
 	uint64_t locked = 0;
 	struct buf *text = NULL;
 	size_t i;
-	int r = 0, ch, listen_seen = 0;
+	int r = 0, ch;
 
 	*action = CFG_RUN;
 	memset(lo, 0, sizeof(lo));
@@ -494,15 +537,14 @@ int cfg_parse(struct cfg *c, int argc, char **argv, enum cfg_action *action)
 			*action = CFG_VERSION;
 			continue;
 		}
+		/* A repeatable option's first flag replaces the list, the next ones add. */
 		if ((r = set_opt(c, o, o->type == T_BOOL ? "true" : optarg,
-				 o->type == T_LISTEN && listen_seen)) != 0) {
+				 is_list(o) && ((locked >> (ch - 256)) & 1))) != 0) {
 			char why[256];
 			snprintf(why, sizeof(why), "%s", err_detail());
 			r = err_set(ERR_INVALID_ARG, "--%s: %s", o->name, why);
 			goto out;
 		}
-		if (o->type == T_LISTEN)
-			listen_seen = 1;
 		locked |= 1ULL << (ch - 256);
 	}
 	if (optind < argc) {
@@ -525,8 +567,8 @@ out:
 
 int cfg_validate(const struct cfg *c)
 {
-	int pk = c->pkcs11_module != NULL || c->key != NULL;
-	int tpm = c->tpm2 != NULL || c->key_blob != NULL;
+	int pk = c->pkcs11_module != NULL || c->keys.n > 0;
+	int tpm = c->tpm2 != NULL || c->key_blobs.n > 0;
 
 	if (pk && tpm)
 		return err_set(ERR_INVALID_ARG,
@@ -536,9 +578,9 @@ int cfg_validate(const struct cfg *c)
 			       "no token: give --pkcs11-module and --key, or --tpm2 and --key-blob");
 	if (pk && c->pkcs11_module == NULL)
 		return err_set(ERR_INVALID_ARG, "--key needs --pkcs11-module");
-	if (pk && c->key == NULL)
+	if (pk && c->keys.n == 0)
 		return err_set(ERR_INVALID_ARG, "--pkcs11-module needs --key");
-	if (tpm && (c->tpm2 == NULL || c->key_blob == NULL))
+	if (tpm && (c->tpm2 == NULL || c->key_blobs.n == 0))
 		return err_set(ERR_INVALID_ARG, "the TPM backend needs --tpm2 and --key-blob");
 	if (tpm && c->pin_source != NULL)
 		return err_set(ERR_INVALID_ARG,

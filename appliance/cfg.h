@@ -16,6 +16,7 @@
 #include "err.h"
 
 #define CFG_MAX_LISTEN 16
+#define CFG_MAX_KEYS 4 /* --key / --key-blob: appliance keys served at once */
 #define CFG_DEFAULT_STATE_FILE "/var/lib/coffer/appliance.state"
 #define CFG_DEFAULT_MAX_CONNECTIONS 1024
 #define CFG_DEFAULT_MAX_FRAME 65538         /* header + WIRE_MAX_BODY */
@@ -44,14 +45,20 @@ struct cfg_listen {
 	char text[64]; /* as configured, for messages */
 };
 
+/* An option that may be given up to CFG_MAX_KEYS times, in order. */
+struct cfg_strlist {
+	char *v[CFG_MAX_KEYS];
+	size_t n;
+};
+
 struct cfg {
 	/* token */
 	char *pkcs11_module;
 	char *token;    /* token URI or label (PKCS#11); NULL: from --key's URI, else the only one */
-	char *key;
+	struct cfg_strlist keys;      /* --key: appliance keys served, the first is the main one */
 	char *pin_source;
 	char *tpm2;     /* TCTI */
-	char *key_blob; /* TPM key blob */
+	struct cfg_strlist key_blobs; /* --key-blob: TPM key blobs, likewise */
 	/* bundle and state */
 	char *bundle;
 	char *trust_anchor; /* "sha256:<64 hex>" or "token:LABEL" as given */

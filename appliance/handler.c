@@ -24,7 +24,8 @@ struct handler {
 	struct appl_state *st;
 	int linked;
 	const struct state_client *client;
-	const char *key_fpr; /* the appliance key that opened the Hello */
+	size_t key;          /* the appliance key that opened the Hello */
+	const char *key_fpr; /* and its fingerprint */
 	uint8_t client_pub[P256_POINT_LEN];
 	struct session *ps;
 };
@@ -106,18 +107,30 @@ static int do_hello(const struct handler_env *env, struct handler *h, const char
 	uint8_t id[IDENTITY_LEN];
 	const uint8_t *ss = NULL;
 	uint64_t ts = 0;
+	size_t n = token_count(env->token), first, j, k = 0;
 	int r, rr;
 
 	*close = 1;
 	audit_init(&ev, AUDIT_HANDSHAKE, peer, NULL);
-	memset(&sc, 0, sizeof(sc));
-	sc.dh = token_dh_callback;
-	sc.dh_ctx = env->token;
-	sc.server_pub = token_point(env->token);
-	if ((r = session_server_new(&sc, &h->ps)) != 0)
-		goto fail_internal;
-	if ((r = session_check_incoming(h->ps, f)) != 0 ||
-	    (r = session_server_hello_begin(h->ps, f, h->client_pub)) != 0) {
+	/*
+	 * Which appliance key the client pinned shows only once s decrypts, after
+	 * the token DH es with that key: try the key of the last good Hello first,
+	 * so that steady state costs no extra DH; a wrong key fails with ERR_AUTH.
+	 */
+	first = token_preferred(env->token);
+	for (j = 0, r = ERR_AUTH; j < n && r == ERR_AUTH; j++) {
+		k = (first + j) % n;
+		session_free(h->ps);
+		h->ps = NULL;
+		memset(&sc, 0, sizeof(sc));
+		sc.dh = token_dh_callback;
+		sc.dh_ctx = token_dh_ctx(env->token, k);
+		sc.server_pub = token_point(env->token, k);
+		if ((r = session_server_new(&sc, &h->ps)) != 0)
+			goto fail_internal;
+		r = session_server_hello_begin(h->ps, f, h->client_pub);
+	}
+	if (r != 0) {
 		if (r == ERR_HSM || r == ERR_TPM || r == ERR_ALLOC) {
 			/* Our failure, not the peer's: the operator must see it. */
 			error_fr(r, "peer %s: Hello: token DH", peer);
@@ -133,7 +146,8 @@ static int do_hello(const struct handler_env *env, struct handler *h, const char
 		log_debug("peer %s: Hello refused: %s", peer, err_msg(r));
 		return handler_plain_error(out, "handshake failed");
 	}
-	h->key_fpr = token_fingerprint(env->token);
+	h->key = k;
+	h->key_fpr = token_fingerprint(env->token, k);
 	ev.appliance_key = h->key_fpr;
 	/* The point was validated by the handshake; hash it as the SPKI would be. */
 	if (pkey_identity_from_point(h->client_pub, id) == 0)
@@ -141,9 +155,10 @@ static int do_hello(const struct handler_env *env, struct handler *h, const char
 	else
 		memset(id, 0, sizeof(id));
 	err_clear();
+	/* The ss cache holds one DH per appliance key, in token order. */
 	if (h->client != NULL && h->client->ss != NULL && h->client->have_point &&
-	    CRYPTO_memcmp(h->client->point, h->client_pub, P256_POINT_LEN) == 0)
-		ss = h->client->ss;
+	    k < h->st->ss_keys && CRYPTO_memcmp(h->client->point, h->client_pub, P256_POINT_LEN) == 0)
+		ss = h->client->ss + k * P256_DH_LEN;
 	if ((r = session_server_hello_finish(h->ps, ss, &ts)) != 0) {
 		if (r == ERR_HSM || r == ERR_TPM || r == ERR_ALLOC) {
 			error_fr(r, "peer %s: Hello: token DH", peer);
@@ -182,6 +197,8 @@ static int do_hello(const struct handler_env *env, struct handler *h, const char
 	}
 	if ((r = session_server_link(h->ps, out)) != 0)
 		goto fail_internal;
+	/* Only a registered client moves the preference: strangers cannot steer it. */
+	token_prefer(env->token, k);
 	h->linked = 1;
 	*close = 0;
 	ev.result = "ok";

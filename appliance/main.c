@@ -64,11 +64,11 @@ static int audit_start(struct audit *audit, struct token *akey, const struct cfg
 			 "write it can rewrite it whole");
 		return 0;
 	}
-	if ((r = audit_set_signer(audit, token_sign_callback, akey, token_fingerprint(akey),
+	if ((r = audit_set_signer(audit, token_sign_callback, akey, token_fingerprint(akey, 0),
 				  c->audit_checkpoint)) != 0 ||
 	    (r = audit_checkpoint(audit, "start")) != 0)
 		return r;
-	log_info("audit checkpoints signed by %s (%s), every %u records", token_fingerprint(akey),
+	log_info("audit checkpoints signed by %s (%s), every %u records", token_fingerprint(akey, 0),
 		 token_describe(akey), c->audit_checkpoint);
 	return 0;
 }
@@ -84,6 +84,7 @@ static int die(int r, const char *what)
 static int precheck(const struct cfg *c)
 {
 	struct stat st;
+	size_t i;
 
 	if (stat(c->bundle, &st) != 0)
 		return err_sys("bundle %s", c->bundle);
@@ -91,8 +92,9 @@ static int precheck(const struct cfg *c)
 		return err_set(ERR_FORMAT, "bundle %s: not a directory", c->bundle);
 	if (c->pkcs11_module != NULL && access(c->pkcs11_module, R_OK) != 0)
 		return err_sys("PKCS#11 module %s", c->pkcs11_module);
-	if (c->key_blob != NULL && access(c->key_blob, R_OK) != 0)
-		return err_sys("TPM key blob %s", c->key_blob);
+	for (i = 0; i < c->key_blobs.n; i++)
+		if (access(c->key_blobs.v[i], R_OK) != 0)
+			return err_sys("TPM key blob %s", c->key_blobs.v[i]);
 	return 0;
 }
 
@@ -148,7 +150,10 @@ int main(int argc, char **argv)
 		rc = die(r, "start-up check 'token'");
 		goto out;
 	}
-	log_info("token: %s, appliance key %s", token_describe(tok), token_fingerprint(tok));
+	log_info("token: %s", token_describe(tok));
+	for (size_t k = 0; k < token_count(tok); k++)
+		log_info("appliance key %zu of %zu: %s", k + 1, token_count(tok),
+			 token_fingerprint(tok, k));
 	if (cfg.audit_key != NULL && (r = token_open_audit(&cfg, &akey)) != 0) {
 		rc = die(r, "start-up check 'audit key'");
 		goto out;
@@ -193,6 +198,9 @@ int main(int argc, char **argv)
 		goto out;
 	}
 	rc = EXIT_SUCCESS;
+	for (size_t k = 0; k < token_count(tok); k++)
+		log_info("appliance key %s: %lu token DHs", token_fingerprint(tok, k),
+			 token_dh_count(tok, k));
 	/* Every worker has stopped: this is the last record. */
 	if (akey != NULL && (r = audit_checkpoint(audit, "shutdown")) != 0)
 		rc = die(r, "audit checkpoint at shutdown");

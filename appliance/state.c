@@ -126,25 +126,64 @@ const struct state_client *state_find_point(const struct appl_state *st,
 	return c;
 }
 
-/* Precompute ss for each client whose public key is known. */
+/* Precompute ss with every appliance key for each client whose public key is known. */
 static int cache_ss(struct appl_state *st, struct token *t)
 {
-	size_t i;
+	size_t i, k, nk = token_count(t), per = nk * P256_DH_LEN;
 	int r;
 
 	if (st->n == 0)
 		return 0;
-	if ((st->ss_block = secmem_alloc(st->n * P256_DH_LEN)) == NULL)
+	if ((st->ss_block = secmem_alloc(st->n * per)) == NULL)
 		return err_set(ERR_ALLOC, "ss cache");
 	for (i = 0; i < st->n; i++) {
 		struct state_client *c = &st->clients[i];
-		uint8_t *slot = st->ss_block + i * P256_DH_LEN;
+		uint8_t *slot = st->ss_block + i * per;
 		if (!c->have_point)
 			continue;
-		if ((r = token_dh(t, c->point, slot)) != 0)
-			return err_wrap(r, "cache ss for client '%s'", c->name);
+		for (k = 0; k < nk; k++)
+			if ((r = token_dh(t, k, c->point, slot + k * P256_DH_LEN)) != 0)
+				return err_wrap(r, "cache ss for client '%s'", c->name);
 		c->ss = slot;
 		st->n_cached++;
+	}
+	st->ss_keys = nk;
+	return 0;
+}
+
+/*
+ * Every served key must open the sealed file: a key it is not sealed to
+ * would serve nothing once the others are gone, so it is refused now, not
+ * on the day the old key is dropped. Key 0's text is the one served.
+ */
+static int unseal_all(struct token *t, const struct buf *sealed, EVP_PKEY *const *keys,
+		      size_t nkeys, uint8_t **text, size_t *textlen, enum sealed_format *format)
+{
+	size_t k, ci, len;
+	enum sealed_format f;
+	uint8_t *other = NULL;
+	int r;
+
+	*text = NULL;
+	for (k = 0; k < token_count(t); k++) {
+		r = sealed_open(buf_ptr(sealed), buf_len(sealed), token_key(t, k), keys, nkeys,
+				k == 0 ? text : &other, k == 0 ? textlen : &len,
+				k == 0 ? format : &f, &ci);
+		if (other != NULL) {
+			secmem_free(other);
+			other = NULL;
+		}
+		if (r != 0) {
+			if (*text != NULL) {
+				secmem_free(*text);
+				*text = NULL;
+			}
+			/* Short: a reload's reason is cut at 256 bytes, and a token
+			 * error must keep its CKR. */
+			if (r == ERR_NOT_FOUND)
+				return err_wrap(r, "appliance key %s", token_fingerprint(t, k));
+			return token_count(t) > 1 ? err_wrap(r, "key %zu", k + 1) : r;
+		}
 	}
 	return 0;
 }
@@ -229,7 +268,7 @@ int state_load(const struct cfg *c, struct token *t, int update_state, struct ap
 	struct bundle *b = NULL;
 	struct buf *sealed = NULL;
 	EVP_PKEY **keys = NULL;
-	size_t nkeys = 0, i, nclients = 0, ci = 0, textlen = 0;
+	size_t nkeys = 0, i, nclients = 0, textlen = 0;
 	uint8_t *text = NULL;
 	enum sealed_format format;
 	struct state_client *clients = NULL;
@@ -264,8 +303,7 @@ int state_load(const struct cfg *c, struct token *t, int update_state, struct ap
 		r = err_wrap(r, "bundle %s: coffer.sealed", c->bundle);
 		goto out;
 	}
-	if ((r = sealed_open(buf_ptr(sealed), buf_len(sealed), token_key(t), keys, nkeys, &text,
-			     &textlen, &format, &ci)) != 0) {
+	if ((r = unseal_all(t, sealed, keys, nkeys, &text, &textlen, &format)) != 0) {
 		r = err_wrap(r, "unseal %s/coffer.sealed", c->bundle);
 		goto out;
 	}

@@ -28,7 +28,8 @@ struct state_client {
 	struct secret_list shard;  /* storage owned by the state */
 	int have_point;            /* the bundle carries this client's public key */
 	uint8_t point[P256_POINT_LEN];
-	const uint8_t *ss;         /* cached DH(appliance, client) or NULL; secure memory */
+	const uint8_t *ss;         /* cached DH(appliance key k, client) at ss + k * P256_DH_LEN
+				    * for k < ss_keys, or NULL; secure memory */
 };
 
 struct appl_state {
@@ -38,15 +39,18 @@ struct appl_state {
 	struct state_client *clients; /* sorted by id */
 	size_t n;
 	size_t n_cached;
-	uint8_t *ss_block; /* secure memory: n * P256_DH_LEN */
+	size_t ss_keys;    /* appliance keys cached per client */
+	uint8_t *ss_block; /* secure memory: n * ss_keys * P256_DH_LEN */
 	void *bundle;      /* the verified bundle (struct bundle *) */
 	void *defs;        /* the parsed definition (provisioning/'s model, secure memory) */
 };
 
 /*
  * Verify the bundle (trust anchor, signature, manifest, serial against the
- * state file, every file), unseal coffer.sealed through the token, parse the
- * definition, index the clients and (cache_ss) precompute ss. With
+ * state file, every file), unseal coffer.sealed through the token (with
+ * every appliance key: a key the file is not sealed to is refused, naming
+ * it), parse the definition, index the clients and (cache_ss) precompute ss
+ * for every appliance key. With
  * `update_state` the accepted serial is written to the state file. Any
  * failure is returned with the detail naming the step and the file; nothing
  * is half-built. *out has one reference.

@@ -3,8 +3,10 @@
 #define COFFER_APPLIANCE_TOKEN_H
 
 /*
- * The appliance's key in its token (PKCS#11 or TPM 2.0), behind the narrow
+ * The appliance's keys in its token (PKCS#11 or TPM 2.0), behind the narrow
  * hsm/ interface: open and probe at start, ECDH from any worker thread.
+ * Several keys are served at once while clients move from an old key to a
+ * new one; the audit key (another token, or the same) is opened here too.
  * This is the only file of appliance/ that calls hsm/.
  */
 
@@ -18,12 +20,16 @@ struct buf;
 struct cfg;
 struct token;
 
+#define TOKEN_MAX_KEYS 4
+
 /*
  * Open the token named by the config (PKCS#11 module + --token or the token
- * attributes of a --key URI, else the module's only token + key URI or
- * label + PIN source, or TPM TCTI + key blob), require ECDH (ERR_UNSUPPORTED naming the missing
- * mechanism), open the key and read its public point. The detail says
- * exactly what failed (no token, wrong PIN, no such key).
+ * attributes of the first --key URI, else the module's only token + the
+ * --key URIs or labels + PIN source, or TPM TCTI + the --key-blob files),
+ * require ECDH (ERR_UNSUPPORTED naming the missing mechanism), open every
+ * appliance key (1..TOKEN_MAX_KEYS, all in that token, in the order given)
+ * and read their public points. The detail says exactly what failed (no
+ * token, wrong PIN, no such key); ERR_INVALID_ARG if one key is given twice.
  */
 int token_open(const struct cfg *c, struct token **out) WARN_UNUSED;
 /*
@@ -36,10 +42,10 @@ int token_open(const struct cfg *c, struct token **out) WARN_UNUSED;
  */
 int token_open_audit(const struct cfg *c, struct token **out) WARN_UNUSED;
 /*
- * A token over a software key (a reference to priv is taken), for tests of
+ * A token over software keys (a reference to each is taken), for tests of
  * the serving code without a PKCS#11 module; appliance-server never uses it.
  */
-int token_soft(EVP_PKEY *priv, struct token **out) WARN_UNUSED;
+int token_soft(EVP_PKEY *const *privs, size_t n, struct token **out) WARN_UNUSED;
 /*
  * The "sha256:<hex>" fingerprint of the public-key object labelled `label`
  * in the token (a trust anchor stored with coffer-hsm import-anchor).
@@ -49,24 +55,37 @@ int token_soft(EVP_PKEY *priv, struct token **out) WARN_UNUSED;
  */
 int token_anchor(struct token *t, const char *label, char fpr[static PKEY_FPR_TEXT_LEN + 1])
 	WARN_UNUSED;
-/* Close the key and the token; NULL is fine. */
+/* Close the keys and the token; NULL is fine. */
 void token_close(struct token *t);
-/* The appliance public point (04||X||Y). */
-const uint8_t *token_point(const struct token *t);
-/* "sha256:<hex>" of the appliance public key. */
-const char *token_fingerprint(const struct token *t);
-/* Human description of the token for the log. */
+/* How many keys (1..TOKEN_MAX_KEYS); key i below is one of 0..count-1. */
+size_t token_count(const struct token *t);
+/* The public point (04||X||Y) of key i. */
+const uint8_t *token_point(const struct token *t, size_t i);
+/* "sha256:<hex>" of key i's public key. */
+const char *token_fingerprint(const struct token *t, size_t i);
+/* Human description of the token and its keys for the log. */
 const char *token_describe(const struct token *t);
-/* The hsm_key (struct hsm_key *) for APIs that take one. */
-void *token_key(struct token *t);
-/* ECDH with the appliance key; thread-safe. ERR_FORMAT for a bad point. */
-int token_dh(struct token *t, const uint8_t peer[static P256_POINT_LEN],
+/* The hsm_key (struct hsm_key *) of key i for APIs that take one. */
+void *token_key(struct token *t, size_t i);
+/* ECDH with key i; thread-safe. ERR_FORMAT for a bad point. */
+int token_dh(struct token *t, size_t i, const uint8_t peer[static P256_POINT_LEN],
 	     uint8_t out[static P256_DH_LEN]) WARN_UNUSED;
-/* Same, in the callback shape of hsm_dh_callback / noise_dh_fn (ctx = token). */
+/* ECDH in the callback shape of hsm_dh_callback / noise_dh_fn; ctx is
+ * token_dh_ctx(t, i) (valid while the token is open). */
+void *token_dh_ctx(struct token *t, size_t i);
 int token_dh_callback(void *ctx, const uint8_t *peer, uint8_t *out) WARN_UNUSED;
+/* DHs done with key i so far (for the log and the tests). Thread-safe. */
+unsigned long token_dh_count(struct token *t, size_t i);
 /* SHA-256 and ECDSA over data with the token's (first) key, the DER
  * signature appended to sig: the shape of audit_sign_fn (ctx = token).
  * Thread-safe. ERR_HSM / ERR_TPM. */
 int token_sign_callback(void *ctx, const uint8_t *data, size_t len, struct buf *sig) WARN_UNUSED;
+/*
+ * The key to try first on the next Hello: the one that opened the last
+ * Hello of a registered client (0 at start). Thread-safe; a race between
+ * two Hellos only costs the loser one token DH.
+ */
+size_t token_preferred(struct token *t);
+void token_prefer(struct token *t, size_t i);
 
 #endif

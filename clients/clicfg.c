@@ -23,9 +23,12 @@ void clicfg_free(struct clicfg *c)
 	for (i = 0; i < c->n_servers; i++)
 		free(c->servers[i]);
 	free(c->servers);
-	for (i = 0; i < c->n_server_keys; i++)
+	for (i = 0; i < c->n_server_keys; i++) {
 		free(c->server_keys[i]);
+		free(c->server_keys_2 != NULL ? c->server_keys_2[i] : NULL);
+	}
 	free(c->server_keys);
+	free(c->server_keys_2);
 	free(c->key);
 	free(c->pkcs11_module);
 	free(c->pin_source);
@@ -105,12 +108,22 @@ static int scalar_copy(struct parser *p, const yaml_event_t *ev, char **out)
 	return 0;
 }
 
+/* Room for one more entry at the end of *list (n entries). ERR_ALLOC. */
+static int grow(char ***list, size_t n)
+{
+	char **grown = realloc(*list, (n + 1) * sizeof(char *));
+
+	if (grown == NULL)
+		return ERR_ALLOC;
+	*list = grown;
+	return 0;
+}
+
 /* A scalar or a sequence of scalars, appended to *list. */
 static int string_list(struct parser *p, yaml_event_t *first, char ***list, size_t *n, size_t max)
 {
 	yaml_event_t ev;
 	char *s = NULL;
-	char **grown;
 	int in_seq = first->type == YAML_SEQUENCE_START_EVENT, r = 0, have = 0;
 
 	if (*n != 0)
@@ -139,12 +152,10 @@ static int string_list(struct parser *p, yaml_event_t *first, char ***list, size
 		}
 		if ((r = scalar_copy(p, &ev, &s)) != 0)
 			goto bad;
-		if ((grown = realloc(*list, (*n + 1) * sizeof(char *))) == NULL) {
+		if ((r = grow(list, *n)) != 0) {
 			free(s);
-			r = ERR_ALLOC;
 			goto bad;
 		}
-		*list = grown;
 		(*list)[(*n)++] = s;
 		s = NULL;
 		if (have)
@@ -154,6 +165,93 @@ static int string_list(struct parser *p, yaml_event_t *first, char ***list, size
 	}
 	return 0;
 bad:
+	if (have)
+		yaml_event_delete(&ev);
+	return r;
+}
+
+/*
+ * server-key: a path, or a list whose entries are a path or a list of two
+ * paths (new first). Every entry gets a slot in server_keys_2 (NULL: one pin).
+ */
+static int server_key_list(struct parser *p, yaml_event_t *first)
+{
+	struct clicfg *c = p->c;
+	yaml_event_t ev, sub;
+	char *pins[2] = {NULL, NULL};
+	size_t np;
+	int r = 0, have = 0, have_sub = 0;
+
+	if (c->n_server_keys != 0)
+		return where(p, first, "repeated key");
+	if (first->type == YAML_SCALAR_EVENT) {
+		if ((r = string_list(p, first, &c->server_keys, &c->n_server_keys, 1)) != 0)
+			return r;
+		if ((c->server_keys_2 = calloc(1, sizeof(char *))) == NULL)
+			return ERR_ALLOC;
+		return 0;
+	}
+	if (first->type != YAML_SEQUENCE_START_EVENT)
+		return where(p, first, "expected a path or a list of paths");
+	for (;;) {
+		if ((r = next(p, &ev)) != 0)
+			return r;
+		have = 1;
+		if (ev.type == YAML_SEQUENCE_END_EVENT)
+			break;
+		if (c->n_server_keys >= CLICFG_MAX_SERVERS) {
+			r = where(p, &ev, "too many entries (at most 64)");
+			goto bad;
+		}
+		np = 0;
+		if (ev.type == YAML_SCALAR_EVENT) {
+			if ((r = scalar_copy(p, &ev, &pins[np++])) != 0)
+				goto bad;
+		} else if (ev.type == YAML_SEQUENCE_START_EVENT) {
+			for (;;) {
+				if ((r = next(p, &sub)) != 0)
+					goto bad;
+				have_sub = 1;
+				if (sub.type == YAML_SEQUENCE_END_EVENT)
+					break;
+				if (sub.type != YAML_SCALAR_EVENT || np == 2) {
+					r = where(
+					    p, &sub,
+					    "a server's pins are one or two paths (new first)");
+					goto bad;
+				}
+				if ((r = scalar_copy(p, &sub, &pins[np++])) != 0)
+					goto bad;
+				yaml_event_delete(&sub);
+				have_sub = 0;
+			}
+			yaml_event_delete(&sub);
+			have_sub = 0;
+			if (np == 0) {
+				r = where(p, &ev, "an empty list of pins");
+				goto bad;
+			}
+		} else {
+			r = where(p, &ev, "expected a path, or a list of two paths");
+			goto bad;
+		}
+		if ((r = grow(&c->server_keys, c->n_server_keys)) != 0 ||
+		    (r = grow(&c->server_keys_2, c->n_server_keys)) != 0)
+			goto bad;
+		c->server_keys[c->n_server_keys] = pins[0];
+		c->server_keys_2[c->n_server_keys] = pins[1];
+		c->n_server_keys++;
+		pins[0] = pins[1] = NULL;
+		yaml_event_delete(&ev);
+		have = 0;
+	}
+	yaml_event_delete(&ev);
+	return 0;
+bad:
+	free(pins[0]);
+	free(pins[1]);
+	if (have_sub)
+		yaml_event_delete(&sub);
 	if (have)
 		yaml_event_delete(&ev);
 	return r;
@@ -177,7 +275,7 @@ static int pair(struct parser *p, const char *key, yaml_event_t *val, int *timeo
 	if (strcmp(key, "servers") == 0)
 		return string_list(p, val, &c->servers, &c->n_servers, CLICFG_MAX_SERVERS);
 	if (strcmp(key, "server-key") == 0)
-		return string_list(p, val, &c->server_keys, &c->n_server_keys, CLICFG_MAX_SERVERS);
+		return server_key_list(p, val);
 	if (strcmp(key, "key") == 0)
 		return one_string(p, val, &c->key);
 	if (strcmp(key, "pkcs11-module") == 0)

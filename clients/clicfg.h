@@ -8,7 +8,9 @@
  *   servers:                 # a list (or one string) of host:port, tried in order
  *     - coffer1.example:7700
  *     - "[2001:db8::2]:7700"
- *   server-key: /etc/coffer/server.pem   # pinned; or a list, one per server
+ *   server-key: /etc/coffer/server.pem   # pinned; or a list, one per server;
+ *                                        # an entry may be [new.pem, old.pem]:
+ *                                        # two pins while the appliance key rotates
  *   key: /etc/coffer/client.pem          # PEM file, pkcs11: URI, or TPM blob
  *   pkcs11-module: /usr/lib/softhsm/libsofthsm2.so
  *   pin-source: file:/etc/coffer/pin
@@ -34,6 +36,7 @@ struct clicfg {
 	size_t n_servers;
 	char **server_keys; /* PEM paths: one for all, or one per server */
 	size_t n_server_keys;
+	char **server_keys_2; /* n_server_keys entries: the second pin of each, or NULL */
 	char *key;
 	char *pkcs11_module;
 	char *pin_source;

@@ -264,7 +264,7 @@ static int build_config(const struct opts *o, struct coffer_config **out)
 	struct coffer_config *cfg = NULL;
 	struct clicfg *file = NULL;
 	const char *path = o->config != NULL ? o->config : DEFAULT_CONFIG;
-	const char *const *servers, *const *skeys;
+	const char *const *servers, *const *skeys, *const *skeys2 = NULL;
 	const char *key, *module, *pin, *tpm2;
 	size_t ns, nk, i;
 	unsigned tmo = 0;
@@ -290,6 +290,9 @@ static int build_config(const struct opts *o, struct coffer_config **out)
 	skeys = o->n_server_keys > 0 ? o->server_keys
 	                             : (file ? (const char *const *)file->server_keys : NULL);
 	nk = o->n_server_keys > 0 ? o->n_server_keys : (file ? file->n_server_keys : 0);
+	/* Second pins (rotation) come from the file only; --server-key replaces them. */
+	if (o->n_server_keys == 0 && file != NULL)
+		skeys2 = (const char *const *)file->server_keys_2;
 	if (ns == 0) {
 		msg("no server: give --server HOST:PORT or `servers:` in %s", path);
 		st = COFFER_E_CONFIG;
@@ -301,13 +304,18 @@ static int build_config(const struct opts *o, struct coffer_config **out)
 		goto out;
 	}
 	if (nk != 1 && nk != ns) {
-		msg("%zu server keys for %zu servers: give one for all, or one per server", nk, ns);
+		msg("%zu server keys for %zu servers: give one for all, or one per server%s", nk, ns,
+		    ns == 1 && nk == 2 ? " (two pins of one server, new first, are "
+		                         "`server-key: [[new.pem, old.pem]]`)"
+		                       : "");
 		st = COFFER_E_CONFIG;
 		goto out;
 	}
 	for (i = 0; i < ns; i++) {
-		if ((st = coffer_config_add_server(cfg, servers[i],
-		                                   nk == 1 ? skeys[0] : skeys[i])) != 0) {
+		size_t e = nk == 1 ? 0 : i;
+		if ((st = coffer_config_add_server(cfg, servers[i], skeys[e])) != 0 ||
+		    (skeys2 != NULL && skeys2[e] != NULL &&
+		     (st = coffer_config_add_server_pin(cfg, skeys2[e])) != 0)) {
 			msg("%s", coffer_last_error());
 			goto out;
 		}

@@ -96,7 +96,8 @@ enum key_kind {
 
 struct server_ent {
 	char *addr;
-	char *key_pem; /* NULL: the default pinned key */
+	char *key_pem;  /* NULL: the default pinned key */
+	char *key_pem2; /* a second pin (rotation), or NULL */
 };
 
 struct coffer_config {
@@ -134,6 +135,7 @@ void coffer_config_free(struct coffer_config *cfg)
 	for (i = 0; i < cfg->n_servers; i++) {
 		free(cfg->servers[i].addr);
 		free(cfg->servers[i].key_pem);
+		free(cfg->servers[i].key_pem2);
 	}
 	free(cfg->servers);
 	free(cfg->server_key_pem);
@@ -176,12 +178,27 @@ int coffer_config_add_server(struct coffer_config *cfg, const char *addr,
 	cfg->servers = grown;
 	cfg->servers[cfg->n_servers].addr = a;
 	cfg->servers[cfg->n_servers].key_pem = k;
+	cfg->servers[cfg->n_servers].key_pem2 = NULL;
 	cfg->n_servers++;
 	return COFFER_OK;
 bad:
 	free(a);
 	free(k);
 	return r;
+}
+
+int coffer_config_add_server_pin(struct coffer_config *cfg, const char *server_key_pem)
+{
+	struct server_ent *e;
+
+	if (cfg == NULL || server_key_pem == NULL)
+		return fail(COFFER_E_CONFIG, "coffer_config_add_server_pin: NULL argument");
+	if (cfg->n_servers == 0)
+		return fail(COFFER_E_CONFIG, "a second pin needs a server (add it first)");
+	e = &cfg->servers[cfg->n_servers - 1];
+	if (e->key_pem2 != NULL)
+		return fail(COFFER_E_CONFIG, "server %s has two pins already", e->addr);
+	return dup_opt(server_key_pem, &e->key_pem2);
 }
 
 int coffer_config_set_server_key_file(struct coffer_config *cfg, const char *pem_path)
@@ -273,7 +290,9 @@ int coffer_config_set_timeout_ms(struct coffer_config *cfg, unsigned ms)
 
 struct server {
 	char *addr;
-	uint8_t point[P256_POINT_LEN];
+	uint8_t point[2][P256_POINT_LEN];
+	size_t n_points; /* pins: 1, or 2 while the appliance key rotates */
+	size_t pref;     /* the pin to try first: the one that worked last */
 };
 
 struct coffer_client {
@@ -389,11 +408,17 @@ int coffer_client_new(const struct coffer_config *cfg, struct coffer_client **ou
 			goto out;
 		}
 		c->n_servers++;
+		c->servers[i].n_points = 1;
+		if (e->key_pem2 != NULL) {
+			if ((r = load_server_point(e->key_pem2, c->servers[i].point[1])) != 0)
+				goto out;
+			c->servers[i].n_points = 2;
+		}
 		if (e->key_pem != NULL) {
-			if ((r = load_server_point(e->key_pem, c->servers[i].point)) != 0)
+			if ((r = load_server_point(e->key_pem, c->servers[i].point[0])) != 0)
 				goto out;
 		} else if (have_def) {
-			memcpy(c->servers[i].point, def, sizeof(def));
+			memcpy(c->servers[i].point[0], def, sizeof(def));
 		} else {
 			r = fail(COFFER_E_CONFIG, "no pinned server key for %s (--server-key)",
 			         e->addr);
@@ -629,11 +654,46 @@ static void append_msg(char *acc, size_t cap, const char *addr, int st, const ch
 	         coffer_strerror(st), detail[0] != '\0' ? ": " : "", detail);
 }
 
+/*
+ * One server, on the connected fd (closed here): its preferred pin first;
+ * if the server cannot open that Hello and it has a second pin, that one
+ * on a new connection, within the same deadline.
+ */
+static int fetch_pinned(struct coffer_client *c, struct server *s, int fd, const char *const *names,
+                        size_t n_names, uint64_t deadline, struct collector *col)
+{
+	struct fetch_params sp;
+	size_t t, pin;
+	int st = COFFER_E_NETWORK, refused;
+
+	for (t = 0; t < s->n_points; t++) {
+		pin = (s->pref + t) % s->n_points;
+		if (t > 0 && net_connect(s->addr, deadline, &fd) != 0)
+			return COFFER_E_NETWORK;
+		refused = 0;
+		memset(&sp, 0, sizeof(sp));
+		sp.fd = fd;
+		sp.key = c->key;
+		sp.server_point = s->point[pin];
+		sp.names = names;
+		sp.n_names = n_names;
+		sp.deadline = deadline;
+		sp.hello_refused = &refused;
+		st = fetch_run(&sp, collect, col);
+		close(fd);
+		if (st == COFFER_OK)
+			s->pref = pin;
+		/* Only "I cannot open this Hello" says the other pin may help. */
+		if (!refused)
+			break;
+	}
+	return st;
+}
+
 int coffer_fetch(struct coffer_client *c, const char *const *names, size_t n_names,
                  struct coffer_result **out)
 {
 	struct collector col = {0};
-	struct fetch_params sp;
 	char acc[COFFER_MSG_MAX] = "";
 	int worst = 0, st = COFFER_E_NETWORK, r, fd;
 	size_t i;
@@ -651,7 +711,7 @@ int coffer_fetch(struct coffer_client *c, const char *const *names, size_t n_nam
 			            LIMIT_KEY_NAME);
 	}
 	for (i = 0; i < c->n_servers; i++) {
-		const struct server *s = &c->servers[i];
+		struct server *s = &c->servers[i];
 		uint64_t deadline = net_now_ms() + c->timeout_ms;
 
 		err_clear();
@@ -669,15 +729,7 @@ int coffer_fetch(struct coffer_client *c, const char *const *names, size_t n_nam
 				worst = st;
 			continue;
 		}
-		memset(&sp, 0, sizeof(sp));
-		sp.fd = fd;
-		sp.key = c->key;
-		sp.server_point = s->point;
-		sp.names = names;
-		sp.n_names = n_names;
-		sp.deadline = deadline;
-		st = fetch_run(&sp, collect, &col);
-		close(fd);
+		st = fetch_pinned(c, s, fd, names, n_names, deadline, &col);
 		if (st == COFFER_OK) {
 			st = finish(&col, s->addr, out);
 			goto out;

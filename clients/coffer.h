@@ -38,6 +38,9 @@
  *     the pinned key: a wrong address or a man in the middle must not make
  *     the healthy replicas unreachable; nothing secret is sent to a server
  *     that has not proved it holds the pinned key).
+ * A server with two pins (coffer_config_add_server_pin) that answers the
+ * Hello made for one with "handshake failed" is asked again with the other
+ * before the next server is tried.
  * It stops at once on COFFER_E_UNKNOWN_CLIENT (an authenticated replica
  * answered that this client key is not registered, and all replicas serve
  * the same signed bundle), on COFFER_E_NOT_FOUND (likewise for a named
@@ -105,6 +108,16 @@ void coffer_config_free(struct coffer_config *cfg);
  */
 int coffer_config_add_server(struct coffer_config *cfg, const char *addr,
                              const char *server_key_pem) COFFER_WARN_UNUSED;
+/*
+ * A second pinned key for the server added last (a PEM file), while the
+ * appliance serves an old and a new key: the server's first pin is tried
+ * first; when that server cannot open the Hello with it ("handshake
+ * failed"), this one is tried on a new connection, and the pin that worked
+ * goes first for this client from then on. A server takes at most two pins.
+ * COFFER_E_CONFIG if no server was added or it has two already.
+ */
+int coffer_config_add_server_pin(struct coffer_config *cfg,
+                                 const char *server_key_pem) COFFER_WARN_UNUSED;
 /* The pinned server public key for servers added without their own: a PEM file. */
 int coffer_config_set_server_key_file(struct coffer_config *cfg,
                                       const char *pem_path) COFFER_WARN_UNUSED;

@@ -129,9 +129,12 @@ int fetch_run(const struct fetch_params *p, fetch_sink_fn sink, void *ctx)
 			/* An unauthenticated Error: the handshake did not complete. */
 			st = strstr(err_detail(), "handshake") != NULL ? COFFER_E_SERVER_AUTH
 			                                               : COFFER_E_SERVER;
-			if (st == COFFER_E_SERVER_AUTH)
+			if (st == COFFER_E_SERVER_AUTH) {
 				err_wrap(ERR_AUTH, "the server could not open our Hello with the "
 				                   "pinned key (wrong --server-key?)");
+				if (p->hello_refused != NULL)
+					*p->hello_refused = 1;
+			}
 		} else if (r == ERR_NOT_FOUND) {
 			st = COFFER_E_UNKNOWN_CLIENT;
 		} else if (r == ERR_AUTH || r == ERR_CRYPTO) {

@@ -25,6 +25,7 @@ struct fetch_params {
 	const char *const *names;    /* NULL: all */
 	size_t n_names;
 	uint64_t deadline; /* net_now_ms() clock */
+	int *hello_refused; /* set to 1 if the server could not open our Hello, or NULL */
 };
 
 /* Receives the whole shard once it is complete (items valid during the call). */

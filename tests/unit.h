@@ -9,10 +9,12 @@
  * program and returns the exit status.
  */
 
+#include <fcntl.h>
 #include <inttypes.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 static int unit_failed_cases, unit_passed_cases, unit_case_failed;
 static const char *unit_case = "(none)";
@@ -77,6 +79,19 @@ static const char *unit_case = "(none)";
 	} while (0)
 #define ASSERT_PTR_NE(a, b) ASSERT_TRUE((const void *)(a) != (const void *)(b))
 #define ASSERT_PTR_EQ(a, b) ASSERT_TRUE((const void *)(a) == (const void *)(b))
+
+/* The first cap-1 bytes of the file at path, NUL-terminated; the length
+ * (0 for a missing or empty file). */
+static inline size_t unit_read_file(const char *path, char *out, size_t cap)
+{
+	int fd = open(path, O_RDONLY | O_CLOEXEC);
+	ssize_t n = fd >= 0 ? read(fd, out, cap - 1) : -1;
+
+	if (fd >= 0)
+		close(fd);
+	out[n > 0 ? n : 0] = '\0';
+	return n > 0 ? (size_t)n : 0;
+}
 
 static inline int unit_finish(const char *prog)
 {

@@ -10,6 +10,8 @@
 #   appl_resign DIR N     rewrite and re-sign DIR's manifest with serial N
 #   appl_start ARGS...    start appliance-server in the background on
 #                         $PORT with the token; sets SRV_PID (tracked)
+#   APPL_KEY              the --key option appl_args gives (default: the
+#                         token's key "server"); empty: the test gives its own
 #   appl_refuse PATTERN ARGS...  the server must exit 1 naming PATTERN, and
 #                         nothing may listen on $PORT
 
@@ -68,8 +70,11 @@ appl_bundle() {
 	appl_resign "$1" "$2"
 }
 
+# The server's options; --key is $APPL_KEY (default: the token's key
+# "server"; set it empty when the test gives its own: --key adds a key).
 appl_args() {
-	echo --pkcs11-module "${APPL_MODULE:-$COFFER_PKCS11_MODULE}" --key "pkcs11:token=$COFFER_TOKEN_LABEL;object=server" \
+	echo --pkcs11-module "${APPL_MODULE:-$COFFER_PKCS11_MODULE}" \
+		${APPL_KEY-"--key pkcs11:token=$COFFER_TOKEN_LABEL;object=server"} \
 		--pin-source "file:$COFFER_PIN_FILE" --listen "127.0.0.1:$PORT" \
 		--state-file "$TMP/state/serial"
 }

@@ -10,6 +10,9 @@ PORT=$(random_port)
 appl_token appliance
 appl_bundle "$TMP/bundle" 5
 B=$TMP/bundle
+# Each case names its key: --key adds one (several keys are served at once).
+APPL_KEY=
+KEY="pkcs11:token=$COFFER_TOKEN_LABEL;object=server"
 
 # The token.
 appl_refuse "start-up check 'token'" --bundle "$B" --trust-anchor "$ANCHOR" \
@@ -17,7 +20,7 @@ appl_refuse "start-up check 'token'" --bundle "$B" --trust-anchor "$ANCHOR" \
 grep -q nosuchtoken "$TMP/err" || fail "the missing token is not named"
 printf 'wrong-pin' >"$TMP/wrong.pin"
 chmod 600 "$TMP/wrong.pin"
-appl_refuse "start-up check 'token'" --bundle "$B" --trust-anchor "$ANCHOR" \
+appl_refuse "start-up check 'token'" --bundle "$B" --trust-anchor "$ANCHOR" --key "$KEY" \
 	--pin-source "file:$TMP/wrong.pin"
 grep -qi "pin" "$TMP/err" || fail "a wrong PIN is not named"
 appl_refuse "start-up check 'token'" --bundle "$B" --trust-anchor "$ANCHOR" \
@@ -38,7 +41,7 @@ appl_refuse "start-up check 'token'" --bundle "$B" --trust-anchor "$ANCHOR" \
 	--token nosuchtoken --key server
 grep -q nosuchtoken "$TMP/err" || fail "the missing --token is not named"
 chmod 644 "$TMP/wrong.pin"
-appl_refuse "start-up check 'token'" --bundle "$B" --trust-anchor "$ANCHOR" \
+appl_refuse "start-up check 'token'" --bundle "$B" --trust-anchor "$ANCHOR" --key "$KEY" \
 	--pin-source "file:$TMP/wrong.pin"
 
 echo "startup-token: ok"

@@ -35,18 +35,6 @@ static int failing_sign(void *ctx, const uint8_t *data, size_t len, struct buf *
 	return err_set(ERR_HSM, "token gone");
 }
 
-/* The file's bytes (at most cap-1), NUL-terminated; the length. */
-static size_t slurp(const char *path, char *out, size_t cap)
-{
-	int fd = open(path, O_RDONLY);
-	ssize_t n = fd >= 0 ? read(fd, out, cap - 1) : -1;
-
-	if (fd >= 0)
-		close(fd);
-	out[n > 0 ? n : 0] = '\0';
-	return n > 0 ? (size_t)n : 0;
-}
-
 static void spit(const char *path, const char *data, size_t len)
 {
 	int fd = open(path, O_WRONLY | O_TRUNC | O_CREAT, 0600);
@@ -187,7 +175,7 @@ int main(void)
 	ASSERT_INT_EQ(clean, -1);
 	ASSERT_INT_EQ(audit_write(a, &ev), 0);
 	ASSERT_INT_EQ(audit_write(a, &ev), 0);
-	len = slurp(path, back, sizeof(back));
+	len = unit_read_file(path, back, sizeof(back));
 	{
 		const char *want = "{\"seq\":0,\"prev\":\"00000000000000000000000000000000"
 		                   "00000000000000000000000000000000\",\"ts\":";
@@ -213,7 +201,7 @@ int main(void)
 	ASSERT_INT_EQ(audit_checkpoint(a, "shutdown"), 0);
 	audit_close(a);
 	a = NULL;
-	len = slurp(path, back, sizeof(back));
+	len = unit_read_file(path, back, sizeof(back));
 	/* 2 + start + 7 (+ 2 interval after the 3rd and 6th) + shutdown */
 	ASSERT_SIZE_EQ(count(back, "\n"), 13);
 	ASSERT_SIZE_EQ(count(back, "\"reason\":\"interval\""), 2);
@@ -240,7 +228,7 @@ int main(void)
 	ASSERT_INT_EQ(audit_write(a, &ev), 0);
 	audit_close(a);
 	a = NULL;
-	len = slurp(path, back, sizeof(back));
+	len = unit_read_file(path, back, sizeof(back));
 	ASSERT_INT_EQ(auditlog_check((const uint8_t *)back, len, &key, 1, &rep), 0);
 	ASSERT_SIZE_EQ(rep.lines, 15);
 	ASSERT_SIZE_EQ(rep.tail, 1);
@@ -318,7 +306,7 @@ int main(void)
 	ASSERT_INT_EQ(audit_write(a, &ev), 0); /* and now the checkpoint follows */
 	audit_close(a);
 	a = NULL;
-	len = slurp(path, back, sizeof(back));
+	len = unit_read_file(path, back, sizeof(back));
 	ASSERT_SIZE_EQ(count(back, "\n"), 3);
 	ASSERT_INT_EQ(auditlog_check((const uint8_t *)back, len, &key, 1, &rep), 0);
 	TEST_DONE();

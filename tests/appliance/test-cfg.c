@@ -48,7 +48,8 @@ static void test_args(void)
 		      0);
 	ASSERT_INT_EQ(a, CFG_RUN);
 	ASSERT_STR_EQ(c.pkcs11_module, "/m.so");
-	ASSERT_STR_EQ(c.key, "pkcs11:token=a;object=s");
+	ASSERT_SIZE_EQ(c.keys.n, 1);
+	ASSERT_STR_EQ(c.keys.v[0], "pkcs11:token=a;object=s");
 	ASSERT_SIZE_EQ(c.n_listen, 2);
 	ASSERT_INT_EQ(c.listen[0].addr.ss_family, AF_INET);
 	ASSERT_INT_EQ(c.listen[1].addr.ss_family, AF_INET6);
@@ -109,6 +110,32 @@ static void test_args(void)
 	ASSERT_INT_EQ(cfg_validate(&c), ERR_INVALID_ARG);
 	ASSERT_TRUE(strstr(err_detail(), "--listen is required") != NULL);
 	c.check = 1;
+	ASSERT_INT_EQ(cfg_validate(&c), 0);
+	cfg_clear(&c);
+	TEST_DONE();
+
+	TEST_START("argv and yaml: --key up to four times, in order; a flag replaces the file's list");
+	cfg_init(&c);
+	ASSERT_INT_EQ(yaml(&c, "key:\n  - new\n  - old\n"), 0);
+	ASSERT_SIZE_EQ(c.keys.n, 2);
+	ASSERT_STR_EQ(c.keys.v[0], "new");
+	ASSERT_STR_EQ(c.keys.v[1], "old");
+	ASSERT_INT_EQ(parse_args(&c, &a, "--key", "k1", "--key", "k2", "--key", "k3", "--key", "k4",
+				 NULL),
+		      0);
+	ASSERT_SIZE_EQ(c.keys.n, 4);
+	ASSERT_STR_EQ(c.keys.v[0], "k1");
+	ASSERT_STR_EQ(c.keys.v[3], "k4");
+	ASSERT_INT_EQ(parse_args(&c, &a, "--key", "1", "--key", "2", "--key", "3", "--key", "4",
+				 "--key", "5", NULL),
+		      ERR_INVALID_ARG);
+	ASSERT_TRUE(strstr(err_detail(), "--key: at most 4 times") != NULL);
+	cfg_clear(&c);
+	cfg_init(&c);
+	ASSERT_INT_EQ(parse_args(&c, &a, "--tpm2", "device:x", "--key-blob", "/a", "--key-blob", "/b",
+				 "--bundle", "/b", "--trust-anchor", ANCHOR, "--check", NULL),
+		      0);
+	ASSERT_SIZE_EQ(c.key_blobs.n, 2);
 	ASSERT_INT_EQ(cfg_validate(&c), 0);
 	cfg_clear(&c);
 	TEST_DONE();
@@ -176,7 +203,9 @@ static void test_yaml(void)
 	ASSERT_TRUE(strstr(err_detail(), "t.yaml:1:10: workers: not a number") != NULL);
 	ASSERT_INT_EQ(yaml(&c, "workers: 1\nworkers: 2\n"), ERR_FORMAT);
 	ASSERT_TRUE(strstr(err_detail(), "duplicate") != NULL);
-	ASSERT_INT_EQ(yaml(&c, "key: [a, b]\n"), ERR_FORMAT);
+	ASSERT_INT_EQ(yaml(&c, "bundle: [a, b]\n"), ERR_FORMAT);
+	ASSERT_INT_EQ(yaml(&c, "key: [a, b, c, d, e]\n"), ERR_FORMAT);
+	ASSERT_TRUE(strstr(err_detail(), "key: at most 4 times") != NULL);
 	ASSERT_INT_EQ(yaml(&c, "key: {a: b}\n"), ERR_FORMAT);
 	ASSERT_INT_EQ(yaml(&c, "- a\n- b\n"), ERR_FORMAT);
 	ASSERT_INT_EQ(yaml(&c, "just a scalar\n"), ERR_FORMAT);

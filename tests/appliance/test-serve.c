@@ -394,7 +394,7 @@ int main(void)
 		TEST_START("start");
 		ASSERT_INT_EQ(pkey_generate_p256(&skey), 0);
 		ASSERT_INT_EQ(pkey_to_point(skey, server_pub), 0);
-		ASSERT_INT_EQ(token_soft(skey, &tok), 0);
+		ASSERT_INT_EQ(token_soft(&skey, 1, &tok), 0);
 		if (cache) {
 			/* What state_load does with --cache-ss when the bundle has the keys. */
 			sc[0].have_point = sc[1].have_point = 1;
@@ -405,10 +405,11 @@ int main(void)
 		if (cache) {
 			/* The ss cache: DH(appliance, client) computed once. */
 			st->ss_block = secmem_alloc(st->n * P256_DH_LEN);
+			st->ss_keys = 1;
 			for (i = 0; i < (int)st->n; i++) {
 				if (!st->clients[i].have_point)
 					continue;
-				ASSERT_INT_EQ(token_dh(tok, st->clients[i].point,
+				ASSERT_INT_EQ(token_dh(tok, 0, st->clients[i].point,
 						       st->ss_block + i * P256_DH_LEN),
 					      0);
 				st->clients[i].ss = st->ss_block + i * P256_DH_LEN;

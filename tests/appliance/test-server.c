@@ -140,7 +140,7 @@ int main(void)
 	ASSERT_INT_EQ(state_from_clients(NULL, 0, &st), 0);
 	ASSERT_INT_EQ(audit_open(audit_path, &audit), 0);
 	ASSERT_INT_EQ(pkey_generate_p256(&key), 0);
-	ASSERT_INT_EQ(token_soft(key, &tok), 0);
+	ASSERT_INT_EQ(token_soft(&key, 1, &tok), 0);
 	ASSERT_INT_EQ(server_new(&c, tok, audit, st, &srv), 0);
 	ASSERT_INT_EQ(server_signals(srv), 0);
 	ASSERT_INT_EQ(server_bind(srv), 0);

@@ -3,12 +3,14 @@
  * coffer-load: the load generator of the benchmark (tests/bench/run.sh; not a
  * meson test, it prints figures and asserts no timing).
  *
- *   coffer-load fetch --server ADDR --server-key PEM --keys DIR --threads N
+ *   coffer-load fetch --server ADDR --server-key PEM [--server-key PEM]
+ *                     --keys DIR --threads N
  *                     [--seconds S] [--warmup S] [--server-pid PID]
  *                     [--floor-us US] [--label TEXT] [--header]
  *	N threads on libcoffer (clients/coffer.h only), thread i as client key
  *	DIR/client-i.pem (its own key: concurrent Hellos of one key are replays by
- *	design). Each loop is one coffer_fetch: connect, Hello, Link, Get, OkGet,
+ *	design), pinning the i-th --server-key modulo their number (two: a fleet
+ *	split between an old and a new appliance key). Each loop is one coffer_fetch: connect, Hello, Link, Get, OkGet,
  *	Bye, close; nothing reused. Prints one markdown table row: fetches/s,
  *	p50/p99/p99.9 latency, errors, and with --server-pid the server's CPU
  *	per fetch (utime+stime from /proc/PID/stat over the measured window),
@@ -59,7 +61,8 @@ enum phase {
 };
 
 struct opts {
-	const char *server, *server_key, *keys, *label;
+	const char *server, *server_key[2], *keys, *label;
+	unsigned n_server_keys;
 	unsigned threads, count;
 	double seconds, warmup, floor_us;
 	long server_pid;
@@ -103,7 +106,8 @@ static void sleep_s(double s)
 static void usage(void)
 {
 	fprintf(stderr,
-		"usage: coffer-load fetch --server ADDR --server-key PEM --keys DIR --threads N\n"
+		"usage: coffer-load fetch --server ADDR --server-key PEM [--server-key PEM] --keys DIR\n"
+		"                         --threads N\n"
 		"                         [--seconds S] [--warmup S] [--server-pid PID]\n"
 		"                         [--floor-us US] [--label TEXT] [--header]\n"
 		"       coffer-load hold --server ADDR --count N\n"
@@ -248,7 +252,8 @@ static int make_client(const struct opts *o, unsigned idx, struct coffer_client 
 		goto out;
 	}
 	if ((st = coffer_config_add_server(cfg, o->server, NULL)) != COFFER_OK ||
-	    (st = coffer_config_set_server_key_file(cfg, o->server_key)) != COFFER_OK ||
+	    (st = coffer_config_set_server_key_file(cfg, o->server_key[idx % o->n_server_keys])) !=
+	        COFFER_OK ||
 	    (st = coffer_config_set_key_file(cfg, path)) != COFFER_OK ||
 	    (st = coffer_config_set_timeout_ms(cfg, 30000)) != COFFER_OK ||
 	    (st = coffer_client_new(cfg, out)) != COFFER_OK)
@@ -270,7 +275,7 @@ static int cmd_fetch(const struct opts *o)
 	char cpu_txt[32] = "-", ratio_txt[32] = "-", mem_txt[48] = "-";
 	int rc = 1;
 
-	if (o->server == NULL || o->server_key == NULL || o->keys == NULL || o->threads == 0 ||
+	if (o->server == NULL || o->n_server_keys == 0 || o->keys == NULL || o->threads == 0 ||
 	    o->threads > MAX_THREADS)
 		usage();
 	if ((w = calloc(o->threads, sizeof(*w))) == NULL) {
@@ -541,7 +546,11 @@ int main(int argc, char **argv)
 		errno = 0;
 		switch (c) {
 		case 's': o.server = optarg; break;
-		case 'k': o.server_key = optarg; break;
+		case 'k':
+			if (o.n_server_keys == 2)
+				usage();
+			o.server_key[o.n_server_keys++] = optarg;
+			break;
 		case 'K': o.keys = optarg; break;
 		case 'l': o.label = optarg; break;
 		case 'H': o.header = 1; break;

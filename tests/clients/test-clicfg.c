@@ -70,6 +70,32 @@ int main(void)
 	clicfg_free(c);
 	TEST_DONE();
 
+	TEST_START("two pins for one server while its key rotates (new first)");
+	ASSERT_INT_EQ(parse("servers: [a:1, b:2]\n"
+	                    "server-key:\n  - [new.pem, old.pem]\n  - b.pem\n",
+	                    &c),
+	              0);
+	if (c != NULL) {
+		ASSERT_SIZE_EQ(c->n_server_keys, 2);
+		ASSERT_STR_EQ(c->server_keys[0], "new.pem");
+		ASSERT_STR_EQ(c->server_keys_2[0], "old.pem");
+		ASSERT_STR_EQ(c->server_keys[1], "b.pem");
+		ASSERT_TRUE(c->server_keys_2[1] == NULL);
+	}
+	clicfg_free(c);
+	ASSERT_INT_EQ(parse("server-key: one.pem\n", &c), 0);
+	if (c != NULL) {
+		ASSERT_SIZE_EQ(c->n_server_keys, 1);
+		ASSERT_TRUE(c->server_keys_2[0] == NULL);
+	}
+	clicfg_free(c);
+	bad("server-key: [[a.pem, b.pem, c.pem]]\n", "one or two paths");
+	bad("server-key: [[]]\n", "an empty list of pins");
+	bad("server-key: [[[a.pem]]]\n", "one or two paths");
+	bad("server-key: {a: b}\n", "expected a path");
+	bad("server-key: a.pem\nserver-key: b.pem\n", "repeated key");
+	TEST_DONE();
+
 	TEST_START("empty and comment-only files");
 	ASSERT_INT_EQ(parse("", &c), 0);
 	ASSERT_TRUE(c != NULL && c->n_servers == 0);

@@ -1,10 +1,8 @@
 // SPDX-License-Identifier: ISC
 #include "audit.h"
 
-#include <arpa/inet.h>
 #include <errno.h>
 #include <fcntl.h>
-#include <netinet/in.h>
 #include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -275,6 +273,19 @@ static void format_ts(uint64_t ns, char out[static 32])
 	snprintf(out, 32, "%s.%03ldZ", day, ms);
 }
 
+static const char *event_name(enum audit_event_type t)
+{
+	switch (t) {
+	case AUDIT_RELEASE:
+		return "release";
+	case AUDIT_SERVICE:
+		return "service";
+	case AUDIT_HANDSHAKE:
+		break;
+	}
+	return "handshake";
+}
+
 int audit_format(const struct audit_event *ev, char *buf, size_t outlen)
 {
 	struct out o = {buf, 0, outlen, 0};
@@ -285,8 +296,7 @@ int audit_format(const struct audit_event *ev, char *buf, size_t outlen)
 		return ERR_TOO_LARGE;
 	buf[0] = '\0';
 	format_ts(ev->time_ns, ts);
-	snprintf(tmp, sizeof(tmp), "{\"ts\":\"%s\",\"event\":\"%s\"", ts,
-	         ev->type == AUDIT_RELEASE ? "release" : "handshake");
+	snprintf(tmp, sizeof(tmp), "{\"ts\":\"%s\",\"event\":\"%s\"", ts, event_name(ev->type));
 	puts_(&o, tmp);
 	puts_(&o, ",\"peer\":");
 	put_json_str(&o, ev->peer != NULL ? ev->peer : "", 64);
@@ -444,21 +454,4 @@ int audit_write(struct audit *a, const struct audit_event *ev)
 		error_fr(cr, "%s", "audit checkpoint (retried after the next record)");
 	pthread_mutex_unlock(&a->lock);
 	return r;
-}
-
-void audit_peer_text(const struct sockaddr *sa, char *out, size_t outlen)
-{
-	char host[INET6_ADDRSTRLEN];
-
-	if (sa->sa_family == AF_INET) {
-		const struct sockaddr_in *a4 = (const struct sockaddr_in *)sa;
-		inet_ntop(AF_INET, &a4->sin_addr, host, sizeof(host));
-		snprintf(out, outlen, "%s:%u", host, ntohs(a4->sin_port));
-	} else if (sa->sa_family == AF_INET6) {
-		const struct sockaddr_in6 *a6 = (const struct sockaddr_in6 *)sa;
-		inet_ntop(AF_INET6, &a6->sin6_addr, host, sizeof(host));
-		snprintf(out, outlen, "[%s]:%u", host, ntohs(a6->sin6_port));
-	} else {
-		snprintf(out, outlen, "unknown");
-	}
 }

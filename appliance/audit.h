@@ -40,6 +40,7 @@ struct buf;
 enum audit_event_type {
 	AUDIT_HANDSHAKE = 1,
 	AUDIT_RELEASE = 2,
+	AUDIT_SERVICE = 3, /* the service itself (a process died, ...) */
 };
 
 struct audit_event {
@@ -122,8 +123,5 @@ int audit_format(const struct audit_event *ev, char *out, size_t outlen) WARN_UN
  * ERR_SYSTEM / ERR_IO if the record could not be written.
  */
 int audit_write(struct audit *a, const struct audit_event *ev) WARN_UNUSED;
-
-/* Peer address text for records and logs ("1.2.3.4:5678", "[::1]:5678"). */
-void audit_peer_text(const struct sockaddr *sa, char *out, size_t outlen);
 
 #endif

@@ -5,6 +5,7 @@
  * checkpoints, and the verifier (provisioning/auditlog.c) on the result.
  */
 #include "audit.h"
+#include "ipc.h"
 
 #include <arpa/inet.h>
 #include <fcntl.h>
@@ -156,7 +157,7 @@ int main(void)
 	s6.sin6_family = AF_INET6;
 	s6.sin6_port = htons(9187);
 	inet_pton(AF_INET6, "::1", &s6.sin6_addr);
-	audit_peer_text((struct sockaddr *)&s6, out, sizeof(out));
+	ipc_peer_text((struct sockaddr *)&s6, out, sizeof(out));
 	ASSERT_STR_EQ(out, "[::1]:9187");
 	TEST_DONE();
 

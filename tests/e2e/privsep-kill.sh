@@ -21,7 +21,11 @@ flow_client web
 flow_client worker
 flow_define "$TMP/def.toml" one
 flow_seal_sign "$TMP/def.toml"
-flow_start
+# Checkpoints signed by a key in the appliance's token: the end of the run,
+# however it comes, is signed.
+status 0 coffer-hsm keygen --pkcs11-module "$M" --token pkcs11:token=appliance \
+	--pin-source "file:$APPL_PIN" --label audit --usage sign --out "$TMP/audit_public.pem"
+flow_start --audit-key audit
 NET_PID=$(pgrep -P "$SRV_PID") || fail "no network process"
 flow_get web
 [ "$GOT_RC" = 0 ] || fail "fetch before the trigger: $(cat "$TMP/got.err")"
@@ -38,6 +42,9 @@ grep -q "network process killed by signal 31 .*outside the sandbox's allow-list"
 	{ cat "$SRV_LOG" >&2; fail "the log does not name the seccomp kill"; }
 grep -q '"event":"service".*"result":"network-process-died".*signal 31' "$TMP/audit.jsonl" ||
 	fail "the audit trail does not record it"
+status 0 provision-master audit-verify --audit-log "$TMP/audit.jsonl" \
+	--audit-public "$TMP/audit_public.pem"
+grep -q "(shutdown) unsigned-tail 0 " "$TMP/out" || fail "the record of the death is not signed"
 flow_get web
 [ "$GOT_RC" != 0 ] || fail "a fetch succeeded after the service ended"
 echo "privsep-kill: ok"

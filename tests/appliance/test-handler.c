@@ -120,7 +120,10 @@ int main(void)
 {
 	struct party a, b, x, client, stranger;
 	struct state_client sc;
-	struct secret items[2];
+	static const struct secret items[] = {
+	    {.key = "db_password", .key_len = 11, .type = SECRET_STRING, .v.str = {"s3cr3t", 6}},
+	    {.key = "port", .key_len = 4, .type = SECRET_INTEGER, .v.i = 5432},
+	};
 	pthread_mutex_t lock = PTHREAD_MUTEX_INITIALIZER;
 	struct audit *audit = NULL;
 	char path[] = "/tmp/coffer-handler-XXXXXX", fa[PKEY_FPR_TEXT_LEN + 1],
@@ -141,16 +144,6 @@ int main(void)
 	    pkey_fingerprint(b.key, fb) != 0)
 		abort();
 	memset(&sc, 0, sizeof(sc));
-	memset(items, 0, sizeof(items));
-	items[0].key = "db_password";
-	items[0].key_len = 11;
-	items[0].type = SECRET_STRING;
-	items[0].v.str.ptr = "s3cr3t";
-	items[0].v.str.len = 6;
-	items[1].key = "port";
-	items[1].key_len = 4;
-	items[1].type = SECRET_INTEGER;
-	items[1].v.i = 5432;
 	if (pkey_identity(client.key, sc.id) != 0)
 		abort();
 	sc.name = "web";

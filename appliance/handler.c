@@ -126,7 +126,9 @@ static int do_hello(const struct handler_env *env, struct handler *h, const char
 		sc.dh = token_dh_callback;
 		sc.dh_ctx = token_dh_ctx(env->token, k);
 		sc.server_pub = token_point(env->token, k);
-		if ((r = session_server_new(&sc, &h->ps)) != 0)
+		if ((r = session_server_new(&sc, &h->ps)) != 0 ||
+		    (env->test_ephemeral != NULL &&
+		     (r = session_set_ephemeral(h->ps, env->test_ephemeral, 32)) != 0))
 			goto fail_internal;
 		r = session_server_hello_begin(h->ps, f, h->client_pub);
 	}

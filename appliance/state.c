@@ -17,6 +17,7 @@
 #include "bundle.h"
 #include "definition.h"
 #include "file.h"
+#include "revoked.h"
 #include "sealed.h"
 
 static int cmp_client(const void *a, const void *b)
@@ -47,6 +48,7 @@ static void state_free(struct appl_state *st)
 	free(st->clients);
 	bundle_free(st->bundle);
 	defs_free(st->defs);
+	revoked_free(st->revoked);
 	free(st);
 }
 
@@ -109,6 +111,11 @@ const struct state_client *state_find(const struct appl_state *st,
 	return bsearch(&key, st->clients, st->n, sizeof(*st->clients), cmp_client);
 }
 
+int state_is_revoked(const struct appl_state *st, const uint8_t id[static IDENTITY_LEN])
+{
+	return st->revoked != NULL && revoked_contains(st->revoked, id);
+}
+
 const struct state_client *state_find_point(const struct appl_state *st,
 					    const uint8_t pt[static P256_POINT_LEN])
 {
@@ -139,7 +146,8 @@ static int cache_ss(struct appl_state *st, struct token *t)
 	for (i = 0; i < st->n; i++) {
 		struct state_client *c = &st->clients[i];
 		uint8_t *slot = st->ss_block + i * P256_DH_LEN;
-		if (!c->have_point)
+		/* A revoked client never completes a handshake: no DH for it. */
+		if (!c->have_point || state_is_revoked(st, c->id))
 			continue;
 		if ((r = token_dh(t, c->point, slot)) != 0)
 			return err_wrap(r, "cache ss for client '%s'", c->name);
@@ -223,6 +231,15 @@ static int index_definition(struct appl_state *st, const uint8_t *text, size_t l
 	return 0;
 }
 
+/* A signature file of the bundle that did not count: the operator must see it. */
+static void note_signature(void *arg, const char *file, const char *why)
+{
+	char e1[256];
+
+	log_warn("bundle %s: %s: %s", (const char *)arg, log_untrusted(e1, sizeof(e1), file, 120),
+		 why);
+}
+
 int state_load(const struct cfg *c, struct token *t, int update_state, struct appl_state **out)
 {
 	struct bundle_verify_opts vo;
@@ -234,22 +251,33 @@ int state_load(const struct cfg *c, struct token *t, int update_state, struct ap
 	enum sealed_format format;
 	struct state_client *clients = NULL;
 	struct appl_state *st = NULL, tmp;
-	char anchor[PKEY_FPR_TEXT_LEN + 1];
+	struct revoked *rv = NULL;
+	char tok[LIMIT_ANCHORS][PKEY_FPR_TEXT_LEN + 1];
+	const char *anchors[LIMIT_ANCHORS];
 	uint64_t serial;
+	size_t listed = 0;
 	int r;
 
 	*out = NULL;
-	if (c->trust_anchor == NULL || c->bundle == NULL || c->state_file == NULL)
+	if (c->n_trust_anchors == 0 || c->n_trust_anchors > LIMIT_ANCHORS || c->bundle == NULL ||
+	    c->state_file == NULL)
 		return err_set(ERR_INVALID_ARG, "load state: bundle, trust anchor and state file are required");
 	memset(&tmp, 0, sizeof(tmp));
 	memset(&vo, 0, sizeof(vo));
-	vo.trust_anchor = c->trust_anchor;
-	if (strncmp(c->trust_anchor, "token:", 6) == 0) {
+	for (i = 0; i < c->n_trust_anchors; i++) {
+		anchors[i] = c->trust_anchors[i];
+		if (strncmp(anchors[i], "token:", 6) != 0)
+			continue;
 		/* Read at every load, so a replaced anchor object takes effect on reload. */
-		if ((r = token_anchor(t, c->trust_anchor + 6, anchor)) != 0)
+		if ((r = token_anchor(t, anchors[i] + 6, tok[i])) != 0)
 			goto out;
-		vo.trust_anchor = anchor;
+		anchors[i] = tok[i];
 	}
+	vo.anchors = anchors;
+	vo.n_anchors = c->n_trust_anchors;
+	vo.threshold = c->threshold;
+	vo.note = note_signature;
+	vo.note_arg = (void *)c->bundle;
 	vo.state_file = c->state_file;
 	/* The serial is recorded only once everything below succeeded. */
 	vo.update_state = 0;
@@ -258,6 +286,10 @@ int state_load(const struct cfg *c, struct token *t, int update_state, struct ap
 		goto out;
 	}
 	serial = bundle_serial(b);
+	if ((r = revoked_from_bundle(b, &rv)) != 0) {
+		r = err_wrap(r, "bundle %s", c->bundle);
+		goto out;
+	}
 	if ((r = bundle_keys(b, &keys, &nkeys)) != 0)
 		goto out;
 	if ((r = bundle_read_file(b, "coffer.sealed", LIMIT_SEALED, &sealed)) != 0) {
@@ -277,6 +309,10 @@ int state_load(const struct cfg *c, struct token *t, int update_state, struct ap
 		goto out;
 	st->serial = serial;
 	snprintf(st->master_fpr, sizeof(st->master_fpr), "%s", bundle_master_fingerprint(b));
+	st->n_signers = bundle_signer_count(b);
+	st->n_revoked = revoked_count(rv);
+	st->revoked = rv;
+	rv = NULL;
 	st->bundle = b;
 	b = NULL;
 	st->defs = tmp.defs;
@@ -314,9 +350,17 @@ int state_load(const struct cfg *c, struct token *t, int update_state, struct ap
 			goto out;
 		}
 	}
+	for (i = 0; i < st->n; i++)
+		if (state_is_revoked(st, st->clients[i].id))
+			listed++;
+	log_info("bundle %s: serial %llu signed by %zu of the trust anchors (threshold %u); %zu "
+		 "identit%s revoked, %zu of them in the definition",
+		 c->bundle, (unsigned long long)serial, st->n_signers, c->threshold, st->n_revoked,
+		 st->n_revoked == 1 ? "y" : "ies", listed);
 	*out = st;
 	st = NULL;
 out:
+	revoked_free(rv);
 	state_free(st);
 	free(clients);
 	defs_free(tmp.defs);

@@ -22,6 +22,8 @@
 #                           stderr in $TMP/got.err, status in $GOT_RC
 #   flow_stop               SIGTERM, exit status 0
 #   expect_web TAG          $TMP/got is exactly web's env output for TAG
+#   flow_served TAG [WHAT]  web gets exactly its values for TAG, worker its
+#                           queue_token q-TAG (WHAT names the case on failure)
 #   flow_check_web_worker TAG  env (exact), exec mode, worker's own shard
 #   bug WHAT                a defect found outside tests/ (named in the
 #                           e2e report): printed, counted, the script goes on
@@ -189,6 +191,14 @@ EOT
 		diff -u "$TMP/want" "$TMP/got" >&2 || true
 		fail "web's env output differs (rc $GOT_RC: $(cat "$TMP/got.err"))"
 	}
+}
+
+flow_served() {
+	flow_get web
+	[ "$GOT_RC" = 0 ] || fail "${2:-served}: web: exit $GOT_RC: $(cat "$TMP/got.err")"
+	expect_web "$1"
+	flow_get worker --get queue_token
+	[ "$(cat "$TMP/got")" = "q-$1" ] || fail "${2:-served}: worker got '$(cat "$TMP/got")'"
 }
 
 flow_check_web_worker() {

@@ -38,11 +38,7 @@ refused() {
 	grep "reload failed" "$SRV_LOG" | tail -n1 | grep -q -- "$2" ||
 		fail "$1: the reason does not say '$2': $(grep "reload failed" "$SRV_LOG" | tail -n1)"
 	flow_alive "$1"
-	flow_get web
-	[ "$GOT_RC" = 0 ] || fail "$1: exit $GOT_RC: $(cat "$TMP/got.err")"
-	expect_web one
-	flow_get worker --get queue_token
-	[ "$(cat "$TMP/got")" = q-one ] || fail "$1: worker got '$(cat "$TMP/got")'"
+	flow_served one "$1"
 	[ "$(cat "$TMP/state/serial")" = 1 ] || fail "$1: serial $(cat "$TMP/state/serial") recorded"
 }
 
@@ -71,10 +67,12 @@ cp "$B/crypto_manifest.json" "$TMP/m2" && cp "$B/crypto_manifest.json.sig" "$TMP
 head -c "$(($(wc -c <"$TMP/m2") / 2))" "$TMP/m2" >"$B/crypto_manifest.json"
 refused "truncated manifest" "crypto_manifest.json"
 
-# 5. The signature cut short.
+# 5. The signature cut short (both copies: signatures/ holds the master's own).
 cp "$TMP/m2" "$B/crypto_manifest.json"
 head -c 20 "$TMP/s2" >"$B/crypto_manifest.json.sig"
+for _s in "$B"/signatures/*.sig; do head -c 20 "$TMP/s2" >"$_s"; done
 refused "truncated signature" "signature"
+for _s in "$B"/signatures/*.sig; do cp "$TMP/s2" "$_s"; done
 
 # 6. An empty manifest and an empty signature.
 : >"$B/crypto_manifest.json"

@@ -10,6 +10,7 @@
 #include "bounds.h"
 #include "buf.h"
 #include "cfg.h"
+#include "hsm.h"
 #include "log.h"
 #include "secmem.h"
 #include "token.h"
@@ -231,6 +232,57 @@ static int index_definition(struct appl_state *st, const uint8_t *text, size_t l
 	return 0;
 }
 
+/* The TCTI of --rollback-counter tpm2:TCTI, or NULL. */
+static const char *rollback_tcti(const struct cfg *c)
+{
+	return c->rollback_counter != NULL ? c->rollback_counter + strlen("tpm2:") : NULL;
+}
+
+/* The serial floor the TPM counter holds (0 without a counter, or never written). */
+static int rollback_floor(const struct cfg *c, uint64_t *floor)
+{
+	const char *tcti = rollback_tcti(c);
+	int r, written = 0;
+
+	*floor = 0;
+	if (tcti == NULL)
+		return 0;
+	if ((r = hsm_counter_read(tcti, HSM_ROLLBACK_NV_INDEX, floor, &written)) != 0)
+		return err_wrap(r, "rollback counter %s", c->rollback_counter);
+	log_info("rollback counter %s: NV index 0x%08x %s %llu", c->rollback_counter,
+		 HSM_ROLLBACK_NV_INDEX, written ? "holds serial" : "never written:",
+		 (unsigned long long)*floor);
+	return 0;
+}
+
+/*
+ * Raise the TPM counter to the serial just accepted, before the state file
+ * records it: a crash in between leaves the TPM ahead, never behind.
+ */
+static int rollback_advance(const struct cfg *c, uint64_t floor, uint64_t serial)
+{
+	const char *tcti = rollback_tcti(c);
+	uint64_t now = 0;
+	int r;
+
+	if (tcti == NULL || (floor == serial && floor > 0))
+		return 0;
+	if ((r = hsm_counter_advance(tcti, HSM_ROLLBACK_NV_INDEX, serial, &now)) != 0)
+		return err_wrap(r, "rollback counter %s: raise to serial %llu", c->rollback_counter,
+				(unsigned long long)serial);
+	if (now != serial)
+		return err_set(ERR_REPLAY,
+			       "rollback counter %s: the TPM counter is at %llu, above the serial "
+			       "%llu just accepted (a counter defined by hand starts above the "
+			       "highest value this TPM's counters held): sign a manifest with a "
+			       "serial of at least %llu",
+			       c->rollback_counter, (unsigned long long)now,
+			       (unsigned long long)serial, (unsigned long long)now);
+	log_info("rollback counter %s: raised from %llu to serial %llu", c->rollback_counter,
+		 (unsigned long long)floor, (unsigned long long)now);
+	return 0;
+}
+
 /* A signature file of the bundle that did not count: the operator must see it. */
 static void note_signature(void *arg, const char *file, const char *why)
 {
@@ -281,8 +333,15 @@ int state_load(const struct cfg *c, struct token *t, int update_state, struct ap
 	vo.state_file = c->state_file;
 	/* The serial is recorded only once everything below succeeded. */
 	vo.update_state = 0;
+	/* The TPM's floor holds even when the state file is lost or restored. */
+	if ((r = rollback_floor(c, &vo.min_serial)) != 0)
+		goto out;
 	if ((r = bundle_verify(c->bundle, &vo, &b)) != 0) {
-		r = err_wrap(r, "bundle %s", c->bundle);
+		if (r == ERR_REPLAY && vo.min_serial > 0)
+			r = err_wrap(r, "bundle %s (the TPM rollback counter holds %llu)", c->bundle,
+				     (unsigned long long)vo.min_serial);
+		else
+			r = err_wrap(r, "bundle %s", c->bundle);
 		goto out;
 	}
 	serial = bundle_serial(b);
@@ -332,6 +391,8 @@ int state_load(const struct cfg *c, struct token *t, int update_state, struct ap
 	}
 	err_clear();
 	if (c->cache_ss && (r = cache_ss(st, t)) != 0)
+		goto out;
+	if (update_state && (r = rollback_advance(c, vo.min_serial, serial)) != 0)
 		goto out;
 	if (update_state) {
 		char dir[4096];

@@ -108,16 +108,32 @@ grep -q "signatures/sha256-${Fd#sha256:}.sig: not by a trust anchor (ignored)" "
 	fail "the ignored signature file is not named in the log"
 flow_served one "two signatures"
 
+# reload_refused WHY: SIGHUP; a new "reload failed" line must say WHY.
+reload_refused() {
+	_n=$(grep -c "reload failed" "$SRV_LOG" || true)
+	kill -HUP "$SRV_PID"
+	for _ in $(seq 100); do
+		[ "$(grep -c "reload failed" "$SRV_LOG" || true)" -gt "$_n" ] && break
+		sleep 0.1
+	done
+	grep "reload failed" "$SRV_LOG" | tail -n1 | grep -qF -- "$1" ||
+		{ cat "$SRV_LOG" >&2; fail "the reload was not refused with: $1"; }
+}
+
+# A revoked.json dropped in without a signed manifest: not even read.
+printf '{"revoked": [{"identity": "%s", "reason": "", "time": "t"}], "version": 1}\n' \
+	"$ID_web" >"$B/revoked.json"
+reload_refused "check 'unlisted' failed for revoked.json"
+flow_served one "unlisted revoked.json"
+rm "$B/revoked.json"
+
 # ---- officer's brake: revoke web, two masters sign, reload -------------------
 # shellcheck disable=SC2154 # ID_web: set by flow_client
 status 0 provision-master revoke "$ID_web" --bundle "$B" --reason "laptop stolen"
 # shellcheck disable=SC2086
 status 0 provision-master sign --bundle "$B" $M_c
 # Only one signature so far: a reload now keeps the old bundle (web still served).
-kill -HUP "$SRV_PID"
-for _ in $(seq 100); do grep -q "reload failed" "$SRV_LOG" && break; sleep 0.1; done
-grep "reload failed" "$SRV_LOG" | grep -q "signed by 1 of the trust anchors, 2 required" ||
-	{ cat "$SRV_LOG" >&2; fail "a one-signature revocation bundle was not refused on reload"; }
+reload_refused "signed by 1 of the trust anchors, 2 required"
 flow_get web
 [ "$GOT_RC" = 0 ] || fail "web lost its secrets through an unsigned bundle: exit $GOT_RC"
 # shellcheck disable=SC2086
@@ -135,6 +151,19 @@ flow_get worker --get queue_token
 grep '"result":"revoked"' "$TMP/audit.jsonl" | grep "\"client\":\"$ID_web\"" |
 	grep -q '"name":"web"' || { cat "$TMP/audit.jsonl" >&2; fail "no audit record 'revoked' for web"; }
 [ "$(grep -c '"result":"revoked"' "$TMP/audit.jsonl")" = 1 ] || fail "revoked recorded for others"
+# A malformed revoked.json, listed and signed by two masters: the reload is
+# refused as a whole and the bundle that revokes web keeps serving.
+printf '{"revoked": "web", "version": 1}\n' >"$B/revoked.json"
+status 0 provision-master manifest --bundle "$B"
+# shellcheck disable=SC2086
+status 0 provision-master sign --bundle "$B" $MASTER_ARGS
+# shellcheck disable=SC2086
+status 0 provision-master sign --bundle "$B" $M_b
+reload_refused "missing or not an array"
+flow_get web
+[ "$GOT_RC" = 4 ] || fail "web after the malformed revoked.json: exit $GOT_RC"
+flow_get worker --get queue_token
+[ "$GOT_RC" = 0 ] || fail "worker after the malformed revoked.json: exit $GOT_RC"
 grep -q 'pw-one\|q-one' "$TMP/audit.jsonl" "$SRV_LOG" && fail "a value reached a log"
 flow_stop
 flow_end kofn

@@ -80,11 +80,19 @@ static int is_sig_name(const char *name)
 	return sig_name_parse(name, fpr) == 0;
 }
 
+/* NAME_public.pem with NAME of [A-Za-z0-9._-]: the names provision-master writes. */
 static int is_key_name(const char *name)
 {
-	size_t n = strlen(name), k = strlen(BUNDLE_KEY_SUFFIX);
+	size_t n = strlen(name), k = strlen(BUNDLE_KEY_SUFFIX), i;
 
-	return n > k && strcmp(name + n - k, BUNDLE_KEY_SUFFIX) == 0;
+	if (n <= k || strcmp(name + n - k, BUNDLE_KEY_SUFFIX) != 0)
+		return 0;
+	for (i = 0; i < n - k; i++)
+		if (!((name[i] >= 'A' && name[i] <= 'Z') || (name[i] >= 'a' && name[i] <= 'z') ||
+		      (name[i] >= '0' && name[i] <= '9') || name[i] == '.' || name[i] == '_' ||
+		      name[i] == '-'))
+			return 0;
+	return 1;
 }
 
 /* ---- manifest parsing ---------------------------------------------------- */

@@ -21,6 +21,9 @@
 #   flow_get NAME [ARGS...] coffer-get as client NAME; stdout in $TMP/got,
 #                           stderr in $TMP/got.err, status in $GOT_RC
 #   flow_stop               SIGTERM, exit status 0
+#   flow_reload_refused WHAT PATTERN  SIGHUP; a new "reload failed" line
+#                           must appear and say PATTERN (grep); the server
+#                           must still run
 #   expect_web TAG          $TMP/got is exactly web's env output for TAG
 #   flow_served TAG [WHAT]  web gets exactly its values for TAG, worker its
 #                           queue_token q-TAG (WHAT names the case on failure)
@@ -159,6 +162,20 @@ flow_stop() {
 	stop_pid "$SRV_PID" >"$TMP/stop.st"
 	[ "$(cat "$TMP/stop.st")" = 0 ] || { cat "$SRV_LOG" >&2; fail "server exit $(cat "$TMP/stop.st") on SIGTERM"; }
 	grep -q "stopped:" "$SRV_LOG" || fail "no clean stop in the log"
+}
+
+flow_reload_refused() {
+	_n=$(grep -c "reload failed" "$SRV_LOG" || true)
+	kill -HUP "$SRV_PID"
+	for _ in $(seq 100); do
+		[ "$(grep -c "reload failed" "$SRV_LOG" || true)" -gt "$_n" ] && break
+		sleep 0.1
+	done
+	[ "$(grep -c "reload failed" "$SRV_LOG" || true)" -gt "$_n" ] ||
+		{ cat "$SRV_LOG" >&2; fail "$1: no 'reload failed' in the log"; }
+	grep "reload failed" "$SRV_LOG" | tail -n1 | grep -q -- "$2" ||
+		fail "$1: the reason does not say '$2': $(grep "reload failed" "$SRV_LOG" | tail -n1)"
+	flow_alive "$1"
 }
 
 # The server must still be running.

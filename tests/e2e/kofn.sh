@@ -108,22 +108,10 @@ grep -q "signatures/sha256-${Fd#sha256:}.sig: not by a trust anchor (ignored)" "
 	fail "the ignored signature file is not named in the log"
 flow_served one "two signatures"
 
-# reload_refused WHY: SIGHUP; a new "reload failed" line must say WHY.
-reload_refused() {
-	_n=$(grep -c "reload failed" "$SRV_LOG" || true)
-	kill -HUP "$SRV_PID"
-	for _ in $(seq 100); do
-		[ "$(grep -c "reload failed" "$SRV_LOG" || true)" -gt "$_n" ] && break
-		sleep 0.1
-	done
-	grep "reload failed" "$SRV_LOG" | tail -n1 | grep -qF -- "$1" ||
-		{ cat "$SRV_LOG" >&2; fail "the reload was not refused with: $1"; }
-}
-
 # A revoked.json dropped in without a signed manifest: not even read.
 printf '{"revoked": [{"identity": "%s", "reason": "", "time": "t"}], "version": 1}\n' \
 	"$ID_web" >"$B/revoked.json"
-reload_refused "check 'unlisted' failed for revoked.json"
+flow_reload_refused "unlisted revoked.json" "check 'unlisted' failed for revoked.json"
 flow_served one "unlisted revoked.json"
 rm "$B/revoked.json"
 
@@ -133,7 +121,7 @@ status 0 provision-master revoke "$ID_web" --bundle "$B" --reason "laptop stolen
 # shellcheck disable=SC2086
 status 0 provision-master sign --bundle "$B" $M_c
 # Only one signature so far: a reload now keeps the old bundle (web still served).
-reload_refused "signed by 1 of the trust anchors, 2 required"
+flow_reload_refused "one signature" "signed by 1 of the trust anchors, 2 required"
 flow_get web
 [ "$GOT_RC" = 0 ] || fail "web lost its secrets through an unsigned bundle: exit $GOT_RC"
 # shellcheck disable=SC2086
@@ -159,7 +147,7 @@ status 0 provision-master manifest --bundle "$B"
 status 0 provision-master sign --bundle "$B" $MASTER_ARGS
 # shellcheck disable=SC2086
 status 0 provision-master sign --bundle "$B" $M_b
-reload_refused "missing or not an array"
+flow_reload_refused "malformed revoked.json" "missing or not an array"
 flow_get web
 [ "$GOT_RC" = 4 ] || fail "web after the malformed revoked.json: exit $GOT_RC"
 flow_get worker --get queue_token

@@ -27,17 +27,7 @@ cp -p "$B/crypto_manifest.json" "$B/crypto_manifest.json.sig" "$B/coffer.sealed"
 # refused WHY PATTERN: SIGHUP; the reload must fail with PATTERN in its reason
 # and the old secrets keep being served.
 refused() {
-	_n=$(grep -c "reload failed" "$SRV_LOG" || true)
-	kill -HUP "$SRV_PID"
-	for _ in $(seq 100); do
-		[ "$(grep -c "reload failed" "$SRV_LOG" || true)" -gt "$_n" ] && break
-		sleep 0.1
-	done
-	[ "$(grep -c "reload failed" "$SRV_LOG" || true)" -gt "$_n" ] ||
-		{ cat "$SRV_LOG" >&2; fail "$1: no 'reload failed' in the log"; }
-	grep "reload failed" "$SRV_LOG" | tail -n1 | grep -q -- "$2" ||
-		fail "$1: the reason does not say '$2': $(grep "reload failed" "$SRV_LOG" | tail -n1)"
-	flow_alive "$1"
+	flow_reload_refused "$1" "$2"
 	flow_served one "$1"
 	[ "$(cat "$TMP/state/serial")" = 1 ] || fail "$1: serial $(cat "$TMP/state/serial") recorded"
 }

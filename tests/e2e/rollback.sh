@@ -98,10 +98,7 @@ flow_served two
 rm -f "$STATE"
 rm -rf "$B"
 cp -a "$TMP/bundle-1" "$B"
-kill -HUP "$SRV_PID"
-for _ in $(seq 100); do grep -q "reload failed" "$SRV_LOG" && break; sleep 0.1; done
-grep "reload failed" "$SRV_LOG" | grep -q "serial 1 is older than 2" ||
-	{ cat "$SRV_LOG" >&2; fail "reload to serial 1 not refused by the counter"; }
+flow_reload_refused "reload to serial 1" "serial 1 is older than 2"
 flow_served two "after the refused reload"
 rm -rf "$B"
 cp -a "$TMP/bundle-2" "$B"

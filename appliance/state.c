@@ -238,17 +238,27 @@ static const char *rollback_tcti(const struct cfg *c)
 	return c->rollback_counter != NULL ? c->rollback_counter + strlen("tpm2:") : NULL;
 }
 
-/* The serial floor the TPM counter holds (0 without a counter, or never written). */
-static int rollback_floor(const struct cfg *c, uint64_t *floor)
+int state_rollback_floor(const struct cfg *c, uint64_t *floor, int *written)
 {
 	const char *tcti = rollback_tcti(c);
-	int r, written = 0;
+	int r;
 
 	*floor = 0;
+	*written = 0;
 	if (tcti == NULL)
 		return 0;
-	if ((r = hsm_counter_read(tcti, HSM_ROLLBACK_NV_INDEX, floor, &written)) != 0)
+	if ((r = hsm_counter_read(tcti, HSM_ROLLBACK_NV_INDEX, floor, written)) != 0)
 		return err_wrap(r, "rollback counter %s", c->rollback_counter);
+	return 0;
+}
+
+/* The serial floor the TPM counter holds, logged (0 without a counter). */
+static int rollback_floor(const struct cfg *c, uint64_t *floor)
+{
+	int r, written = 0;
+
+	if ((r = state_rollback_floor(c, floor, &written)) != 0 || c->rollback_counter == NULL)
+		return r;
 	log_info("rollback counter %s: NV index 0x%08x %s %llu", c->rollback_counter,
 		 HSM_ROLLBACK_NV_INDEX, written ? "holds serial" : "never written:",
 		 (unsigned long long)*floor);

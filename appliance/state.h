@@ -68,6 +68,13 @@ int state_load(const struct cfg *c, struct token *t, int update_state, struct ap
 int state_from_clients(const struct state_client *clients, size_t n, struct appl_state **out)
 	WARN_UNUSED;
 
+/*
+ * With --rollback-counter: the serial floor the TPM counter holds (*written
+ * 0 while it was never incremented); without one, 0. Reads only. The error
+ * names the counter.
+ */
+int state_rollback_floor(const struct cfg *c, uint64_t *floor, int *written) WARN_UNUSED;
+
 /* Take a reference (thread-safe). Returns st. */
 struct appl_state *state_ref(struct appl_state *st);
 /* Drop a reference; the last one wipes and frees. NULL is fine. */

@@ -53,10 +53,15 @@ static const struct opt opts[] = {
 	{"key-blob", T_STRLIST, OFF(key_blobs), 0, 0, "FILE",
 	 "TPM key blob of an appliance key; up to 4, like --key"},
 	{"bundle", T_STR, OFF(bundle), 0, 0, "DIR", "the signed bundle directory"},
-	{"trust-anchor", T_ANCHOR, OFF(trust_anchor), 0, 0, "sha256:HEX|token:LABEL",
-	 "master signing key: its SHA-256 fingerprint, or a public-key object in the token"},
+	{"trust-anchor", T_ANCHOR, OFF(trust_anchors), 0, 0, "sha256:HEX|token:LABEL",
+	 "a master signing key: its SHA-256 fingerprint, or a public-key object in the token "
+	 "(repeatable, one per master)"},
+	{"threshold", T_UINT, OFF(threshold), 1, LIMIT_ANCHORS, "K",
+	 "distinct trust anchors that must have signed the bundle (default 1)"},
 	{"state-file", T_STR, OFF(state_file), 0, 0, "FILE",
 	 "last accepted manifest serial (default " CFG_DEFAULT_STATE_FILE ")"},
+	{"rollback-counter", T_STR, OFF(rollback_counter), 0, 0, "tpm2:TCTI",
+	 "also keep the accepted serial in a TPM NV counter (survives the state file)"},
 	{"listen", T_LISTEN, OFF(listen), 0, 0, "ADDR:PORT",
 	 "listen address, repeatable (127.0.0.1:9187, [::1]:9187)"},
 	{"workers", T_UINT, OFF(workers), 0, CFG_MAX_WORKERS, "N",
@@ -126,12 +131,25 @@ void cfg_init(struct cfg *c)
 	c->startups[2] = CFG_DEFAULT_STARTUPS_FULL;
 	c->session_timeout = CFG_DEFAULT_SESSION_TIMEOUT;
 	c->token_budget = CFG_DEFAULT_TOKEN_BUDGET;
+	c->threshold = 1;
 	c->audit_checkpoint = CFG_DEFAULT_AUDIT_CHECKPOINT;
 }
 
+static void cfg_clear_anchors(struct cfg *c)
+{
+	size_t i;
+
+	for (i = 0; i < c->n_trust_anchors; i++) {
+		free(c->trust_anchors[i]);
+		c->trust_anchors[i] = NULL;
+	}
+	c->n_trust_anchors = 0;
+}
+
+/* Options that may be given more than once: the values accumulate. */
 static int is_list(const struct opt *o)
 {
-	return o->type == T_LISTEN || o->type == T_STRLIST;
+	return o->type == T_LISTEN || o->type == T_ANCHOR || o->type == T_STRLIST;
 }
 
 /* Empty a repeatable option (a flag or a YAML list replaces the whole list). */
@@ -142,6 +160,10 @@ static void list_reset(struct cfg *c, const struct opt *o)
 
 	if (o->type == T_LISTEN) {
 		c->n_listen = 0;
+		return;
+	}
+	if (o->type == T_ANCHOR) {
+		cfg_clear_anchors(c);
 		return;
 	}
 	for (i = 0; i < l->n; i++) {
@@ -158,7 +180,7 @@ void cfg_clear(struct cfg *c)
 	if (c == NULL)
 		return;
 	for (i = 0; i < N_OPTS; i++) {
-		if (opts[i].type == T_STR || opts[i].type == T_ANCHOR || opts[i].type == T_CONFIG) {
+		if (opts[i].type == T_STR || opts[i].type == T_CONFIG) {
 			char **p = (char **)((char *)c + opts[i].off);
 			free(*p);
 			*p = NULL;
@@ -166,6 +188,7 @@ void cfg_clear(struct cfg *c)
 			list_reset(c, &opts[i]);
 		}
 	}
+	cfg_clear_anchors(c);
 }
 
 int cfg_parse_listen(const char *s, struct cfg_listen *out)
@@ -254,7 +277,8 @@ static int parse_bool(const char *s, int *out)
 	return err_set(ERR_INVALID_ARG, "expected true or false");
 }
 
-/* Set option o from text v. `append` adds a listen address instead of resetting the list. */
+/* Set option o from text v. `append` adds to a list option (listen, trust-anchor)
+ * instead of resetting it. */
 static int set_opt(struct cfg *c, const struct opt *o, const char *v, int append)
 {
 	void *field = (char *)c + o->off;
@@ -264,30 +288,36 @@ static int set_opt(struct cfg *c, const struct opt *o, const char *v, int append
 	switch (o->type) {
 	case T_STR:
 	case T_CONFIG:
-	case T_ANCHOR:
 		if (v[0] == '\0')
 			return err_set(ERR_INVALID_ARG, "empty value");
 		if (strlen(v) > 4096)
 			return err_set(ERR_INVALID_ARG, "value too long");
-		if (o->type == T_ANCHOR && strncmp(v, "token:", 6) == 0) {
-			size_t n = strlen(v + 6);
-			if (n == 0 || n > CFG_MAX_LABEL)
-				return err_set(ERR_INVALID_ARG, "token: needs a label of 1..%d bytes",
-					       CFG_MAX_LABEL);
-			memset(c->anchor, 0, sizeof(c->anchor));
-		} else if (o->type == T_ANCHOR) {
-			uint8_t a[32];
-			if (strncmp(v, "sha256:", 7) != 0 ||
-			    (r = hex_decode(v + 7, strlen(v + 7), a, sizeof(a))) != 0)
-				return err_set(ERR_INVALID_ARG,
-					       "expected sha256: and 64 hex digits, or token:LABEL");
-			memcpy(c->anchor, a, sizeof(a));
-		}
 		if ((dup = strdup(v)) == NULL)
 			return err_set(ERR_ALLOC, "out of memory");
 		free(*(char **)field);
 		*(char **)field = dup;
 		return 0;
+	case T_ANCHOR: {
+		uint8_t a[IDENTITY_LEN];
+		if (strncmp(v, "token:", 6) == 0) {
+			size_t n = strlen(v + 6);
+			if (n == 0 || n > CFG_MAX_LABEL)
+				return err_set(ERR_INVALID_ARG, "token: needs a label of 1..%d bytes",
+					       CFG_MAX_LABEL);
+		} else if (identity_parse(v, a) != 0) {
+			err_clear();
+			return err_set(ERR_INVALID_ARG,
+				       "expected sha256: and 64 hex digits, or token:LABEL");
+		}
+		if (!append)
+			list_reset(c, o);
+		if (c->n_trust_anchors >= LIMIT_ANCHORS)
+			return err_set(ERR_INVALID_ARG, "at most %d trust anchors", LIMIT_ANCHORS);
+		if ((dup = strdup(v)) == NULL)
+			return err_set(ERR_ALLOC, "out of memory");
+		c->trust_anchors[c->n_trust_anchors++] = dup;
+		return 0;
+	}
 	case T_UINT:
 		return parse_uint(v, o->min, o->max, (unsigned *)field);
 	case T_BOOL:
@@ -426,8 +456,8 @@ int cfg_parse_yaml(struct cfg *c, const uint8_t *text, size_t len, const char *n
 			if (cur == NULL || !is_list(cur) || in_seq) {
 				r = yaml_fail(name, &ev.start_mark,
 					      cur == NULL ? "expected a mapping of options"
-							  : "a list is only allowed for listen, key and "
-							    "key-blob",
+							  : "a list is only allowed for listen, "
+							    "trust-anchor, key and key-blob",
 					      NULL);
 				goto out;
 			}
@@ -435,6 +465,7 @@ int cfg_parse_yaml(struct cfg *c, const uint8_t *text, size_t len, const char *n
 			seq_first = 1;
 			break;
 		case YAML_SEQUENCE_END_EVENT:
+			/* An empty list empties the option (and is refused later if it is required). */
 			if (seq_first && !(locked != NULL && (*locked >> cur_idx) & 1))
 				list_reset(c, cur);
 			in_seq = 0;
@@ -513,7 +544,8 @@ void cfg_usage(void *fp)
 	size_t i;
 
 	fprintf(f, "usage: appliance-server --pkcs11-module PATH --key URI --pin-source SRC\n"
-		   "                        --bundle DIR --trust-anchor sha256:HEX|token:LABEL\n"
+		   "                        --bundle DIR --trust-anchor sha256:HEX|token:LABEL...\n"
+		   "                        [--threshold K]\n"
 		   "                        --listen ADDR:PORT [options]\n"
 		   "       appliance-server --tpm2 TCTI --key-blob FILE --bundle DIR ... [options]\n"
 		   "       appliance-server --config FILE [options]   (flags win over the file)\n\n");
@@ -602,10 +634,48 @@ out:
 	return r;
 }
 
+/* The anchors: at least one, distinct, at least --threshold of them. */
+static int validate_anchors(const struct cfg *c, int tpm)
+{
+	uint8_t ids[LIMIT_ANCHORS][IDENTITY_LEN];
+	int is_token[LIMIT_ANCHORS];
+	size_t i, j;
+
+	if (c->n_trust_anchors == 0)
+		return err_set(ERR_INVALID_ARG, "--trust-anchor is required");
+	for (i = 0; i < c->n_trust_anchors; i++) {
+		const char *a = c->trust_anchors[i];
+		is_token[i] = strncmp(a, "token:", 6) == 0;
+		if (is_token[i] && tpm)
+			return err_set(ERR_INVALID_ARG, "--trust-anchor token:LABEL needs the "
+							"PKCS#11 backend; give sha256:HEX");
+		if (!is_token[i] && identity_parse(a, ids[i]) != 0)
+			return err_set(ERR_INVALID_ARG, "--trust-anchor %.100s: not a fingerprint", a);
+		for (j = 0; j < i; j++) {
+			if (is_token[i] != is_token[j])
+				continue;
+			if (is_token[i] ? strcmp(a, c->trust_anchors[j]) == 0
+					: memcmp(ids[i], ids[j], IDENTITY_LEN) == 0)
+				return err_set(ERR_INVALID_ARG,
+					       "--trust-anchor %.100s is given twice (each anchor "
+					       "counts once towards --threshold)",
+					       a);
+		}
+	}
+	if (c->threshold < 1 || c->threshold > c->n_trust_anchors)
+		return err_set(ERR_INVALID_ARG,
+			       "--threshold %u is more than the %zu trust anchor%s given "
+			       "(--trust-anchor): no bundle could ever be accepted",
+			       c->threshold, c->n_trust_anchors,
+			       c->n_trust_anchors == 1 ? "" : "s");
+	return 0;
+}
+
 int cfg_validate(const struct cfg *c)
 {
 	int pk = c->pkcs11_module != NULL || c->keys.n > 0;
 	int tpm = c->tpm2 != NULL || c->key_blobs.n > 0;
+	int r;
 
 	if (pk && tpm)
 		return err_set(ERR_INVALID_ARG,
@@ -626,11 +696,12 @@ int cfg_validate(const struct cfg *c)
 		return err_set(ERR_INVALID_ARG, "--token is for PKCS#11 tokens, not --tpm2");
 	if (c->bundle == NULL)
 		return err_set(ERR_INVALID_ARG, "--bundle is required");
-	if (c->trust_anchor == NULL)
-		return err_set(ERR_INVALID_ARG, "--trust-anchor is required");
-	if (tpm && strncmp(c->trust_anchor, "token:", 6) == 0)
+	if ((r = validate_anchors(c, tpm)) != 0)
+		return r;
+	if (c->rollback_counter != NULL &&
+	    (strncmp(c->rollback_counter, "tpm2:", 5) != 0 || c->rollback_counter[5] == '\0'))
 		return err_set(ERR_INVALID_ARG,
-			       "--trust-anchor token:LABEL needs the PKCS#11 backend; give sha256:HEX");
+			       "--rollback-counter takes tpm2:TCTI (tpm2:device:/dev/tpmrm0)");
 	if (c->n_listen == 0 && !c->check)
 		return err_set(ERR_INVALID_ARG, "--listen is required");
 	if (c->burst < 1 || c->rate < 1)

@@ -7,7 +7,8 @@
  * hsm/ interface: open and probe at start, ECDH from any worker thread.
  * Several keys are served at once while clients move from an old key to a
  * new one; the audit key (another token, or the same) is opened here too.
- * This is the only file of appliance/ that calls hsm/.
+ * This is the only file of appliance/ that calls hsm/ for keys (state.c keeps
+ * the TPM rollback counter through hsm_counter_*()).
  */
 
 #include <stddef.h>

@@ -30,5 +30,7 @@ int exit_code_token(int r)
 {
 	if (r == 0)
 		return EXIT_OK;
+	if (r == ERR_EXISTS)
+		return EXIT_REFUSED; /* a key of that label exists: a refusal, as for a file */
 	return r == ERR_INVALID_ARG ? EXIT_USAGE : EXIT_TOKEN;
 }

@@ -54,8 +54,10 @@ int exit_code(int r);
 /*
  * The exit status for a failure of a token step (opening a module, logging
  * in, finding, generating or using a key): EXIT_USAGE for ERR_INVALID_ARG,
- * else EXIT_TOKEN, whatever the code (a wrong PIN is ERR_AUTH, a key missing
- * from the token ERR_NOT_FOUND: both are token errors here). 0 for 0.
+ * EXIT_REFUSED for ERR_EXISTS (a key of that label is there already: not
+ * overwritten, like a file), else EXIT_TOKEN, whatever the code (a wrong PIN
+ * is ERR_AUTH, a key missing from the token ERR_NOT_FOUND: both are token
+ * errors here). 0 for 0.
  */
 int exit_code_token(int r);
 

@@ -135,6 +135,7 @@ int main(void)
 	ASSERT_INT_EQ(exit_code_token(ERR_NOT_FOUND), EXIT_TOKEN);
 	ASSERT_INT_EQ(exit_code_token(ERR_INVALID_ARG), EXIT_USAGE);
 	ASSERT_INT_EQ(exit_code_token(0), EXIT_OK);
+	ASSERT_INT_EQ(exit_code_token(ERR_EXISTS), EXIT_REFUSED);
 	TEST_DONE();
 
 	return unit_finish("common/cli");

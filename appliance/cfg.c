@@ -14,6 +14,7 @@
 
 #include "bounds.h"
 #include "buf.h"
+#include "encoding.h"
 #include "file.h"
 #include "log.h"
 
@@ -226,10 +227,11 @@ static int set_opt(struct cfg *c, const struct opt *o, const char *v, int append
 			memset(c->anchor, 0, sizeof(c->anchor));
 		} else if (o->type == T_ANCHOR) {
 			uint8_t a[32];
-			if (strncmp(v, "sha256:", 7) != 0 ||
-			    (r = hex_decode(v + 7, strlen(v + 7), a, sizeof(a))) != 0)
+			/* Either notation of the fingerprint (sha256:<hex> or 7F3A-09C1-...). */
+			if ((r = identity_parse(v, a)) != 0)
 				return err_set(ERR_INVALID_ARG,
-					       "expected sha256: and 64 hex digits, or token:LABEL");
+					       "expected sha256: and 64 hex digits (or the grouped "
+					       "7F3A-09C1-... form), or token:LABEL");
 			memcpy(c->anchor, a, sizeof(a));
 		}
 		if ((dup = strdup(v)) == NULL)

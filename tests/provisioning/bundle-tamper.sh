@@ -199,6 +199,13 @@ st=0; $PM verify --bundle "$B" 2>/dev/null || st=$?
 st=0; $PM verify --bundle "$B" --trust-anchor sha256:abc 2>/dev/null || st=$?
 [ "$st" -eq 2 ] || fail "malformed --trust-anchor: exit $st"
 
+# ---- one notation for one fingerprint: the grouped form is the same anchor --
+FPR_SAVE=$FPR
+FPR=$(echo "${FPR#sha256:}" | tr a-f A-F | sed 's/..../&-/g; s/-$//')
+echo "$FPR" | grep -Eq '^([0-9A-F]{4}-){15}[0-9A-F]{4}$' || fail "grouped form: $FPR"
+ok "$B"
+FPR=$FPR_SAVE
+
 # ---- other master key types, signed by OpenSSL ----------------------------
 for alg in "EC -pkeyopt ec_paramgen_curve:P-384" "RSA -pkeyopt rsa_keygen_bits:2048"; do
 	fresh

@@ -210,16 +210,16 @@ static const struct refusal refusals[] = {
 	 "t:3:1: duplicate key 'web'"},
 	{"short identity", DEF_TOML, "[clients]\nweb = \"CA97-8112\"\n",
 	 "t:2:7: the identity of client 'web' is not in the full form (64 hex digits in groups "
-	 "of four joined by '-')"},
+	 "of four joined by '-', or sha256:<64 hex>)"},
 	{"identity without dashes", DEF_TOML,
 	 "[clients]\nweb = \"CA978112CA1BBDCAFAC231B39A23DC4DA786EFF8147C4E72B9807785AFEE48BB\"\n",
 	 "t:2:7: the identity of client 'web' is not in the full form (64 hex digits in groups "
-	 "of four joined by '-')"},
+	 "of four joined by '-', or sha256:<64 hex>)"},
 	{"identity not hex", DEF_TOML,
 	 "[clients]\nweb = \"CA97-8112-CA1B-BDCA-FAC2-31B3-9A23-DC4D-A786-EFF8-147C-4E72-B980-7785-"
 	 "AFEE-48BG\"\n",
 	 "t:2:7: the identity of client 'web' is not in the full form (64 hex digits in groups "
-	 "of four joined by '-')"},
+	 "of four joined by '-', or sha256:<64 hex>)"},
 	{"identity an integer", DEF_TOML, "[clients]\nweb = 5\n",
 	 "t:2:7: the identity of client 'web' must be a string, not integer"},
 	{"empty key", DEF_TOML, CL "[web]\n\"\" = 1\n", "t:4:1: empty key"},
@@ -237,7 +237,7 @@ static const struct refusal refusals[] = {
 	 "t:5:5: nested tables are not allowed (key 'x' of client 'web')"},
 	{"YAML bad identity", DEF_YAML, "clients:\n  web: 7F3A-09C1\n",
 	 "t:2:8: the identity of client 'web' is not in the full form (64 hex digits in groups "
-	 "of four joined by '-')"},
+	 "of four joined by '-', or sha256:<64 hex>)"},
 	{"YAML identity integer", DEF_YAML, "clients:\n  web: 12\n",
 	 "t:2:8: the identity of client 'web' must be a string, not integer"},
 	{"YAML duplicate client", DEF_YAML, YCL "  web: " ID_B "\n", "t:3:3: duplicate key 'web'"},
@@ -380,6 +380,30 @@ static void test_empty_shard_and_no_clients(void)
 		ASSERT_SIZE_EQ(def_client_secrets(definition_client_at(def, 0)).n, 0);
 	}
 	definition_free(def);
+	TEST_DONE();
+
+	TEST_START("[clients] takes both notations of an identity (grouped and sha256:)");
+	{
+		/* ID_A as provision-master prints fingerprints: lower-case, no dashes. */
+		static const char *const texts[][2] = {
+		    {"t.toml", "[clients]\nweb = \"sha256:ca978112ca1bbdcafac231b39a23dc4da786eff8147c4e72"
+		               "b9807785afee48bb\"\n[web]\nx = 1\n"},
+		    {"t.yaml", "clients:\n  web: sha256:ca978112ca1bbdcafac231b39a23dc4da786eff8147c4e"
+		               "72b9807785afee48bb\nweb:\n  x: 1\n"},
+		};
+		uint8_t id[IDENTITY_LEN];
+		size_t i;
+
+		ASSERT_INT_EQ(identity_parse(ID_A, id), 0);
+		for (i = 0; i < 2; i++) {
+			def = NULL;
+			ASSERT_INT_EQ(definition_parse((const uint8_t *)texts[i][1],
+			                               strlen(texts[i][1]), texts[i][0], DEF_AUTO, &def),
+			              0);
+			ASSERT_TRUE(def != NULL && definition_find(def, id) != NULL);
+			definition_free(def);
+		}
+	}
 	TEST_DONE();
 }
 

@@ -6,9 +6,10 @@
  * appliance would, and keeps a hash-chained ceremony log. See
  * docs/ceremony.md for the runbook.
  *
- * Exit codes: 0 success; 1 verification failed or the step was refused
- * (bad input, existing file, broken log); 2 usage error; 3 token or system
- * error.
+ * Exit codes (common/exitcode.h, the table of the five tools): 0 success;
+ * 1 verification failed or the step was refused (bad input, existing file,
+ * not a bundle, broken log); 2 usage error; 3 token or system error (a wrong
+ * PIN included).
  */
 #include <errno.h>
 #include <getopt.h>
@@ -25,8 +26,10 @@
 #include "buf.h"
 #include "bundle.h"
 #include "ceremony.h"
+#include "cli.h"
 #include "encoding.h"
 #include "err.h"
+#include "exitcode.h"
 #include "file.h"
 #include "log.h"
 #include "pkey.h"
@@ -35,10 +38,8 @@
 #include "hsm.h"
 
 #define PROG "provision-master"
-#define PM_EXIT_OK 0
-#define PM_EXIT_FAILED 1
-#define PM_EXIT_USAGE 2
-#define PM_EXIT_SYSTEM 3
+#define PM_EXIT_OK EXIT_OK
+#define PM_EXIT_USAGE EXIT_USAGE
 
 #define PM_NAME_MAX 64
 #define PM_PATH_MAX 4096
@@ -64,6 +65,7 @@ struct pm_opts {
 	const char *trust_anchor, *state, *record;
 	uint64_t min_serial;
 	int update_state, force;
+	int token_failed; /* the failure came from a token step: exit 3 */
 	const char *cmd;
 	int nargs;
 	char **args;
@@ -80,52 +82,53 @@ static const struct subcommand *find_subcommand(const char *name);
 
 /* ---- helpers ------------------------------------------------------------- */
 
-static int exit_code(int r)
-{
-	switch (r) {
-	case 0:
-		return PM_EXIT_OK;
-	case ERR_INVALID_ARG:
-		return PM_EXIT_USAGE;
-	case ERR_SYSTEM:
-	case ERR_ALLOC:
-	case ERR_HSM:
-	case ERR_TPM:
-	case ERR_IO:
-	case ERR_CRYPTO:
-	case ERR_INTERNAL:
-	case ERR_UNSUPPORTED:
-	case ERR_TIMEOUT:
-	case ERR_BUSY:
-		return PM_EXIT_SYSTEM;
-	default:
-		return PM_EXIT_FAILED;
-	}
-}
-
 static int fail(const struct pm_opts *o, int r)
 {
 	fprintf(stderr, "%s %s: %s\n", PROG, o->cmd, err_msg(r));
-	return exit_code(r);
+	return o->token_failed ? exit_code_token(r) : exit_code(r);
 }
 
 static int usage_error(const char *cmd, const char *fmt, ...) PRINTF_LIKE(2, 3);
 static int usage_error(const char *cmd, const char *fmt, ...)
 {
+	char who[80], text[512];
 	va_list ap;
 
-	fprintf(stderr, "%s %s: ", PROG, cmd);
+	snprintf(who, sizeof(who), "%s %s", PROG, cmd);
 	va_start(ap, fmt);
-	vfprintf(stderr, fmt, ap);
+	vsnprintf(text, sizeof(text), fmt, ap);
 	va_end(ap);
-	fprintf(stderr, "\n(see '%s %s --help')\n", PROG, cmd);
-	return PM_EXIT_USAGE;
+	return cli_usage_error(who, "%s", text);
 }
 
 static int join(char *out, const char *dir, const char *name)
 {
 	if ((size_t)snprintf(out, PM_PATH_MAX, "%s/%s", dir, name) >= PM_PATH_MAX)
 		return err_set(ERR_INVALID_ARG, "path too long: %.200s/%.200s", dir, name);
+	return 0;
+}
+
+/*
+ * Every step but init works on a bundle: a directory holding the master
+ * public key that init wrote. Refusing anything else keeps a mistyped
+ * --bundle (or none: the current directory) from having private keys, PIN
+ * files or a token store hashed into a manifest, or keys written into it.
+ */
+static int need_bundle(const struct pm_opts *o)
+{
+	char path[PM_PATH_MAX];
+	struct stat st;
+	int r;
+
+	if ((r = join(path, o->bundle, BUNDLE_MASTER_PUBLIC)) != 0)
+		return r;
+	if (lstat(o->bundle, &st) != 0 || !S_ISDIR(st.st_mode))
+		return err_set(ERR_NOT_FOUND, "%.200s is not a directory: not a bundle", o->bundle);
+	if (lstat(path, &st) != 0 || !S_ISREG(st.st_mode))
+		return err_set(ERR_NOT_FOUND,
+		               "%.200s is not a bundle (no %s there; make one with '%s init', or "
+		               "give --bundle DIR)",
+		               o->bundle, BUNDLE_MASTER_PUBLIC, PROG);
 	return 0;
 }
 
@@ -253,8 +256,9 @@ static int parse_opts(int argc, char **argv, unsigned groups, int min_args, int 
                       struct pm_opts *o)
 {
 	struct option longopts[N_OPTIONS + 1];
+	const char *shortopts = groups & O_BUNDLE ? ":hb:" : ":h";
 	size_t i, n = 0;
-	char *end;
+	char *end, who[80];
 	int c;
 
 	memset(o, 0, sizeof(*o));
@@ -266,8 +270,8 @@ static int parse_opts(int argc, char **argv, unsigned groups, int min_args, int 
 	memset(&longopts[n], 0, sizeof(longopts[n]));
 	optind = 1;
 	opterr = 0;
-	while ((c = getopt_long(argc, argv, groups & O_BUNDLE ? "hb:" : "h", longopts, NULL)) !=
-	       -1) {
+	snprintf(who, sizeof(who), "%s %s", PROG, o->cmd);
+	while ((c = getopt_long(argc, argv, shortopts, longopts, NULL)) != -1) {
 		switch (c) {
 		case OPT_HELP:
 			return print_help(o->cmd);
@@ -317,10 +321,8 @@ static int parse_opts(int argc, char **argv, unsigned groups, int min_args, int 
 		case OPT_RECORD:
 			o->record = optarg;
 			break;
-		case ':':
-			return usage_error(o->cmd, "option %s needs a value", argv[optind - 1]);
 		default:
-			return usage_error(o->cmd, "unknown option %s", argv[optind - 1]);
+			return cli_bad_option(who, argv, optind, optopt, shortopts, longopts);
 		}
 	}
 	o->nargs = argc - optind;
@@ -357,7 +359,7 @@ static int token_open(const struct pm_opts *o, unsigned need, struct hsm **h)
 }
 
 /* Generate a key pair in the token; *pub gets its public key. */
-static int token_generate(const struct pm_opts *o, const char *label, unsigned usage, unsigned need,
+static int token_generate(struct pm_opts *o, const char *label, unsigned usage, unsigned need,
                           EVP_PKEY **pub)
 {
 	struct hsm *h = NULL;
@@ -370,6 +372,7 @@ static int token_generate(const struct pm_opts *o, const char *label, unsigned u
 	    (r = hsm_key_public(k, pub)) != 0)
 		goto out;
 out:
+	o->token_failed = r != 0;
 	hsm_key_free(k);
 	hsm_close(h);
 	return r;
@@ -385,14 +388,15 @@ struct token_signer {
 	struct hsm_key *k;
 };
 
-static int signer_open(const struct pm_opts *o, struct token_signer *s)
+static int signer_open(struct pm_opts *o, struct token_signer *s)
 {
 	int r;
 
 	memset(s, 0, sizeof(*s));
-	if ((r = token_open(o, HSM_NEED_SIGN, &s->h)) != 0)
-		return r;
-	return hsm_key_open(s->h, o->label, &s->k);
+	if ((r = token_open(o, HSM_NEED_SIGN, &s->h)) == 0)
+		r = hsm_key_open(s->h, o->label, &s->k);
+	o->token_failed = r != 0;
+	return r;
 }
 
 static void signer_close(struct token_signer *s)
@@ -529,7 +533,8 @@ static int server_key_main(int argc, char **argv)
 		return usage_error(o.cmd, "NAME must be 1 to %d of [A-Za-z0-9._-]", PM_NAME_MAX);
 	if (o.label == NULL)
 		o.label = name;
-	if ((r = log_ready(&o)) != 0 || (r = key_exists(&o, name)) != 0 ||
+	if ((r = need_bundle(&o)) != 0 || (r = log_ready(&o)) != 0 ||
+	    (r = key_exists(&o, name)) != 0 ||
 	    (r = token_generate(&o, o.label, HSM_USAGE_DERIVE, HSM_NEED_ECDH | HSM_NEED_KEYGEN,
 	                        &pub)) != 0)
 		goto out;
@@ -569,7 +574,7 @@ static int add_key_main(int argc, char **argv)
 	name = o.args[0];
 	if (!name_ok(name))
 		return usage_error(o.cmd, "NAME must be 1 to %d of [A-Za-z0-9._-]", PM_NAME_MAX);
-	if ((r = log_ready(&o)) != 0)
+	if ((r = need_bundle(&o)) != 0 || (r = log_ready(&o)) != 0)
 		goto out;
 	if ((r = pkey_load_public(o.args[1], &pub)) != 0) {
 		/* Not a public key PEM is bad input, not a failure of this machine. */
@@ -587,7 +592,16 @@ static int add_key_main(int argc, char **argv)
 	field_add(fields, "fpr", fpr);
 	if ((r = log_step(&o, "add-key", fields)) != 0)
 		goto out;
-	fprintf(stderr, "registered '%s' as %s\n", name, path);
+	{
+		/* Both notations of the one fingerprint: each is accepted wherever one is read. */
+		uint8_t id[IDENTITY_LEN];
+		char grouped[IDENTITY_TEXT_LEN + 1];
+		if ((r = pkey_identity(pub, id)) != 0)
+			goto out;
+		identity_format(id, grouped);
+		fprintf(stderr, "registered '%s' as %s\nfingerprint %s\n         also %s\n", name,
+		        path, fpr, grouped);
+	}
 	printf("%s\n", fpr);
 out:
 	EVP_PKEY_free(pub);
@@ -604,7 +618,7 @@ static int manifest_main(int argc, char **argv)
 	if ((x = parse_opts(argc, argv, O_BUNDLE | O_NOTE, 0, 0, &o)) >= 0)
 		return x;
 	/* The log line comes first so that the manifest covers it. */
-	if ((r = log_ready(&o)) != 0 || (r = bundle_next_serial(o.bundle, &serial)) != 0)
+	if ((r = need_bundle(&o)) != 0 || (r = log_ready(&o)) != 0 || (r = bundle_next_serial(o.bundle, &serial)) != 0)
 		goto out;
 	snprintf(num, sizeof(num), "%" PRIu64, serial);
 	field_add(fields, "serial", num);
@@ -641,7 +655,7 @@ static int sign_main(int argc, char **argv)
 		return x;
 	if (o.label == NULL)
 		o.label = PM_DEFAULT_MASTER_LABEL;
-	if ((r = join(kpath, o.bundle, BUNDLE_MASTER_PUBLIC)) != 0 ||
+	if ((r = need_bundle(&o)) != 0 || (r = join(kpath, o.bundle, BUNDLE_MASTER_PUBLIC)) != 0 ||
 	    (r = pkey_load_public(kpath, &master)) != 0 || (r = pkey_fingerprint(master, fpr)) != 0)
 		goto out;
 	if ((r = bundle_manifest_read(o.bundle, &m)) != 0)
@@ -720,6 +734,10 @@ static int verify_main(int argc, char **argv)
 		return usage_error(o.cmd, "--trust-anchor sha256:HEX is required");
 	if (o.update_state && o.state == NULL)
 		return usage_error(o.cmd, "--update-state needs --state FILE");
+	/* Files this step writes: refused before any work if they are not regular files. */
+	if ((o.record != NULL && (r = file_check_target(o.record)) != 0) ||
+	    (o.update_state && (r = file_check_target(o.state)) != 0))
+		return fail(&o, r);
 	vo.trust_anchor = o.trust_anchor;
 	vo.min_serial = o.min_serial;
 	vo.state_file = o.state;
@@ -759,9 +777,11 @@ static int log_verify_main(int argc, char **argv)
 
 	if ((x = parse_opts(argc, argv, O_BUNDLE | O_NOTE | O_RECORD, 0, 1, &o)) >= 0)
 		return x;
+	if (o.record != NULL && (r = file_check_target(o.record)) != 0)
+		return fail(&o, r);
 	if (o.nargs == 1)
 		snprintf(path, sizeof(path), "%s", o.args[0]);
-	else if ((r = join(path, o.bundle, CEREMONY_LOG)) != 0)
+	else if ((r = need_bundle(&o)) != 0 || (r = join(path, o.bundle, CEREMONY_LOG)) != 0)
 		return fail(&o, r);
 	r = ceremony_verify(path, &lines, head);
 	hex_encode(head, sizeof(head), hex);
@@ -892,9 +912,11 @@ int main(int argc, char **argv)
 		return PM_EXIT_OK;
 	}
 	if ((sc = find_subcommand(argv[1])) == NULL) {
-		fprintf(stderr, "%s: no subcommand '%.64s'\n", PROG, argv[1]);
-		show_usage(stderr);
-		return PM_EXIT_USAGE;
+		const char *names[N_SUBCOMMANDS];
+		size_t i;
+		for (i = 0; i < N_SUBCOMMANDS; i++)
+			names[i] = subcommands[i].name;
+		return cli_unknown_command(PROG, argv[1], names, N_SUBCOMMANDS);
 	}
 	return sc->fn(argc - 1, argv + 1);
 }

@@ -75,9 +75,13 @@ static void test_args(void)
 	TEST_START("argv: refusals");
 	cfg_init(&c);
 	ASSERT_INT_EQ(parse_args(&c, &a, "--nope", NULL), ERR_INVALID_ARG);
-	ASSERT_TRUE(strstr(err_detail(), "unknown option --nope") != NULL);
+	ASSERT_TRUE(strstr(err_detail(), "unknown option '--nope' (see 'appliance-server --help')") !=
+		    NULL);
+	ASSERT_INT_EQ(parse_args(&c, &a, "--bundel", "b", NULL), ERR_INVALID_ARG);
+	ASSERT_TRUE(strstr(err_detail(), "unknown option '--bundel'; did you mean '--bundle'?") !=
+		    NULL);
 	ASSERT_INT_EQ(parse_args(&c, &a, "--bundle", NULL), ERR_INVALID_ARG);
-	ASSERT_TRUE(strstr(err_detail(), "missing argument") != NULL);
+	ASSERT_TRUE(strstr(err_detail(), "option '--bundle' needs a value") != NULL);
 	ASSERT_INT_EQ(parse_args(&c, &a, "--workers", "12x", NULL), ERR_INVALID_ARG);
 	ASSERT_INT_EQ(parse_args(&c, &a, "--workers", "-1", NULL), ERR_INVALID_ARG);
 	ASSERT_INT_EQ(parse_args(&c, &a, "--workers", "99999999999999999999", NULL), ERR_INVALID_ARG);

@@ -53,6 +53,7 @@
 #define BUNDLE_SIGNATURE "crypto_manifest.json.sig"
 #define BUNDLE_MASTER_PUBLIC "master_signing_public.pem"
 #define BUNDLE_KEYS_DIR "keys"
+#define BUNDLE_COMPANIONS_DIR "companions" /* the only keys that may seal coffer.sealed */
 #define BUNDLE_MANIFEST_VERSION 1
 
 #define BUNDLE_PATH_MAX 1024 /* bytes of one relative path */

@@ -17,6 +17,7 @@
 
 #include "bounds.h"
 #include "buf.h"
+#include "bundle.h"
 #include "definition.h"
 #include "file.h"
 #include "hsm.h"
@@ -287,7 +288,8 @@ static void check_usage(FILE *f)
 		"and number of secrets. Values are never printed.\n");
 }
 
-/* The keys/NAME_public.pem files of a bundle directory. */
+/* The companions/NAME_public.pem files of a bundle directory: the only keys
+ * that may seal (an appliance's or a client's key in keys/ never does). */
 static int load_bundle_keys(const char *bundle, EVP_PKEY **keys, size_t *n, size_t max)
 {
 	char dir[PATH_MAX], path[PATH_MAX];
@@ -295,7 +297,7 @@ static int load_bundle_keys(const char *bundle, EVP_PKEY **keys, size_t *n, size
 	DIR *d;
 	int r = 0;
 
-	snprintf(dir, sizeof(dir), "%s/keys", bundle);
+	snprintf(dir, sizeof(dir), "%s/%s", bundle, BUNDLE_COMPANIONS_DIR);
 	if ((d = opendir(dir)) == NULL)
 		return err_sys("open %s", dir);
 	while ((e = readdir(d)) != NULL) {

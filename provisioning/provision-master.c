@@ -11,6 +11,7 @@
  * not a bundle, broken log); 2 usage error; 3 token or system error (a wrong
  * PIN included).
  */
+#include <dirent.h>
 #include <errno.h>
 #include <getopt.h>
 #include <inttypes.h>
@@ -55,6 +56,7 @@ enum pm_opt {
 	O_FORCE = 1U << 4,
 	O_VERIFY = 1U << 5, /* --trust-anchor, --min-serial, --state, --update-state */
 	O_RECORD = 1U << 6, /* --record FILE */
+	O_COMPANION = 1U << 7, /* --companion */
 };
 
 struct pm_opts {
@@ -64,7 +66,7 @@ struct pm_opts {
 	const char *tcti, *key_blob;
 	const char *trust_anchor, *state, *record;
 	uint64_t min_serial;
-	int update_state, force;
+	int update_state, force, companion;
 	int token_failed; /* the failure came from a token step: exit 3 */
 	const char *cmd;
 	int nargs;
@@ -211,6 +213,7 @@ enum {
 	OPT_STATE,
 	OPT_UPDATE_STATE,
 	OPT_RECORD,
+	OPT_COMPANION,
 };
 
 static const struct {
@@ -232,6 +235,7 @@ static const struct {
     {{"state", required_argument, NULL, OPT_STATE}, O_VERIFY},
     {{"update-state", no_argument, NULL, OPT_UPDATE_STATE}, O_VERIFY},
     {{"record", required_argument, NULL, OPT_RECORD}, O_RECORD},
+    {{"companion", no_argument, NULL, OPT_COMPANION}, O_COMPANION},
 };
 #define N_OPTIONS (sizeof(all_options) / sizeof(all_options[0]))
 
@@ -320,6 +324,9 @@ static int parse_opts(int argc, char **argv, unsigned groups, int min_args, int 
 			break;
 		case OPT_RECORD:
 			o->record = optarg;
+			break;
+		case OPT_COMPANION:
+			o->companion = 1;
 			break;
 		default:
 			return cli_bad_option(who, argv, optind, optopt, shortopts, longopts);
@@ -481,6 +488,50 @@ out:
 }
 
 /* Write keys/NAME_public.pem for pub (new file unless force). */
+/* keys/ for appliance (and client) keys; companions/ for the keys that may seal. */
+static const char *key_dir(const struct pm_opts *o)
+{
+	return o->companion ? BUNDLE_COMPANIONS_DIR : BUNDLE_KEYS_DIR;
+}
+
+/*
+ * Refuse a key that is registered in the other directory already: a
+ * companion must never be an appliance's or a client's key, and the other
+ * way round (a key that may seal must not be one an appliance holds).
+ */
+static int registered_elsewhere(const struct pm_opts *o, EVP_PKEY *pub)
+{
+	const char *other = o->companion ? BUNDLE_KEYS_DIR : BUNDLE_COMPANIONS_DIR;
+	char dir[PM_PATH_MAX], path[PM_PATH_MAX];
+	uint8_t want[IDENTITY_LEN], id[IDENTITY_LEN];
+	struct dirent *e;
+	DIR *d;
+	int r = 0;
+
+	if ((r = pkey_identity(pub, want)) != 0 || (r = join(dir, o->bundle, other)) != 0)
+		return r;
+	if ((d = opendir(dir)) == NULL)
+		return errno == ENOENT ? 0 : err_sys("open %.200s", dir);
+	while (r == 0 && (e = readdir(d)) != NULL) {
+		EVP_PKEY *k = NULL;
+		size_t l = strlen(e->d_name);
+		if (l < 11 || strcmp(e->d_name + l - 11, "_public.pem") != 0 ||
+		    join(path, dir, e->d_name) != 0 || pkey_load_public(path, &k) != 0) {
+			err_clear();
+			continue;
+		}
+		if (pkey_identity(k, id) == 0 && memcmp(id, want, IDENTITY_LEN) == 0)
+			r = err_set(ERR_EXISTS,
+			            "this key is registered as %.200s/%s already; a key that may "
+			            "seal (companions/) must not be an appliance's or a client's "
+			            "(keys/)",
+			            other, e->d_name);
+		EVP_PKEY_free(k);
+	}
+	closedir(d);
+	return r;
+}
+
 static int write_key(const struct pm_opts *o, const char *name, EVP_PKEY *pub, char *path)
 {
 	char dir[PM_PATH_MAX], file[PM_NAME_MAX + 16];
@@ -488,7 +539,9 @@ static int write_key(const struct pm_opts *o, const char *name, EVP_PKEY *pub, c
 	int r;
 
 	snprintf(file, sizeof(file), "%s_public.pem", name);
-	if ((r = join(dir, o->bundle, BUNDLE_KEYS_DIR)) != 0 || (r = join(path, dir, file)) != 0 ||
+	if ((r = registered_elsewhere(o, pub)) != 0)
+		return r;
+	if ((r = join(dir, o->bundle, key_dir(o))) != 0 || (r = join(path, dir, file)) != 0 ||
 	    (r = file_mkdirs(dir, 0755)) != 0)
 		return r;
 	if ((pem = buf_new(PKEY_PEM_MAX)) == NULL)
@@ -507,7 +560,7 @@ static int key_exists(const struct pm_opts *o, const char *name)
 	char path[PM_PATH_MAX];
 	struct stat st;
 
-	if ((size_t)snprintf(path, sizeof(path), "%s/%s/%s_public.pem", o->bundle, BUNDLE_KEYS_DIR,
+	if ((size_t)snprintf(path, sizeof(path), "%s/%s/%s_public.pem", o->bundle, key_dir(o),
 	                     name) >= sizeof(path))
 		return err_set(ERR_INVALID_ARG, "path too long");
 	if (!o->force && lstat(path, &st) == 0)
@@ -569,7 +622,7 @@ static int add_key_main(int argc, char **argv)
 	const char *name;
 	int r, x;
 
-	if ((x = parse_opts(argc, argv, O_BUNDLE | O_NOTE | O_FORCE, 2, 2, &o)) >= 0)
+	if ((x = parse_opts(argc, argv, O_BUNDLE | O_NOTE | O_FORCE | O_COMPANION, 2, 2, &o)) >= 0)
 		return x;
 	name = o.args[0];
 	if (!name_ok(name))
@@ -590,6 +643,7 @@ static int add_key_main(int argc, char **argv)
 		goto out;
 	field_add(fields, "name", name);
 	field_add(fields, "fpr", fpr);
+	field_add(fields, "role", o.companion ? "companion" : "key");
 	if ((r = log_step(&o, "add-key", fields)) != 0)
 		goto out;
 	{
@@ -818,10 +872,12 @@ static const struct subcommand subcommands[] = {
      "NAME (--pkcs11-module PATH [--token URI|LABEL] [--pin-source SRC] [--label LABEL (NAME)]\n"
      "       | --tpm2 TCTI --key-blob FILE) [--force] [--bundle DIR] [--note TEXT]"},
     {"add-key", add_key_main,
-     "Register a public key made elsewhere (appliance, companion).\n"
-     "Register a P-256 public key made elsewhere (another appliance, a companion) as\n"
-     "keys/NAME_public.pem. Refuses to replace an existing key without --force.",
-     "NAME PEM [--force] [--bundle DIR] [--note TEXT]"},
+     "Register a public key made elsewhere (appliance, client, companion).\n"
+     "Register a P-256 public key made elsewhere as keys/NAME_public.pem (another\n"
+     "appliance, or a client's key for the ss cache), or with --companion as\n"
+     "companions/NAME_public.pem: only those keys may seal coffer.sealed. A key is\n"
+     "never both. Refuses to replace an existing key without --force.",
+     "NAME PEM [--companion] [--force] [--bundle DIR] [--note TEXT]"},
     {"manifest", manifest_main,
      "Write crypto_manifest.json for the bundle (serial + 1).\n"
      "Write crypto_manifest.json: every regular file of the bundle with its SHA-256,\n"

@@ -96,7 +96,7 @@ flow_ceremony() {
 	SERVER_PUB=$TMP/appl_public.pem
 	flow_flush
 	status 0 coffer-seal keygen --out "$TMP/companion.pem" --public-out "$TMP/companion_public.pem"
-	status 0 provision-master add-key companion "$TMP/companion_public.pem" --bundle "$B"
+	status 0 provision-master add-key --companion companion "$TMP/companion_public.pem" --bundle "$B"
 }
 
 flow_client() {

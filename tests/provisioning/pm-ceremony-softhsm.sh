@@ -52,7 +52,7 @@ says "already exists"
 
 openssl genpkey -algorithm EC -pkeyopt ec_paramgen_curve:P-256 -out "$TMP/comp.pem" 2>/dev/null
 openssl pkey -in "$TMP/comp.pem" -pubout -out "$TMP/comp_pub.pem"
-status 0 $PM add-key companion "$TMP/comp_pub.pem" --bundle "$B"
+status 0 $PM add-key --companion companion "$TMP/comp_pub.pem" --bundle "$B"
 head -c 2048 /dev/urandom >"$B/coffer.sealed"
 
 status 0 $PM manifest --bundle "$B" --note "first manifest"

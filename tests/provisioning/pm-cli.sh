@@ -88,6 +88,16 @@ cmp -s "$B/keys/companion-a.1_public.pem" "$TMP/k_pub.pem" || fail "PEM not writ
 status 1 $PM add-key --bundle "$B" companion-a.1 "$TMP/k_pub.pem"
 says "already exists"
 status 0 $PM add-key --bundle "$B" --force companion-a.1 "$TMP/k_pub.pem"
+# Companions go to companions/, and a key is never both a companion and a key.
+status 1 $PM add-key --bundle "$B" --companion comp "$TMP/k_pub.pem"
+says "registered as keys/companion-a.1_public.pem already"
+[ ! -e "$B/companions/comp_public.pem" ] || fail "a key in keys/ became a companion"
+openssl genpkey -algorithm EC -pkeyopt ec_paramgen_curve:P-256 -out "$TMP/c.pem" 2>/dev/null
+openssl pkey -in "$TMP/c.pem" -pubout -out "$TMP/c_pub.pem"
+status 0 $PM add-key --bundle "$B" --companion comp "$TMP/c_pub.pem"
+cmp -s "$B/companions/comp_public.pem" "$TMP/c_pub.pem" || fail "companion not in companions/"
+status 1 $PM add-key --bundle "$B" notcomp "$TMP/c_pub.pem"
+says "registered as companions/comp_public.pem already"
 status 1 $PM add-key --bundle "$B" rsa "$TMP/rsa_pub.pem"
 says "not a P-256 public key"
 status 1 $PM add-key --bundle "$B" p384 "$TMP/p384_pub.pem"
@@ -104,7 +114,8 @@ import json, sys
 raw = open(sys.argv[1]).read()
 m = json.loads(raw)
 assert m["version"] == 1 and m["serial"] == 1, m
-assert sorted(m["files"]) == ["ceremony.log", "keys/companion-a.1_public.pem",
+assert sorted(m["files"]) == ["ceremony.log", "companions/comp_public.pem",
+                              "keys/companion-a.1_public.pem",
                               "master_signing_public.pem"], m["files"]
 assert raw == json.dumps(m, sort_keys=True, indent=2) + "\n", "keys not sorted"
 import re

@@ -30,7 +30,8 @@ fi
 coffer-hsm keygen $P11 --token "$T" --label outsider --usage derive \
 	--out "$TMP/outsider_public.pem" 2>/dev/null
 
-coffer-seal keygen --out "$TMP/companion.pem" --public-out "$TMP/bundle/keys/companion_public.pem" >/dev/null
+mkdir -p "$TMP/bundle/companions"
+coffer-seal keygen --out "$TMP/companion.pem" --public-out "$TMP/bundle/companions/companion_public.pem" >/dev/null
 coffer-seal keygen --out "$TMP/rogue.pem" --public-out "$TMP/rogue_public.pem" >/dev/null
 [ "$(stat -c %a "$TMP/companion.pem")" = 600 ] || fail "companion key is not 0600"
 coffer-seal keygen --out "$TMP/companion.pem" 2>/dev/null && expected_fail "keygen overwrote a key"
@@ -97,6 +98,16 @@ coffer-seal seal --companion "$TMP/rogue.pem" --recipient "$TMP/bundle/keys/a_pu
 # shellcheck disable=SC2086
 check --key "$T;object=a" $P11 "$TMP/rogue.sealed" 2>"$TMP/err" && expected_fail "rogue companion accepted"
 grep -q "not in the signed bundle" "$TMP/err" || fail "rogue: $(cat "$TMP/err")"
+# A key registered in keys/ (an appliance's, or a client's kept for the ss
+# cache) is not a companion: only companions/ may seal.
+coffer-seal keygen --out "$TMP/client.pem" --public-out "$TMP/bundle/keys/client_public.pem" >/dev/null
+coffer-seal seal --companion "$TMP/client.pem" --recipient "$TMP/bundle/keys/a_public.pem" \
+	"$TMP/def.toml" -o "$TMP/client.sealed"
+# shellcheck disable=SC2086
+check --key "$T;object=a" $P11 "$TMP/client.sealed" 2>"$TMP/err" &&
+	expected_fail "a client key in keys/ was accepted as a companion"
+grep -q "not in the signed bundle" "$TMP/err" || fail "client as companion: $(cat "$TMP/err")"
+rm "$TMP/bundle/keys/client_public.pem"
 # An appliance key posing as the companion is refused too.
 cp "$TMP/bundle/keys/a_public.pem" "$TMP/a_as_comp.pem"
 

@@ -151,4 +151,61 @@ seal --recipient "$TMP/bundle/keys/a_public.pem" "$TMP/def.yaml" -o "$TMP/y.seal
 # shellcheck disable=SC2086
 check --key "$T;object=a" $P11 "$TMP/y.sealed" > "$TMP/out"
 grep -q "(yaml), 1 clients, 2 secrets" "$TMP/out" || fail "yaml: $(cat "$TMP/out")"
+
+# Lint: names coffer-get cannot or will not put into an environment, and a
+# client without a table, are warnings; --strict makes them errors.
+cat > "$TMP/lint.toml" <<EOT
+[clients]
+web = "$(cat "$TMP/web.id")"
+db = "$(cat "$TMP/db.id")"
+
+[web]
+"db.password" = "x"
+LD_PRELOAD = "/tmp/x.so"
+DB_USER = "app"
+EOT
+seal --recipient "$TMP/bundle/keys/a_public.pem" "$TMP/lint.toml" -o "$TMP/lint.sealed" 2>"$TMP/err"
+grep -q "warning: secret 'db.password' of client 'web' is not a valid environment name" "$TMP/err" ||
+	fail "seal: no lint warning: $(cat "$TMP/err")"
+# shellcheck disable=SC2086
+check --key "$T;object=a" $P11 "$TMP/lint.sealed" > "$TMP/out" 2>"$TMP/err" ||
+	fail "check without --strict failed: $(cat "$TMP/err")"
+for w in "secret 'db.password' of client 'web' is not a valid environment name" \
+	"secret 'LD_PRELOAD' of client 'web' changes how programs load or run" \
+	"client 'db' has no table"; do
+	grep -qF "$w" "$TMP/err" || fail "check: no warning '$w': $(cat "$TMP/err")"
+done
+[ "$(grep -c warning "$TMP/err")" = 3 ] || fail "check: $(grep -c warning "$TMP/err") warnings, expected 3"
+st=0
+# shellcheck disable=SC2086
+check --strict --key "$T;object=a" $P11 "$TMP/lint.sealed" > "$TMP/out" 2>"$TMP/err" || st=$?
+[ "$st" = 1 ] || fail "check --strict with warnings: exit $st, expected 1"
+grep -q "3 warnings" "$TMP/err" || fail "--strict: $(cat "$TMP/err")"
+st=0
+# shellcheck disable=SC2086
+check --strict --key "$T;object=a" $P11 "$TMP/y.sealed" > "$TMP/out" 2>"$TMP/err" || st=$?
+[ "$st" = 0 ] || fail "check --strict of a clean definition: exit $st: $(cat "$TMP/err")"
+
+# Output targets: refused before anything is read or sealed, the node kept.
+mkfifo "$TMP/fifo"
+ln -s "$TMP/one.sealed" "$TMP/link.sealed"
+for t in "$TMP/fifo" "$TMP/link.sealed" "$TMP" "$TMP/no/dir/x.sealed"; do
+	st=0
+	seal --recipient "$TMP/bundle/keys/a_public.pem" "$TMP/def.toml" -o "$t" 2>"$TMP/err" || st=$?
+	[ "$st" = 1 ] || fail "seal -o $t: exit $st, expected 1: $(cat "$TMP/err")"
+done
+[ -p "$TMP/fifo" ] && [ -L "$TMP/link.sealed" ] || fail "seal -o replaced a node"
+st=0
+coffer-seal keygen --out "$TMP/fifo" 2>"$TMP/err" || st=$?
+[ "$st" = 1 ] && grep -q FIFO "$TMP/err" || fail "keygen --out fifo: exit $st: $(cat "$TMP/err")"
+
+# One message style for command-line mistakes.
+st=0
+coffer-seal chek 2>"$TMP/err" || st=$?
+[ "$st" = 2 ] && grep -qF "coffer-seal: unknown command 'chek'; did you mean 'check'?" "$TMP/err" ||
+	fail "unknown command: exit $st: $(cat "$TMP/err")"
+st=0
+coffer-seal seal --recipeint x 2>"$TMP/err" || st=$?
+[ "$st" = 2 ] && grep -qF "coffer-seal seal: unknown option '--recipeint'; did you mean '--recipient'?" "$TMP/err" ||
+	fail "unknown option: exit $st: $(cat "$TMP/err")"
 echo "sealed: all checks passed"

@@ -126,11 +126,11 @@ static const char full_yaml[] = "clients:\n"
 				"  port: 5432\n"
 				"  ratio: !!float 0.75\n"
 				"  tls: True\n"
-				"  off: !!bool false\n"
+				"  'off': !!bool false\n"
 				"  rotated: 2026-11-01T12:00:00Z\n"
 				"  local_dt: !!timestamp 2026-11-01 12:00:00\n"
 				"  day: 2026-11-01\n"
-				"  at: 07:32:00.5\n"
+				"  at: !!timestamp 07:32:00.5\n"
 				"  quoted key: |-\n"
 				"    two\n"
 				"    lines\n"
@@ -233,7 +233,7 @@ static const struct refusal refusals[] = {
 	 "t:4:6: arrays are not allowed (key 'x' of client 'web')"},
 	{"YAML block sequence", DEF_YAML, YCL "web:\n  x:\n    - 1\n",
 	 "t:5:5: arrays are not allowed (key 'x' of client 'web')"},
-	{"YAML nested map", DEF_YAML, YCL "web:\n  x:\n    y: 1\n",
+	{"YAML nested map", DEF_YAML, YCL "web:\n  x:\n    z: 1\n",
 	 "t:5:5: nested tables are not allowed (key 'x' of client 'web')"},
 	{"YAML bad identity", DEF_YAML, "clients:\n  web: 7F3A-09C1\n",
 	 "t:2:8: the identity of client 'web' is not in the full form (64 hex digits in groups "
@@ -249,8 +249,8 @@ static const struct refusal refusals[] = {
 	 "t:3:1: 'x' is not in a client's table (only tables at the top level)"},
 	{"YAML clients a sequence", DEF_YAML, "clients: [a]\n",
 	 "t:1:10: [clients] must be a table, not array"},
-	{"YAML alias", DEF_YAML, YCL "web:\n  x: &a s\n  y: *a\n", "t:4:6: anchors are not allowed"},
-	{"YAML alias only", DEF_YAML, YCL "web:\n  y: *a\n", "t:4:6: aliases are not allowed"},
+	{"YAML alias", DEF_YAML, YCL "web:\n  x: &a s\n  z: *a\n", "t:4:6: anchors are not allowed"},
+	{"YAML alias only", DEF_YAML, YCL "web:\n  z: *a\n", "t:4:6: aliases are not allowed"},
 	{"YAML null", DEF_YAML, YCL "web:\n  x:\n", "t:4:5: null values are not allowed"},
 	{"YAML empty key", DEF_YAML, YCL "web:\n  '': 1\n", "t:4:3: empty key"},
 	{"YAML top level sequence", DEF_YAML, "- 1\n", "t:1:1: the top level must be a mapping"},

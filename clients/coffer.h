@@ -6,8 +6,8 @@
  * libcoffer: fetch this host's secrets from Coffer appliances.
  *
  *	struct coffer_config *cfg = coffer_config_new();
- *	coffer_config_add_server(cfg, "coffer1.example:7700", NULL);
- *	coffer_config_add_server(cfg, "[2001:db8::2]:7700", NULL);
+ *	coffer_config_add_server(cfg, "coffer1.example:9187", NULL);
+ *	coffer_config_add_server(cfg, "[2001:db8::2]:9187", NULL);
  *	coffer_config_set_server_key_file(cfg, "/etc/coffer/server.pem");
  *	coffer_config_set_key_file(cfg, "/etc/coffer/client.pem");
  *	struct coffer_client *c;

@@ -35,7 +35,7 @@ printf 'nameserver %s\noptions timeout:30 attempts:3\n' "$NS" > "$TMP/resolv.con
 start=$(date +%s%N)
 st=0
 timeout 60 unshare -m sh -c 'mount --bind "$1" /etc/resolv.conf && shift && exec "$@"' sh \
-	"$TMP/resolv.conf" coffer-get --server slow.coffer-test.example:7700 \
+	"$TMP/resolv.conf" coffer-get --server slow.coffer-test.example:9187 \
 	--server-key "$TMP/server_pub.pem" --key "$TMP/client.pem" --timeout 1 \
 	> "$TMP/out" 2> "$TMP/err" || st=$?
 ms=$(( ($(date +%s%N) - start) / 1000000 ))

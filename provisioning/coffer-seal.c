@@ -152,6 +152,12 @@ static int keygen_main(int argc, char **argv)
 		goto out;
 	}
 	identity_format(id, idt);
+	{
+		/* Both notations on stderr; stdout keeps the one value for scripts. */
+		char hex[2 * IDENTITY_LEN + 1];
+		hex_encode(id, IDENTITY_LEN, hex);
+		fprintf(stderr, "coffer-seal: identity %s, also written sha256:%s\n", idt, hex);
+	}
 	printf("%s\n", idt);
 	rc = EXIT_OK;
 out:

@@ -84,5 +84,10 @@ expect_exit 1 coffer-get keygen --out "$TMP/client.pem"
 openssl pkey -in "$TMP/client.pem" -pubout -out "$TMP/client_pub.pem"
 [ "$(coffer-get id --public "$TMP/client_pub.pem")" = "$CLIENT_ID" ] || fail "id --public"
 echo "$CLIENT_ID" | grep -Eq '^([0-9A-F]{4}-){15}[0-9A-F]{4}$' || fail "identity form: $CLIENT_ID"
+# keygen shows both notations (stderr), the grouped one alone on stdout for scripts.
+coffer-get keygen --out "$TMP/k2.pem" >"$TMP/k2.id" 2>"$TMP/k2.err"
+[ "$(wc -l <"$TMP/k2.id")" = 1 ] || fail "keygen stdout: $(cat "$TMP/k2.id")"
+grep -qF "sha256:$(tr -d '-' <"$TMP/k2.id" | tr A-F a-f)" "$TMP/k2.err" ||
+	fail "keygen does not show the sha256: notation: $(cat "$TMP/k2.err")"
 must_not_leak
 echo ok

@@ -36,7 +36,11 @@ coffer-seal keygen --out "$TMP/rogue.pem" --public-out "$TMP/rogue_public.pem" >
 [ "$(stat -c %a "$TMP/companion.pem")" = 600 ] || fail "companion key is not 0600"
 coffer-seal keygen --out "$TMP/companion.pem" 2>/dev/null && expected_fail "keygen overwrote a key"
 
-coffer-seal keygen --out "$TMP/web.pem" >"$TMP/web.id"
+coffer-seal keygen --out "$TMP/web.pem" >"$TMP/web.id" 2>"$TMP/web.err"
+# Both notations of the identity: grouped on stdout, both on stderr.
+hex=$(tr -d '-' < "$TMP/web.id" | tr A-F a-f)
+grep -qF "sha256:$hex" "$TMP/web.err" && grep -qF "$(cat "$TMP/web.id")" "$TMP/web.err" ||
+	fail "keygen does not show both notations: $(cat "$TMP/web.err")"
 coffer-seal keygen --out "$TMP/db.pem" >"$TMP/db.id"
 [ "$(coffer-seal id "$TMP/web.pem")" = "$(cat "$TMP/web.id")" ] || fail "id differs from keygen"
 cat > "$TMP/def.toml" <<EOT

@@ -643,7 +643,8 @@ static int add_key_main(int argc, char **argv)
 		goto out;
 	field_add(fields, "name", name);
 	field_add(fields, "fpr", fpr);
-	field_add(fields, "role", o.companion ? "companion" : "key");
+	if (o.companion)
+		field_add(fields, "role", "companion");
 	if ((r = log_step(&o, "add-key", fields)) != 0)
 		goto out;
 	{

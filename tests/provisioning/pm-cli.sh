@@ -151,6 +151,21 @@ status 1 $PM manifest --bundle "$B"
 says "existing"
 status 1 $PM manifest --bundle "$TMP/no-such-dir"
 
+# ---- files written outside the bundle: refused before any work if not regular ---------
+mkfifo "$TMP/rec.fifo"
+mkdir "$TMP/rec.dir"
+ln -s "$TMP/elsewhere.log" "$TMP/rec.link"
+for t in rec.fifo rec.dir rec.link; do
+	status 1 $PM log-verify --bundle "$B" --record "$TMP/$t"
+	says "not a regular file"
+done
+[ ! -e "$TMP/elsewhere.log" ] || fail "--record wrote through a symlink"
+status 1 $PM verify --bundle "$B" --trust-anchor "sha256:$(printf '%064d' 0)" --record "$TMP/no/dir/x.log"
+says "no directory"
+status 1 $PM verify --bundle "$B" --trust-anchor "sha256:$(printf '%064d' 0)" \
+	--state "$TMP/rec.link" --update-state
+says "symbolic link"
+
 # ---- sign refuses before it touches the token ---------------------------------------
 rm "$B/crypto_manifest.json"
 status 1 $PM sign --bundle "$B" --pkcs11-module /nonexistent.so

@@ -203,6 +203,14 @@ st=0
 coffer-seal keygen --out "$TMP/fifo" 2>"$TMP/err" || st=$?
 [ "$st" = 1 ] && grep -q FIFO "$TMP/err" || fail "keygen --out fifo: exit $st: $(cat "$TMP/err")"
 
+# A companion key file others can read is a key-file error: exit 3, nothing written.
+cp "$TMP/companion.pem" "$TMP/loose.pem"
+chmod 644 "$TMP/loose.pem"
+st=0
+coffer-seal seal --companion "$TMP/loose.pem" --recipient "$TMP/bundle/keys/a_public.pem" \
+	"$TMP/def.toml" -o "$TMP/loose.sealed" 2>"$TMP/err" || st=$?
+[ "$st" = 3 ] && [ ! -e "$TMP/loose.sealed" ] || fail "loose companion key: exit $st: $(cat "$TMP/err")"
+
 # One message style for command-line mistakes.
 st=0
 coffer-seal chek 2>"$TMP/err" || st=$?

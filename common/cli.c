@@ -100,20 +100,20 @@ static const char *known_option(int opt, const char *shortopts, const struct opt
 	return NULL;
 }
 
-int cli_bad_option(const char *who, char *const *argv, int optind, int optopt,
+int cli_bad_option(const char *who, char *const *argv, int next, int opt,
                    const char *shortopts, const struct option *longopts)
 {
 	char safe[CLI_WORD_MAX * 4 + 8], shortname[3];
-	const char *typed = optind > 0 ? argv[optind - 1] : "", *name, *hint;
+	const char *typed = next > 0 ? argv[next - 1] : "", *name, *hint;
 
 	log_untrusted(safe, sizeof(safe), typed != NULL ? typed : "", CLI_WORD_MAX);
-	if (optopt != 0 && (name = known_option(optopt, shortopts, longopts, shortname)) != NULL) {
+	if (opt != 0 && (name = known_option(opt, shortopts, longopts, shortname)) != NULL) {
 		fprintf(stderr, "%s: option '%s%s' needs a value (see '%s --help')\n", who,
 		        name[0] == '-' ? "" : "--", name, who);
 		return EXIT_USAGE;
 	}
-	if (optopt != 0) {
-		snprintf(safe, sizeof(safe), "-%c", optopt > 32 && optopt < 127 ? optopt : '?');
+	if (opt != 0) {
+		snprintf(safe, sizeof(safe), "-%c", opt > 32 && opt < 127 ? opt : '?');
 		hint = NULL;
 	} else {
 		hint = cli_suggest_option(typed != NULL ? typed : "", longopts);

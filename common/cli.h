@@ -33,11 +33,12 @@ const char *cli_suggest_option(const char *word, const struct option *longopts);
 /*
  * Print the message for a getopt_long() error (it returned '?' or ':' with
  * opterr = 0) to stderr: an unknown option with a suggestion, or an option
- * that needs a value. who is "prog" or "prog command"; argv and optind are
- * those getopt_long() used; shortopts and longopts its tables. Returns
- * EXIT_USAGE so a caller can write `return cli_bad_option(...)`.
+ * that needs a value. who is "prog" or "prog command"; argv is what
+ * getopt_long() read, next and opt its optind and optopt after the error;
+ * shortopts and longopts its tables. Returns EXIT_USAGE so a caller can
+ * write `return cli_bad_option(...)`.
  */
-int cli_bad_option(const char *who, char *const *argv, int optind, int optopt,
+int cli_bad_option(const char *who, char *const *argv, int next, int opt,
                    const char *shortopts, const struct option *longopts);
 
 /* "prog: unknown command 'word'[; did you mean 'x'?] (see 'prog --help')". EXIT_USAGE. */

@@ -12,6 +12,7 @@
 #include <stdint.h>
 #include <sys/socket.h>
 
+#include "bounds.h"
 #include "encoding.h"
 #include "err.h"
 
@@ -26,6 +27,13 @@
 #define CFG_DEFAULT_RATE 20                 /* handshakes per second per source address */
 #define CFG_DEFAULT_BURST 40                /* bucket size per source address */
 #define CFG_DEFAULT_GRACE 10                /* seconds to finish in-flight work at exit */
+#define CFG_DEFAULT_PER_SOURCE 0            /* connections per source: 0 is 32, or a quarter
+					     * of --max-connections if that is less */
+#define CFG_DEFAULT_STARTUPS_START 128      /* unauthenticated connections: drops begin */
+#define CFG_DEFAULT_STARTUPS_RATE 30        /* ... with this probability, percent */
+#define CFG_DEFAULT_STARTUPS_FULL 512       /* ... and every new one is dropped from here */
+#define CFG_DEFAULT_SESSION_TIMEOUT 30      /* seconds from Link to the end of a conversation */
+#define CFG_DEFAULT_TOKEN_BUDGET 2000       /* token operations per second, all sources */
 #define CFG_MAX_WORKERS 256
 #define CFG_MAX_SECONDS 86400
 #define CFG_MAX_LABEL 64                  /* token:LABEL of --trust-anchor */
@@ -52,9 +60,12 @@ struct cfg {
 	char *key_blob; /* TPM key blob */
 	/* bundle and state */
 	char *bundle;
-	char *trust_anchor; /* "sha256:<64 hex>" or "token:LABEL" as given */
-	uint8_t anchor[32]; /* decoded (sha256: form only) */
+	/* "sha256:<64 hex>", the grouped notation, or "token:LABEL", as given */
+	char *trust_anchors[LIMIT_ANCHORS];
+	size_t n_trust_anchors;
+	unsigned threshold;     /* distinct anchors whose signatures the bundle needs (1) */
 	char *state_file;
+	char *rollback_counter; /* "tpm2:TCTI": the TPM NV counter beside the state file */
 	/* network */
 	struct cfg_listen listen[CFG_MAX_LISTEN];
 	size_t n_listen;
@@ -67,6 +78,10 @@ struct cfg {
 	unsigned rate;
 	unsigned burst;
 	unsigned grace;
+	unsigned max_per_source;
+	unsigned startups[3]; /* --max-startups START:RATE:FULL */
+	unsigned session_timeout;
+	unsigned token_budget; /* 0: no budget */
 	int cache_ss;
 	/* audit, logging, process */
 	char *audit_log; /* NULL: stderr */
@@ -106,7 +121,9 @@ int cfg_parse_yaml(struct cfg *c, const uint8_t *text, size_t len, const char *n
 		   const uint64_t *locked) WARN_UNUSED;
 
 /* Cross-option checks: one backend (--token and token: anchors need PKCS#11,
- * --pin-source is refused with --tpm2), bundle, trust anchor, listen (unless --check). */
+ * --pin-source is refused with --tpm2), bundle, trust anchors (distinct, at
+ * least --threshold of them), --rollback-counter tpm2:TCTI, listen (unless
+ * --check). */
 int cfg_validate(const struct cfg *c) WARN_UNUSED;
 
 /* Parse "127.0.0.1:9187", "[::1]:9187" (numeric hosts only). ERR_INVALID_ARG. */

@@ -127,12 +127,14 @@ int main(void)
 	c.idle_timeout = 1;
 	c.handshake_timeout = 2;
 	c.max_connections = 80;
+	c.max_per_source = 1000; /* the global cap is tested here; every client is 127.0.0.1 */
 	c.rate = 1;
 	c.burst = 90;
 	c.workers = 2;
 	c.grace = 2;
 	c.bundle = strdup("/nonexistent");
-	c.trust_anchor = strdup("sha256:0000000000000000000000000000000000000000000000000000000000000000");
+	c.trust_anchors[c.n_trust_anchors++] =
+	    strdup("sha256:0000000000000000000000000000000000000000000000000000000000000000");
 	c.state_file = strdup("/nonexistent/state");
 	i = mkstemp(audit_path);
 	close(i);

@@ -20,6 +20,7 @@
 
 #include "audit.h"
 #include "cfg.h"
+#include "exitcode.h"
 #include "pkey.h"
 #include "log.h"
 #include "privdrop.h"
@@ -27,8 +28,6 @@
 #include "server.h"
 #include "state.h"
 #include "token.h"
-
-#define EXIT_USAGE 2
 
 /* SIGHUP: the new state as always, then a checkpoint, whatever the load gave. */
 struct reload_ctx {
@@ -77,10 +76,12 @@ static int audit_start(struct audit *audit, struct token *akey, const struct cfg
 	return 0;
 }
 
+/* Exit statuses are the five tools' table (common/exitcode.h): 1 a check
+ * refused, 2 usage, 3 token or system. */
 static int die(int r, const char *what)
 {
 	log_error("%s: %s", what, err_msg(r));
-	return EXIT_FAILURE;
+	return exit_code(r);
 }
 
 /* Cheap checks before the token is touched, so the common mistakes get a clear
@@ -91,7 +92,8 @@ static int precheck(const struct cfg *c)
 	size_t i;
 
 	if (stat(c->bundle, &st) != 0)
-		return err_sys("bundle %s", c->bundle);
+		return errno == ENOENT ? err_set(ERR_NOT_FOUND, "bundle %s: no such directory", c->bundle)
+				       : err_sys("bundle %s", c->bundle);
 	if (!S_ISDIR(st.st_mode))
 		return err_set(ERR_FORMAT, "bundle %s: not a directory", c->bundle);
 	if (c->pkcs11_module != NULL && access(c->pkcs11_module, R_OK) != 0)
@@ -224,7 +226,8 @@ int main(int argc, char **argv)
 		goto out;
 	}
 	if ((r = token_open(&cfg, &tok)) != 0) {
-		rc = die(r, "start-up check 'token'");
+		(void)die(r, "start-up check 'token'");
+		rc = exit_code_token(r);
 		goto out;
 	}
 	log_info("token: %s", token_describe(tok));
@@ -232,7 +235,8 @@ int main(int argc, char **argv)
 		log_info("appliance key %zu of %zu: %s", k + 1, token_count(tok),
 			 token_fingerprint(tok, k));
 	if (cfg.audit_key != NULL && (r = token_open_audit(&cfg, &akey)) != 0) {
-		rc = die(r, "start-up check 'audit key'");
+		(void)die(r, "start-up check 'audit key'");
+		rc = exit_code_token(r);
 		goto out;
 	}
 	state_dir(&cfg, dir, sizeof(dir));

@@ -519,7 +519,23 @@ struct collector {
 	struct buf *items; /* struct pending records */
 	struct buf *pool;
 	size_t n;
+	const char *const *names; /* asked for (n_names > 0), or all */
+	size_t n_names;
 };
+
+/* Was this name asked for? Always, when all were. */
+static int asked_for(const struct collector *col, const struct secret *s)
+{
+	size_t i;
+
+	if (col->n_names == 0)
+		return 1;
+	for (i = 0; i < col->n_names; i++)
+		if (strlen(col->names[i]) == s->key_len &&
+		    memcmp(col->names[i], s->key, s->key_len) == 0)
+			return 1;
+	return 0;
+}
 
 static int text_type(enum secret_type t)
 {
@@ -548,6 +564,15 @@ static int collect(void *ctx, const struct secret *items, size_t n)
 		const struct secret *s = &items[i];
 		if (col->n >= COFFER_MAX_ITEMS)
 			return err_set(ERR_TOO_LARGE, "more than %d secrets", COFFER_MAX_ITEMS);
+		if (!asked_for(col, s)) {
+			/* Least privilege: a name not asked for must not reach the output or a
+			 * child. */
+			char tmp[300];
+			return err_set(ERR_PROTOCOL,
+			               "the server answered '%s', which was not asked for",
+			               log_untrusted(tmp, sizeof(tmp), s->key,
+			                             s->key_len < 100 ? s->key_len : 100));
+		}
 		memset(&pd, 0, sizeof(pd));
 		pd.type = s->type;
 		if ((r = pool_add(col->pool, s->key, s->key_len, &pd.key_off)) != 0)
@@ -657,20 +682,21 @@ static void append_msg(char *acc, size_t cap, const char *addr, int st, const ch
 /*
  * One server, on the connected fd (closed here): its preferred pin first;
  * if the server cannot open that Hello and it has a second pin, that one
- * on a new connection, within the same deadline.
+ * on a new connection, within the same deadline. *replayed: the last
+ * attempt was refused as a replayed Hello.
  */
 static int fetch_pinned(struct coffer_client *c, struct server *s, int fd, const char *const *names,
-                        size_t n_names, uint64_t deadline, struct collector *col)
+                        size_t n_names, uint64_t deadline, struct collector *col, int *replayed)
 {
 	struct fetch_params sp;
 	size_t t, pin;
-	int st = COFFER_E_NETWORK, refused;
+	int st = COFFER_E_NETWORK;
 
+	*replayed = 0;
 	for (t = 0; t < s->n_points; t++) {
 		pin = (s->pref + t) % s->n_points;
 		if (t > 0 && net_connect(s->addr, deadline, &fd) != 0)
 			return COFFER_E_NETWORK;
-		refused = 0;
 		memset(&sp, 0, sizeof(sp));
 		sp.fd = fd;
 		sp.key = c->key;
@@ -678,13 +704,13 @@ static int fetch_pinned(struct coffer_client *c, struct server *s, int fd, const
 		sp.names = names;
 		sp.n_names = n_names;
 		sp.deadline = deadline;
-		sp.hello_refused = &refused;
 		st = fetch_run(&sp, collect, col);
 		close(fd);
+		*replayed = sp.replayed;
 		if (st == COFFER_OK)
 			s->pref = pin;
 		/* Only "I cannot open this Hello" says the other pin may help. */
-		if (!refused)
+		if (!sp.hello_refused)
 			break;
 	}
 	return st;
@@ -695,7 +721,7 @@ int coffer_fetch(struct coffer_client *c, const char *const *names, size_t n_nam
 {
 	struct collector col = {0};
 	char acc[COFFER_MSG_MAX] = "";
-	int worst = 0, st = COFFER_E_NETWORK, r, fd;
+	int worst = 0, st = COFFER_E_NETWORK, r, fd, retried = 0, replayed;
 	size_t i;
 
 	if (out == NULL)
@@ -710,10 +736,13 @@ int coffer_fetch(struct coffer_client *c, const char *const *names, size_t n_nam
 			            "secret name %zu is empty or longer than %d bytes", i + 1,
 			            LIMIT_KEY_NAME);
 	}
+	col.names = names;
+	col.n_names = n_names;
 	for (i = 0; i < c->n_servers; i++) {
 		struct server *s = &c->servers[i];
 		uint64_t deadline = net_now_ms() + c->timeout_ms;
 
+	again:
 		err_clear();
 		buf_free(col.items);
 		buf_free(col.pool);
@@ -729,10 +758,19 @@ int coffer_fetch(struct coffer_client *c, const char *const *names, size_t n_nam
 				worst = st;
 			continue;
 		}
-		st = fetch_pinned(c, s, fd, names, n_names, deadline, &col);
+		st = fetch_pinned(c, s, fd, names, n_names, deadline, &col, &replayed);
 		if (st == COFFER_OK) {
 			st = finish(&col, s->addr, out);
 			goto out;
+		}
+		if (st == COFFER_E_SERVER && replayed && !retried) {
+			/*
+			 * Two fetches with one key at once: the server kept the newer
+			 * Hello and refused ours. A fresh Hello (a newer timestamp) on
+			 * a new connection, once, within this server's deadline.
+			 */
+			retried = 1;
+			goto again;
 		}
 		append_msg(acc, sizeof(acc), s->addr, st, err_detail());
 		if (st == COFFER_E_UNKNOWN_CLIENT || st == COFFER_E_NOT_FOUND ||

@@ -12,7 +12,8 @@
 #                         $PORT with the token; sets SRV_PID (tracked)
 #   APPL_KEY              the --key option appl_args gives (default: the
 #                         token's key "server"); empty: the test gives its own
-#   appl_refuse PATTERN ARGS...  the server must exit 1 naming PATTERN, and
+#   appl_refuse PATTERN ARGS...  the server must exit $APPL_EXIT (default 1:
+#                                a check refused; 3: token or system) naming PATTERN, and
 #                         nothing may listen on $PORT
 
 SRV=${APPLIANCE_SERVER:-appliance-server}
@@ -93,7 +94,7 @@ appl_refuse() {
 	st=0
 	# shellcheck disable=SC2046
 	"$SRV" $(appl_args) "$@" >"$TMP/out" 2>"$TMP/err" || st=$?
-	[ "$st" = 1 ] || { cat "$TMP/err" >&2; fail "exit $st, expected 1 for: $*"; }
+	[ "$st" = "${APPL_EXIT:-1}" ] || { cat "$TMP/err" >&2; fail "exit $st, expected ${APPL_EXIT:-1} for: $*"; }
 	grep -q -- "$pattern" "$TMP/err" || { cat "$TMP/err" >&2; fail "no '$pattern' for: $*"; }
 	appl_port_closed
 }

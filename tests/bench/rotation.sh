@@ -50,7 +50,7 @@ for k in old new; do
 		fail "server-key $k"
 done
 coffer-seal keygen --out "$TMP/companion.pem" --public-out "$TMP/companion_public.pem" >/dev/null
-provision-master add-key companion "$TMP/companion_public.pem" --bundle "$bd" >/dev/null 2>&1 ||
+provision-master add-key --companion companion "$TMP/companion_public.pem" --bundle "$bd" >/dev/null 2>&1 ||
 	fail "add-key"
 mkdir -p "$TMP/keys"
 {

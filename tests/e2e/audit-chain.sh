@@ -38,8 +38,8 @@ verify() {
 		${2:+--audit-public "$2"} >"$TMP/out" 2>"$TMP/err" || st=$?
 }
 
-# A wrong audit key is refused at start-up, by --check too.
-status 1 appliance-server $SRV_KEY_ARGS --bundle "$B" --trust-anchor "$ANCHOR" --check \
+# A wrong audit key is refused at start-up, by --check too (exit 3: a token step).
+status 3 appliance-server $SRV_KEY_ARGS --bundle "$B" --trust-anchor "$ANCHOR" --check \
 	--state-file "$TMP/state/serial" --audit-key "pkcs11:token=audit;object=nosuchkey" \
 	--audit-pin-source "file:$AUDIT_PIN"
 says "start-up check 'audit key'"
@@ -56,7 +56,7 @@ done
 flow_get worker --get queue_token
 [ "$GOT_RC" = 0 ] || fail "worker: exit $GOT_RC: $(cat "$TMP/got.err")"
 flow_get stranger
-[ "$GOT_RC" = 4 ] || fail "stranger: exit $GOT_RC"
+[ "$GOT_RC" = 6 ] || fail "stranger: exit $GOT_RC"
 # A reload writes a checkpoint (the bundle is unchanged: the reload succeeds).
 kill -HUP "$SRV_PID"
 for _i in $(seq 100); do

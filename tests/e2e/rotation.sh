@@ -113,9 +113,9 @@ get web "[[$NEW_PUB, $OLD_PUB]]"
 [ "$(audit_keys web | tail -n 1)" = "$OLD_FPR" ] || fail "the fallback did not reach the old key"
 grep -q '"result":"error","reason":"handshake failed"' "$LOG" ||
 	fail "the refused Hello for the new key left no record"
-# A pin it does not serve at all still fails, after trying both (exit 3).
+# A pin it does not serve at all still fails, after trying both (exit 5).
 get web "[[$NEW_PUB, $NEW_PUB]]"
-[ "$GOT_RC" = 3 ] || fail "two pins the server lacks: exit $GOT_RC"
+[ "$GOT_RC" = 5 ] || fail "two pins the server lacks: exit $GOT_RC (want 5, server authentication)"
 flow_stop
 
 # 5. Drop the old key: reseal to the new one only, serve it alone.
@@ -132,14 +132,14 @@ PORT=$(random_port)
 # shellcheck disable=SC2086
 flow_start $NEW
 get web "$OLD_PUB"
-[ "$GOT_RC" = 3 ] || fail "a client still pinned to the dropped key: exit $GOT_RC (want 3)"
+[ "$GOT_RC" = 5 ] || fail "a client still pinned to the dropped key: exit $GOT_RC (want 5)"
 get web "$NEW_PUB"
 [ "$GOT_RC" = 0 ] || fail "web on the new key alone: exit $GOT_RC"
 flow_stop
 
-# The same key twice is refused.
+# The same key twice is refused: a usage error (exit 2).
 # shellcheck disable=SC2086
-status 1 appliance-server $BASE $NEW $NEW --bundle "$B" --trust-anchor "$ANCHOR" --check \
+status 2 appliance-server $BASE $NEW $NEW --bundle "$B" --trust-anchor "$ANCHOR" --check \
 	--state-file "$TMP/state/serial"
 says "is the same key as"
 echo "rotation: ok"

@@ -15,6 +15,7 @@
 #include "bounds.h"
 #include "buf.h"
 #include "file.h"
+#include "listenfds.h"
 #include "log.h"
 
 enum opt_type {
@@ -45,7 +46,7 @@ static const struct opt opts[] = {
 	 "PKCS#11 token (default: the URI's token attributes, else the only token)"},
 	{"key", T_STR, OFF(key), 0, 0, "URI|LABEL", "the appliance key (PKCS#11 URI or label)"},
 	{"pin-source", T_STR, OFF(pin_source), 0, 0, "SRC",
-	 "token PIN: file:PATH, env:NAME, prompt, tpm2-sealed:PATH"},
+	 "token PIN: file:PATH, env:NAME, credential:NAME, prompt, tpm2-sealed:PATH"},
 	{"tpm2", T_STR, OFF(tpm2), 0, 0, "TCTI", "use the TPM 2.0 backend at TCTI"},
 	{"key-blob", T_STR, OFF(key_blob), 0, 0, "FILE", "TPM key blob of the appliance key"},
 	{"bundle", T_STR, OFF(bundle), 0, 0, "DIR", "the signed bundle directory"},
@@ -54,7 +55,7 @@ static const struct opt opts[] = {
 	{"state-file", T_STR, OFF(state_file), 0, 0, "FILE",
 	 "last accepted manifest serial (default " CFG_DEFAULT_STATE_FILE ")"},
 	{"listen", T_LISTEN, OFF(listen), 0, 0, "ADDR:PORT",
-	 "listen address, repeatable (127.0.0.1:9187, [::1]:9187)"},
+	 "listen address, repeatable (127.0.0.1:9187, [::1]:9187); none: systemd's sockets"},
 	{"workers", T_UINT, OFF(workers), 0, CFG_MAX_WORKERS, "N",
 	 "token worker threads (default: number of CPUs)"},
 	{"max-connections", T_UINT, OFF(max_connections), 1, 1000000, "N",
@@ -427,9 +428,10 @@ void cfg_usage(void *fp)
 
 	fprintf(f, "usage: appliance-server --pkcs11-module PATH --key URI --pin-source SRC\n"
 		   "                        --bundle DIR --trust-anchor sha256:HEX|token:LABEL\n"
-		   "                        --listen ADDR:PORT [options]\n"
+		   "                        [--listen ADDR:PORT] [options]\n"
 		   "       appliance-server --tpm2 TCTI --key-blob FILE --bundle DIR ... [options]\n"
-		   "       appliance-server --config FILE [options]   (flags win over the file)\n\n");
+		   "       appliance-server --config FILE [options]   (flags win over the file)\n"
+		   "Without --listen, the listening sockets come from systemd (appliance-server.socket).\n\n");
 	for (i = 0; i < N_OPTS; i++) {
 		char left[64];
 		snprintf(left, sizeof(left), "--%s%s%s", opts[i].name, opts[i].arg ? " " : "",
@@ -545,8 +547,14 @@ int cfg_validate(const struct cfg *c)
 	if (tpm && strncmp(c->trust_anchor, "token:", 6) == 0)
 		return err_set(ERR_INVALID_ARG,
 			       "--trust-anchor token:LABEL needs the PKCS#11 backend; give sha256:HEX");
-	if (c->n_listen == 0 && !c->check)
-		return err_set(ERR_INVALID_ARG, "--listen is required");
+	if (c->n_listen == 0 && !c->check && !listenfds_offered())
+		return err_set(ERR_INVALID_ARG,
+			       "--listen is required unless systemd passes the sockets "
+			       "(appliance-server.socket)");
+	if (c->n_listen > 0 && !c->check && listenfds_offered())
+		return err_set(ERR_INVALID_ARG,
+			       "--listen given, but systemd passes sockets too "
+			       "(appliance-server.socket): use one of them");
 	if (c->burst < 1 || c->rate < 1)
 		return err_set(ERR_INVALID_ARG, "--rate and --burst must be positive");
 	if (c->log_level != NULL) {

@@ -12,11 +12,12 @@
 #include <stdint.h>
 #include <sys/socket.h>
 
+#include "config.h" /* the build's paths */
 #include "encoding.h"
 #include "err.h"
 
 #define CFG_MAX_LISTEN 16
-#define CFG_DEFAULT_STATE_FILE "/var/lib/coffer/appliance.state"
+#define CFG_DEFAULT_STATE_FILE COFFER_STATEDIR "/appliance.state"
 #define CFG_DEFAULT_MAX_CONNECTIONS 1024
 #define CFG_DEFAULT_MAX_FRAME 65538         /* header + WIRE_MAX_BODY */
 #define CFG_MIN_MAX_FRAME 512

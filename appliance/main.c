@@ -17,6 +17,7 @@
 
 #include "audit.h"
 #include "cfg.h"
+#include "listenfds.h"
 #include "log.h"
 #include "privdrop.h"
 #include "secmem.h"
@@ -47,6 +48,19 @@ static int precheck(const struct cfg *c)
 	if (c->key_blob != NULL && access(c->key_blob, R_OK) != 0)
 		return err_sys("TPM key blob %s", c->key_blob);
 	return 0;
+}
+
+/* The --listen addresses, else the sockets systemd passed (appliance-server.socket). */
+static int listen_or_adopt(const struct cfg *c, struct server *srv)
+{
+	struct listenfds l;
+	int r;
+
+	if (c->n_listen > 0)
+		return server_bind(srv);
+	if ((r = listenfds_take(LISTENFDS_INET, &l)) != 0)
+		return err_wrap(r, "no --listen given");
+	return server_adopt(srv, &l);
 }
 
 int main(int argc, char **argv)
@@ -119,7 +133,7 @@ int main(int argc, char **argv)
 		goto out;
 	}
 	if ((r = server_new(&cfg, tok, audit, st, &srv)) != 0 || (r = server_signals(srv)) != 0 ||
-	    (r = server_bind(srv)) != 0) {
+	    (r = listen_or_adopt(&cfg, srv)) != 0) {
 		rc = die(r, "listen");
 		goto out;
 	}

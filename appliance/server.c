@@ -30,6 +30,7 @@
 #include "ratelimit.h"
 #include "secmem.h"
 #include "handler.h"
+#include "listenfds.h"
 #include "state.h"
 #include "token.h"
 
@@ -106,6 +107,7 @@ struct server {
 	pthread_mutex_t replay_lock;
 	struct listener listeners[CFG_MAX_LISTEN];
 	size_t n_listeners;
+	struct cfg_listen adopted[CFG_MAX_LISTEN]; /* names of sockets from systemd */
 	int epfd, sigfd, wakefd;
 	struct ev_tag sig_tag, wake_tag;
 	struct ratelimit *rl;
@@ -265,6 +267,30 @@ int server_bind(struct server *s)
 		if (listen(fd, SERVER_BACKLOG) != 0)
 			return err_sys("listen on %s", l->text);
 	}
+	return 0;
+}
+
+_Static_assert(LISTENFDS_MAX <= CFG_MAX_LISTEN, "every passed socket fits");
+_Static_assert(sizeof(((struct cfg_listen *)0)->addr) == sizeof(((struct listenfd *)0)->addr),
+	       "same address storage");
+
+int server_adopt(struct server *s, struct listenfds *l)
+{
+	size_t i;
+
+	for (i = 0; i < l->n; i++) {
+		struct cfg_listen *a = &s->adopted[i];
+
+		memcpy(&a->addr, &l->fds[i].addr, sizeof(a->addr));
+		a->len = l->fds[i].len;
+		snprintf(a->text, sizeof(a->text), "%s", l->fds[i].text);
+		s->listeners[s->n_listeners].fd = l->fds[i].fd;
+		s->listeners[s->n_listeners].addr = a;
+		s->listeners[s->n_listeners].tag.kind = EV_LISTEN;
+		s->n_listeners++;
+		l->fds[i].fd = -1;
+	}
+	l->n = 0;
 	return 0;
 }
 

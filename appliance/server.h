@@ -21,6 +21,7 @@
 struct appl_state;
 struct audit;
 struct cfg;
+struct listenfds;
 struct server;
 struct token;
 
@@ -38,6 +39,13 @@ void server_free(struct server *s);
  * privileges). ERR_SYSTEM naming the address on failure.
  */
 int server_bind(struct server *s) WARN_UNUSED;
+
+/*
+ * Serve on the listening sockets systemd passed (listenfds_take) instead of
+ * binding --listen addresses. The server takes the descriptors over (l is
+ * left empty; server_free closes them). Returns 0.
+ */
+int server_adopt(struct server *s, struct listenfds *l) WARN_UNUSED;
 
 /*
  * Block SIGHUP/SIGTERM/SIGINT for all threads and take them through a

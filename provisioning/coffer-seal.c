@@ -28,7 +28,7 @@
 #define MAX_RECIPIENTS LIMIT_RECIPIENTS
 #define MAX_COMPANIONS 256
 
-/* Exit codes (documented in docs/man/coffer-seal.1). */
+/* Exit codes (documented in docs/man/coffer-seal.1.in). */
 enum {
 	EXIT_OK = 0,
 	EXIT_FAIL = 1,  /* the operation failed (bad definition, not sealed to us, tampered) */

@@ -193,9 +193,34 @@ static void test_policy(void)
 	TEST_DONE();
 }
 
+/* The example shipped in the docs (dist/examples) is a valid policy. */
+static void test_example(void)
+{
+	const char *build = getenv("COFFER_BUILD");
+	struct credpolicy *p = NULL;
+	char path[512];
+
+	TEST_START("the shipped example policy");
+	if (build == NULL) {
+		UNIT_FAIL("%s is not set (run through meson test)", "COFFER_BUILD");
+		TEST_DONE();
+		return;
+	}
+	snprintf(path, sizeof(path), "%s/dist/credentials.policy", build);
+	ASSERT_INT_EQ(credpolicy_load(path, &p), 0);
+	if (p != NULL) {
+		ASSERT_INT_EQ(credpolicy_allows(p, "myapp.service", "db_password"), 1);
+		ASSERT_INT_EQ(credpolicy_allows(p, "worker@2.service", "queue_token"), 1);
+		ASSERT_INT_EQ(credpolicy_allows(p, "myapp.service", "queue_token"), 0);
+	}
+	credpolicy_free(p);
+	TEST_DONE();
+}
+
 int main(void)
 {
 	test_peer();
 	test_policy();
+	test_example();
 	return unit_finish("credpolicy");
 }

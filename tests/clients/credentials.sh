@@ -38,13 +38,7 @@ start_provider() {
 	coffer-get serve $CONN "$@" 2>>"$_log" &
 	PROV=$!
 	track_pid "$PROV"
-	for _ in $(seq 100); do
-		grep -q "credential provider ready" "$_log" 2>/dev/null && return 0
-		kill -0 "$PROV" 2>/dev/null || { cat "$_log" >&2; fail "the provider exited"; }
-		sleep 0.05
-	done
-	cat "$_log" >&2
-	fail "the provider did not start"
+	wait_for_log "$_log" "credential provider ready"
 }
 
 # got UNIT NAME: what a systemd-style client receives, in $TMP/got.
@@ -209,15 +203,12 @@ nothing "policy: pattern" "not allowed" $CLIENT "$SOCK" worker.service PORT
 # SIGHUP re-reads it; a broken policy keeps the old one.
 echo 'other.service DB_PASSWORD' >>"$POL"
 kill -HUP "$PROV"
-for _ in $(seq 50); do grep -q "policy $POL: 3 rules" "$LOG" && break; sleep 0.05; done
-grep -q "policy $POL: 3 rules" "$LOG" || fail "SIGHUP did not re-read the policy"
+wait_for_log "$LOG" "policy $POL: 3 rules"
 got other.service DB_PASSWORD
 [ "$(cat "$TMP/got")" = s3cr3t ] || fail "policy reload: other.service"
 echo 'bad/unit DB_PASSWORD' >>"$POL"
 kill -HUP "$PROV"
-for _ in $(seq 50); do grep -q "policy reload failed" "$LOG" && break; sleep 0.05; done
-grep -q "policy reload failed, keeping the old one: .*:5: not a unit name" "$LOG" ||
-	fail "a broken policy was not refused with its line"
+wait_for_log "$LOG" "policy reload failed, keeping the old one: .*:5: not a unit name"
 got other.service DB_PASSWORD
 [ "$(cat "$TMP/got")" = s3cr3t ] || fail "the old policy was not kept"
 stopped "$PROV"
@@ -271,7 +262,7 @@ systemd-socket-activate -l "$ASOCK" -E ASAN_OPTIONS -E LSAN_OPTIONS -E UBSAN_OPT
 	coffer-get serve $CONN 2>>"$LOG" &
 PROV=$!
 track_pid "$PROV"
-for _ in $(seq 100); do [ -S "$ASOCK" ] && break; sleep 0.05; done
+wait_for_log "$LOG" "^Listening on"
 SOCK=$ASOCK
 got web.service DB_PASSWORD
 [ "$(cat "$TMP/got")" = s3cr3t ] || { cat "$LOG" >&2; fail "activated: '$(cat "$TMP/got")'"; }
@@ -287,7 +278,7 @@ systemd-socket-activate -l "$ASOCK" -E ASAN_OPTIONS -E LSAN_OPTIONS -E UBSAN_OPT
 	coffer-get serve $CONN --socket "$TMP/run/other.sock" 2>"$TMP/act.err" &
 PROV=$!
 track_pid "$PROV"
-for _ in $(seq 100); do [ -S "$ASOCK" ] && break; sleep 0.05; done
+wait_for_log "$TMP/act.err" "^Listening on"
 $CLIENT "$ASOCK" web.service DB_PASSWORD >"$TMP/got" || true
 [ ! -s "$TMP/got" ] || fail "a mismatched activated socket was served"
 stopped "$PROV"

@@ -89,9 +89,7 @@ activated() {
 	SRV_PID=$!
 	track_pid "$SRV_PID"
 	# Not wait_for_port: its probe would be the first connection.
-	for _ in $(seq 100); do grep -q "^Listening on" "$_log" 2>/dev/null && return 0; sleep 0.05; done
-	cat "$_log" >&2
-	fail "systemd-socket-activate did not listen"
+	wait_for_log "$_log" "^Listening on"
 }
 
 # exited PID WANT: PID ends by itself with status WANT.
@@ -112,8 +110,7 @@ flow_get worker --get queue_token
 [ "$(cat "$TMP/got")" = q-sd ] || fail "activated: worker got '$(cat "$TMP/got")'"
 # A reload keeps the adopted socket.
 kill -HUP "$SRV_PID"
-for _ in $(seq 100); do grep -q "reloaded: serial" "$SRV_LOG" && break; sleep 0.1; done
-grep -q "reloaded: serial" "$SRV_LOG" || fail "no reload under socket activation"
+wait_for_log "$SRV_LOG" "reloaded: serial"
 flow_get web
 expect_web sd
 flow_stop
@@ -141,7 +138,7 @@ activated_udp() {
 		--trust-anchor "$ANCHOR" --state-file "$TMP/state/serial" 2>>"$LOG3" &
 	SRV_PID=$!
 	track_pid "$SRV_PID"
-	for _ in $(seq 100); do grep -q "^Listening on" "$LOG3" 2>/dev/null && break; sleep 0.05; done
+	wait_for_log "$LOG3" "^Listening on"
 	python3 -c 'import socket,sys; s=socket.socket(socket.AF_INET, socket.SOCK_DGRAM); s.sendto(b"x", ("127.0.0.1", int(sys.argv[1])))' "$PORT"
 }
 activated_udp

@@ -74,6 +74,34 @@ static int socket_live(const struct sockaddr_un *sa)
 	return live;
 }
 
+/*
+ * Whoever may write the socket's directory may swap the socket for one of
+ * their own, and systemd would read a "credential" from them: only root or we
+ * may own it, and nobody else may write it.
+ */
+static int check_dir(const char *path)
+{
+	char dir[sizeof(((struct sockaddr_un *)0)->sun_path)];
+	char *slash;
+	struct stat st;
+
+	snprintf(dir, sizeof(dir), "%s", path);
+	if ((slash = strrchr(dir, '/')) == dir)
+		slash[1] = '\0';
+	else if (slash != NULL)
+		*slash = '\0';
+	if (stat(dir, &st) != 0)
+		return err_sys("--socket %s: its directory", path);
+	if (!S_ISDIR(st.st_mode))
+		return err_set(ERR_INVALID_ARG, "--socket %s: %s is not a directory", path, dir);
+	if ((st.st_uid != 0 && st.st_uid != geteuid()) || (st.st_mode & 022) != 0)
+		return err_set(ERR_PERMISSION,
+			       "--socket %s: its directory %s is writable by group or others, or "
+			       "owned by another user (another process could replace the socket)",
+			       path, dir);
+	return 0;
+}
+
 /* Create the listening socket at path, mode 0600. */
 static int make_socket(struct credserve *cs, const char *path)
 {
@@ -82,7 +110,7 @@ static int make_socket(struct credserve *cs, const char *path)
 	mode_t old;
 	int r, fd;
 
-	if ((r = set_path(&sa, path)) != 0)
+	if ((r = set_path(&sa, path)) != 0 || (r = check_dir(path)) != 0)
 		return r;
 	if (lstat(path, &st) == 0) {
 		if (!S_ISSOCK(st.st_mode))

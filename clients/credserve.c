@@ -272,6 +272,9 @@ static void answer(struct credserve *cs, int fd)
 		refuse(cs, "peer pid %d: getpeername: %s", (int)uc.pid, strerror(errno));
 		return;
 	}
+	/* getpeername() reports the full length even when it had to cut. */
+	if (len > sizeof(sa))
+		len = sizeof(sa);
 	if (len < offsetof(struct sockaddr_un, sun_path))
 		len = offsetof(struct sockaddr_un, sun_path);
 	if ((r = credpolicy_peer_parse(sa.sun_path, len - offsetof(struct sockaddr_un, sun_path),

@@ -216,6 +216,19 @@ static int pattern_ok(const char *s, size_t len)
 	return 1;
 }
 
+/* A NUL-terminated copy of n bytes that need not be NUL-terminated (strndup
+ * may look past them for a NUL). NULL on out of memory. */
+static char *dup_span(const char *p, size_t n)
+{
+	char *d = malloc(n + 1);
+
+	if (d != NULL) {
+		memcpy(d, p, n);
+		d[n] = '\0';
+	}
+	return d;
+}
+
 static int is_blank(char c)
 {
 	return c == ' ' || c == '\t';
@@ -245,7 +258,7 @@ static int parse_rule(struct credpolicy *p, const char *line, size_t len, const 
 					     lineno);
 				goto bad;
 			}
-			if ((r.pattern = strndup(line + start, i - start)) == NULL) {
+			if ((r.pattern = dup_span(line + start, i - start)) == NULL) {
 				st = ERR_ALLOC;
 				goto bad;
 			}
@@ -268,7 +281,7 @@ static int parse_rule(struct credpolicy *p, const char *line, size_t len, const 
 			goto bad;
 		}
 		r.names = names;
-		if ((r.names[r.n] = strndup(line + start, i - start)) == NULL) {
+		if ((r.names[r.n] = dup_span(line + start, i - start)) == NULL) {
 			st = ERR_ALLOC;
 			goto bad;
 		}

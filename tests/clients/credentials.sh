@@ -291,6 +291,8 @@ track_pid "$PROV"
 wait_for_log "$TMP/act.err" "^Listening on"
 $CLIENT "$ASOCK" web.service DB_PASSWORD >"$TMP/got" || true
 [ ! -s "$TMP/got" ] || fail "a mismatched activated socket was served"
+# It ends by itself once it has loaded the key and looked at the socket.
+for _ in $(seq 400); do kill -0 "$PROV" 2>/dev/null || break; sleep 0.05; done
 stopped "$PROV"
 [ "$STOP" = 1 ] || fail "mismatched socket: exit $STOP"
 grep -q "not --socket $TMP/run/other.sock" "$TMP/act.err" || fail "mismatch not named: $(cat "$TMP/act.err")"

@@ -408,6 +408,12 @@ int server_start_net(struct server *s)
 	ic.rate = s->cfg->rate;
 	ic.burst = s->cfg->burst;
 	ic.grace = s->cfg->grace;
+	ic.max_per_source = s->cfg->max_per_source;
+	ic.startups_start = s->cfg->startups[0];
+	ic.startups_rate = s->cfg->startups[1];
+	ic.startups_full = s->cfg->startups[2];
+	ic.session_timeout = s->cfg->session_timeout;
+	ic.token_budget = s->cfg->token_budget;
 	ic.log_level = (uint8_t)log_get_level();
 	ic.n_listen = (uint8_t)n;
 	if ((r = net_binary(s->cfg, path, sizeof(path))) != 0 || (r = net_ids(s->cfg, &ic)) != 0)
@@ -898,11 +904,19 @@ static int on_refused(struct server *s, const struct ipc_msg *m)
 		[IPC_REFUSED_RATE] = "rate-limited",
 		[IPC_REFUSED_BUSY] = "busy",
 		[IPC_REFUSED_CONNECTIONS] = "too-many-connections",
+		[IPC_REFUSED_PER_SOURCE] = "too-many-connections",
+		[IPC_REFUSED_STARTUPS] = "too-many-connections",
+		[IPC_REFUSED_BUDGET] = "busy",
+		[IPC_REFUSED_REPLAY] = "replay",
 	};
 	static const char *const reasons[IPC_REFUSED_MAX_] = {
 		[IPC_REFUSED_RATE] = "handshake rate per address exceeded",
 		[IPC_REFUSED_BUSY] = "too many handshakes in flight",
 		[IPC_REFUSED_CONNECTIONS] = "connection limit reached",
+		[IPC_REFUSED_PER_SOURCE] = "connections per source address",
+		[IPC_REFUSED_STARTUPS] = "too many unauthenticated connections",
+		[IPC_REFUSED_BUDGET] = "token budget exhausted",
+		[IPC_REFUSED_REPLAY] = "Hello with an ephemeral key seen before",
 	};
 	struct sockaddr_storage peer;
 	char text[64];

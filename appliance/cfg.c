@@ -76,7 +76,8 @@ static const struct opt opts[] = {
 	{"grace", T_UINT, OFF(grace), 0, CFG_MAX_SECONDS, "SEC",
 	 "seconds to finish in-flight work on SIGTERM (default 10)"},
 	{"max-connections-per-source", T_UINT, OFF(max_per_source), 1, 1000000, "N",
-	 "open connections per source address, IPv6 by /64 (default 32)"},
+	 "open connections per source address, IPv6 by /64 (default 32, or a quarter of "
+	 "--max-connections if less)"},
 	{"max-startups", T_STARTUPS, OFF(startups), 0, 0, "START:RATE:FULL",
 	 "unauthenticated connections: past START drop new ones with RATE% chance, rising to "
 	 "all at FULL (default 128:30:512)"},

@@ -27,7 +27,8 @@
 #define CFG_DEFAULT_RATE 20                 /* handshakes per second per source address */
 #define CFG_DEFAULT_BURST 40                /* bucket size per source address */
 #define CFG_DEFAULT_GRACE 10                /* seconds to finish in-flight work at exit */
-#define CFG_DEFAULT_PER_SOURCE 32           /* open connections per source address (/32, /64) */
+#define CFG_DEFAULT_PER_SOURCE 0            /* connections per source: 0 is 32, or a quarter
+					     * of --max-connections if that is less */
 #define CFG_DEFAULT_STARTUPS_START 128      /* unauthenticated connections: drops begin */
 #define CFG_DEFAULT_STARTUPS_RATE 30        /* ... with this probability, percent */
 #define CFG_DEFAULT_STARTUPS_FULL 512       /* ... and every new one is dropped from here */

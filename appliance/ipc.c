@@ -204,7 +204,7 @@ int ipc_config_get(const uint8_t *p, size_t len, struct ipc_config *c)
 			       c->version, IPC_VERSION);
 	if (c->n_listen > IPC_MAX_LISTEN || c->drop > 1 || c->max_connections == 0 ||
 	    c->max_frame < WIRE_HEADER_LEN || c->max_frame > WIRE_MAX_FRAME ||
-	    c->max_handshakes == 0 || c->log_level > 3 || c->max_per_source == 0 ||
+	    c->max_handshakes == 0 || c->log_level > 3 ||
 	    c->startups_rate > 100 || c->startups_start > c->startups_full ||
 	    c->session_timeout == 0)
 		return err_set(ERR_PROTOCOL, "IPC CONFIG: a value out of range");

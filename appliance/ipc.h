@@ -50,6 +50,7 @@ struct buf;
 #define IPC_FD 3                               /* the socketpair in appliance-net */
 #define IPC_FIRST_LISTEN_FD 4                  /* listening sockets follow it */
 #define IPC_MAX_LISTEN 16
+#define IPC_DEFAULT_PER_SOURCE 32
 
 enum ipc_type {
 	IPC_CONFIG = 1,
@@ -99,7 +100,9 @@ struct ipc_config {
 	uint32_t rate;
 	uint32_t burst;
 	uint32_t grace;
-	uint32_t max_per_source;    /* connections per source (/32, /64) */
+	uint32_t max_per_source;    /* connections per source (/32, /64); 0: the default,
+				     * IPC_DEFAULT_PER_SOURCE or a quarter of
+				     * max_connections if less */
 	uint32_t startups_start, startups_rate, startups_full; /* MaxStartups */
 	uint32_t session_timeout;   /* seconds from Link to the end of a conversation */
 	uint32_t token_budget;      /* token operations per second, all sources (0: none) */

@@ -751,6 +751,14 @@ static int fit_descriptors(struct net *n)
 			 (unsigned long long)room);
 		n->cfg.max_connections = (uint32_t)room;
 	}
+	/* The default: 32, and never more than a quarter of the connections. */
+	if (n->cfg.max_per_source == 0) {
+		n->cfg.max_per_source = n->cfg.max_connections / 4;
+		if (n->cfg.max_per_source > IPC_DEFAULT_PER_SOURCE)
+			n->cfg.max_per_source = IPC_DEFAULT_PER_SOURCE;
+		if (n->cfg.max_per_source == 0)
+			n->cfg.max_per_source = 1;
+	}
 	return 0;
 }
 
@@ -794,6 +802,8 @@ static int net_setup(struct net *n, const int *listen_fds, size_t count)
 		if (epoll_ctl(n->epfd, EPOLL_CTL_ADD, l->fd, &ev) != 0)
 			return err_sys("epoll_ctl %s", l->text);
 	}
+	if ((r = fit_descriptors(n)) != 0)
+		return r;
 	{
 		struct admit_config lc;
 		memset(&lc, 0, sizeof(lc));
@@ -810,8 +820,6 @@ static int net_setup(struct net *n, const int *listen_fds, size_t count)
 	}
 	if ((n->ipc_in = buf_new(0)) == NULL || (n->ipc_out = buf_new(0)) == NULL)
 		return err_set(ERR_ALLOC, "IPC buffers");
-	if ((r = fit_descriptors(n)) != 0)
-		return r;
 	if ((r = ipc_map_init(&n->map, n->cfg.max_connections)) != 0)
 		return r;
 	return 0;

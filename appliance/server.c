@@ -432,22 +432,27 @@ int server_start_net(struct server *s)
 	}
 	if (pid == 0) {
 		/* The child: only async-signal-safe calls until execve. */
+		static const char nodup[] = "appliance-server: cannot pass descriptors to the network process\n";
+		static const char noexec[] = "appliance-server: cannot execute the network process\n";
 		if (prctl(PR_SET_PDEATHSIG, SIGKILL, 0, 0, 0) != 0 || getppid() != parent)
 			_exit(127);
-		/* Out of the way of the fixed numbers first, then into place. */
-		moved[0] = fcntl(sv[1], F_DUPFD_CLOEXEC, 64);
+		/* Out of the way of the fixed numbers first (above them, so it works
+		 * under a low RLIMIT_NOFILE too), then into place. */
+		moved[0] = fcntl(sv[1], F_DUPFD_CLOEXEC, IPC_FD + (int)n + 1);
 		for (i = 0; i < n; i++)
-			moved[1 + i] = fcntl(s->listen_fds[i], F_DUPFD_CLOEXEC, 64);
-		for (i = 0; i <= n; i++)
-			if (moved[i] < 0 || dup2(moved[i], IPC_FD + (int)i) < 0)
+			moved[1 + i] = fcntl(s->listen_fds[i], F_DUPFD_CLOEXEC, IPC_FD + (int)n + 1);
+		for (i = 0; i <= n; i++) {
+			if (moved[i] < 0 || dup2(moved[i], IPC_FD + (int)i) < 0) {
+				(void)!write(STDERR_FILENO, nodup, sizeof(nodup) - 1);
 				_exit(127);
-		if (close_range(IPC_FD + (unsigned)n + 1, ~0U, 0) != 0)
-			_exit(127);
-		execve(path, argv, envp);
-		{
-			static const char msg[] = "appliance-server: cannot execute the network process\n";
-			(void)!write(STDERR_FILENO, msg, sizeof(msg) - 1);
+			}
 		}
+		if (close_range(IPC_FD + (unsigned)n + 1, ~0U, 0) != 0) {
+			(void)!write(STDERR_FILENO, nodup, sizeof(nodup) - 1);
+			_exit(127);
+		}
+		execve(path, argv, envp);
+		(void)!write(STDERR_FILENO, noexec, sizeof(noexec) - 1);
 		_exit(127);
 	}
 	close(sv[1]);
@@ -1000,6 +1005,8 @@ static int ipc_readable(struct server *s)
 				continue;
 			if (errno == EAGAIN || errno == EWOULDBLOCK)
 				return 0;
+			if (errno == ECONNRESET)
+				return ERR_IO; /* gone, with unread bytes of ours */
 			return err_sys("IPC read");
 		}
 		if ((r = server_ipc_input(s, NULL, 0)) != 0)

@@ -77,8 +77,10 @@ static inline void log_every_note(struct log_every *e, uint64_t now_ms)
 		e->first_ms = now_ms;
 }
 
-void log_every_flush(struct log_every *e, uint64_t now_ms, unsigned interval_ms,
-		     enum log_level level, const char *what);
+void log_every_flush_at(const char *file, int line, struct log_every *e, uint64_t now_ms,
+			unsigned interval_ms, enum log_level level, const char *what);
+#define log_every_flush(e, now_ms, interval_ms, level, what)                                      \
+	log_every_flush_at(__FILE__, __LINE__, e, now_ms, interval_ms, level, what)
 
 /* A broken contract in our own code: log and abort. */
 #define fatal(...) log_fatal(__FILE__, __LINE__, __VA_ARGS__)

@@ -88,7 +88,12 @@ unit_has coffer-bundle-pull.service 'WorkingDirectory=/var/lib/coffer/bundle'
 EX=$ROOT/usr/share/doc/coffer/examples
 grep -qx 'audit-log: /var/log/coffer/audit.jsonl' "$EX/appliance.yaml" || fail "example audit-log"
 grep -qx 'bundle: /var/lib/coffer/bundle' "$EX/appliance.yaml" || fail "example bundle"
-# Every Documentation= file exists in the install.
+# Every page of docs/ is installed (docs/meson.build lists them), and every
+# Documentation= file exists in the install.
+for f in "$COFFER_SRC"/docs/*.md; do
+	[ -f "$ROOT/usr/share/doc/coffer/${f##*/}" ] ||
+		fail "docs/${f##*/} is not installed: add it to docs/meson.build and expected-files"
+done
 for f in $(sed -n 's|^Documentation=.*file://\([^ ]*\).*|\1|p' "$U"/*); do
 	[ -f "$ROOT$f" ] || fail "a unit names $f, which is not installed"
 done

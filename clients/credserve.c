@@ -116,7 +116,7 @@ static int make_socket(struct credserve *cs, const char *path)
 		if (!S_ISSOCK(st.st_mode))
 			return err_set(ERR_EXISTS, "--socket %s: exists and is not a socket", path);
 		if (socket_live(&sa))
-			return err_set(ERR_BUSY, "--socket %s: another process answers there", path);
+			return err_set(ERR_EXISTS, "--socket %s: another process answers there", path);
 		if (unlink(path) != 0)
 			return err_sys("remove the stale socket %s", path);
 	} else if (errno != ENOENT) {

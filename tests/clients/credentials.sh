@@ -258,10 +258,10 @@ got web.service DB_PASSWORD
 stopped "$PROV"
 [ "$STOP" = 0 ] || fail "provider exit status on SIGTERM: $STOP"
 # Usage errors.
-status 1 coffer-get serve $CONN --socket "$SOCK" --format json
-status 1 coffer-get $CONN --socket "$SOCK"
+status 2 coffer-get serve $CONN --socket "$SOCK" --format json
+status 2 coffer-get $CONN --socket "$SOCK"
 says "belong to serve"
-status 1 coffer-get serve $CONN --socket relative.sock
+status 2 coffer-get serve $CONN --socket relative.sock
 says "absolute path"
 
 # ---- socket activation, as coffer-credentials.socket does it ----
@@ -294,6 +294,6 @@ $CLIENT "$ASOCK" web.service DB_PASSWORD >"$TMP/got" || true
 # It ends by itself once it has loaded the key and looked at the socket.
 for _ in $(seq 400); do kill -0 "$PROV" 2>/dev/null || break; sleep 0.05; done
 stopped "$PROV"
-[ "$STOP" = 1 ] || fail "mismatched socket: exit $STOP"
+[ "$STOP" = 2 ] || fail "mismatched socket: exit $STOP"
 grep -q "not --socket $TMP/run/other.sock" "$TMP/act.err" || fail "mismatch not named: $(cat "$TMP/act.err")"
 echo ok

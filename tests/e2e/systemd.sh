@@ -30,13 +30,13 @@ CRED_KEY_ARGS=$(echo "$SRV_KEY_ARGS" | sed "s|--pin-source file:$APPL_PIN|--pin-
 
 # Outside a unit there is no credential: refused at start, naming the variable.
 # shellcheck disable=SC2086
-status 1 appliance-server $CRED_KEY_ARGS --bundle "$B" --trust-anchor "$ANCHOR" \
+status 3 appliance-server $CRED_KEY_ARGS --bundle "$B" --trust-anchor "$ANCHOR" \
 	--listen "127.0.0.1:$PORT" --state-file "$TMP/state/serial"
 says 'CREDENTIALS_DIRECTORY'
 says 'token-pin'
 # A credential name that is a path is refused.
 # shellcheck disable=SC2086
-CREDENTIALS_DIRECTORY=$CREDS status 1 appliance-server \
+CREDENTIALS_DIRECTORY=$CREDS status 2 appliance-server \
 	$(echo "$CRED_KEY_ARGS" | sed 's|credential:token-pin|credential:../token-pin|') \
 	--bundle "$B" --trust-anchor "$ANCHOR" --listen "127.0.0.1:$PORT" \
 	--state-file "$TMP/state/serial"
@@ -44,7 +44,7 @@ says 'not a credential name'
 # A credential others may read is refused like a PIN file.
 chmod 0444 "$CREDS/token-pin"
 # shellcheck disable=SC2086
-CREDENTIALS_DIRECTORY=$CREDS status 1 appliance-server $CRED_KEY_ARGS --bundle "$B" \
+CREDENTIALS_DIRECTORY=$CREDS status 3 appliance-server $CRED_KEY_ARGS --bundle "$B" \
 	--trust-anchor "$ANCHOR" --listen "127.0.0.1:$PORT" --state-file "$TMP/state/serial"
 chmod 0400 "$CREDS/token-pin"
 # A wrong PIN in the credential: the token refuses the login.
@@ -52,7 +52,7 @@ mkdir -m 0700 "$TMP/wrong"
 printf '999999\n' >"$TMP/wrong/token-pin"
 chmod 0400 "$TMP/wrong/token-pin"
 # shellcheck disable=SC2086
-CREDENTIALS_DIRECTORY=$TMP/wrong status 1 appliance-server $CRED_KEY_ARGS --bundle "$B" \
+CREDENTIALS_DIRECTORY=$TMP/wrong status 3 appliance-server $CRED_KEY_ARGS --bundle "$B" \
 	--trust-anchor "$ANCHOR" --listen "127.0.0.1:$PORT" --state-file "$TMP/state/serial"
 says "start-up check 'token'"
 appl_closed() {
@@ -142,6 +142,6 @@ activated_udp() {
 	python3 -c 'import socket,sys; s=socket.socket(socket.AF_INET, socket.SOCK_DGRAM); s.sendto(b"x", ("127.0.0.1", int(sys.argv[1])))' "$PORT"
 }
 activated_udp
-exited "$SRV_PID" 1
+exited "$SRV_PID" 2
 grep -q "fd 3 is not a stream socket" "$LOG3" || fail "datagram socket not named: $(cat "$LOG3")"
 flow_end systemd

@@ -139,7 +139,7 @@ mode_owner /run/coffer "755 0"
 status 1 "$ROOT/usr/sbin/appliance-server" --config "$EX/appliance.yaml" --bundle "$TMP/none" --check
 says "bundle $TMP/none"
 # client.yaml: parsed; the fetch stops at the first missing file it names.
-status 1 "$ROOT/usr/bin/coffer-get" --config "$EX/client.yaml"
+status 2 "$ROOT/usr/bin/coffer-get" --config "$EX/client.yaml"
 grep -q 'config:' "$TMP/err" && fail "example client.yaml does not parse: $(cat "$TMP/err")"
 says "/etc/coffer/coffer1_public.pem"
 echo "install: ok"

@@ -17,6 +17,7 @@
 #include "cli.h"
 #include "encoding.h"
 #include "file.h"
+#include "listenfds.h"
 #include "log.h"
 
 enum opt_type {
@@ -50,7 +51,7 @@ static const struct opt opts[] = {
 	{"key", T_STRLIST, OFF(keys), 0, 0, "URI|LABEL",
 	 "an appliance key (PKCS#11 URI or label); up to 4, the first is the main one"},
 	{"pin-source", T_STR, OFF(pin_source), 0, 0, "SRC",
-	 "token PIN: file:PATH, env:NAME, prompt, tpm2-sealed:PATH"},
+	 "token PIN: file:PATH, env:NAME, credential:NAME, prompt, tpm2-sealed:PATH"},
 	{"tpm2", T_STR, OFF(tpm2), 0, 0, "TCTI", "use the TPM 2.0 backend at TCTI"},
 	{"key-blob", T_STRLIST, OFF(key_blobs), 0, 0, "FILE",
 	 "TPM key blob of an appliance key; up to 4, like --key"},
@@ -65,7 +66,7 @@ static const struct opt opts[] = {
 	{"rollback-counter", T_STR, OFF(rollback_counter), 0, 0, "tpm2:TCTI",
 	 "also keep the accepted serial in a TPM NV counter (survives the state file)"},
 	{"listen", T_LISTEN, OFF(listen), 0, 0, "ADDR:PORT",
-	 "listen address, repeatable (127.0.0.1:9187, [::1]:9187)"},
+	 "listen address, repeatable (127.0.0.1:9187, [::1]:9187); none: systemd's sockets"},
 	{"workers", T_UINT, OFF(workers), 0, CFG_MAX_WORKERS, "N",
 	 "token worker threads (default: number of CPUs)"},
 	{"max-connections", T_UINT, OFF(max_connections), 1, 1000000, "N",
@@ -548,10 +549,10 @@ void cfg_usage(void *fp)
 
 	fprintf(f, "usage: appliance-server --pkcs11-module PATH --key URI --pin-source SRC\n"
 		   "                        --bundle DIR --trust-anchor sha256:HEX|token:LABEL...\n"
-		   "                        [--threshold K]\n"
-		   "                        --listen ADDR:PORT [options]\n"
+		   "                        [--threshold K] [--listen ADDR:PORT] [options]\n"
 		   "       appliance-server --tpm2 TCTI --key-blob FILE --bundle DIR ... [options]\n"
-		   "       appliance-server --config FILE [options]   (flags win over the file)\n\n");
+		   "       appliance-server --config FILE [options]   (flags win over the file)\n"
+		   "Without --listen, the listening sockets come from systemd (appliance-server.socket).\n\n");
 	for (i = 0; i < N_OPTS; i++) {
 		char left[64];
 		snprintf(left, sizeof(left), "--%s%s%s", opts[i].name, opts[i].arg ? " " : "",
@@ -712,8 +713,14 @@ int cfg_validate(const struct cfg *c)
 	    (strncmp(c->rollback_counter, "tpm2:", 5) != 0 || c->rollback_counter[5] == '\0'))
 		return err_set(ERR_INVALID_ARG,
 			       "--rollback-counter takes tpm2:TCTI (tpm2:device:/dev/tpmrm0)");
-	if (c->n_listen == 0 && !c->check)
-		return err_set(ERR_INVALID_ARG, "--listen is required");
+	if (c->n_listen == 0 && !c->check && !listenfds_offered())
+		return err_set(ERR_INVALID_ARG,
+			       "--listen is required unless systemd passes the sockets "
+			       "(appliance-server.socket)");
+	if (c->n_listen > 0 && !c->check && listenfds_offered())
+		return err_set(ERR_INVALID_ARG,
+			       "--listen given, but systemd passes sockets too "
+			       "(appliance-server.socket): use one of them");
 	if (c->burst < 1 || c->rate < 1)
 		return err_set(ERR_INVALID_ARG, "--rate and --burst must be positive");
 	if (c->audit_pin_source != NULL && c->audit_key == NULL)

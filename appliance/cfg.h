@@ -13,12 +13,13 @@
 #include <sys/socket.h>
 
 #include "bounds.h"
+#include "config.h" /* the build's paths */
 #include "encoding.h"
 #include "err.h"
 
 #define CFG_MAX_LISTEN 16
 #define CFG_MAX_KEYS 4 /* --key / --key-blob: appliance keys served at once */
-#define CFG_DEFAULT_STATE_FILE "/var/lib/coffer/appliance.state"
+#define CFG_DEFAULT_STATE_FILE COFFER_STATEDIR "/appliance.state"
 #define CFG_DEFAULT_MAX_CONNECTIONS 1024
 #define CFG_DEFAULT_MAX_FRAME 65538         /* header + WIRE_MAX_BODY */
 #define CFG_MIN_MAX_FRAME 512

@@ -21,6 +21,7 @@
 #include "audit.h"
 #include "cfg.h"
 #include "exitcode.h"
+#include "listenfds.h"
 #include "pkey.h"
 #include "log.h"
 #include "privdrop.h"
@@ -175,6 +176,19 @@ static int check_after_drop(const struct cfg *c, struct token *t)
 	return 0;
 }
 
+/* The --listen addresses, else the sockets systemd passed (appliance-server.socket). */
+static int listen_or_adopt(const struct cfg *c, struct server *srv)
+{
+	struct listenfds l;
+	int r;
+
+	if (c->n_listen > 0)
+		return server_bind(srv);
+	if ((r = listenfds_take(LISTENFDS_INET, &l)) != 0)
+		return err_wrap(r, "no --listen given");
+	return server_adopt(srv, &l);
+}
+
 int main(int argc, char **argv)
 {
 	struct cfg cfg;
@@ -263,7 +277,7 @@ int main(int argc, char **argv)
 		goto out;
 	}
 	if ((r = server_new(&cfg, tok, audit, st, &srv)) != 0 || (r = server_signals(srv)) != 0 ||
-	    (r = server_bind(srv)) != 0) {
+	    (r = listen_or_adopt(&cfg, srv)) != 0) {
 		rc = die(r, "listen");
 		goto out;
 	}

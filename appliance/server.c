@@ -43,6 +43,7 @@
 #include "frame.h"
 #include "handler.h"
 #include "ipc.h"
+#include "listenfds.h"
 #include "log.h"
 #include "secmem.h"
 #include "state.h"
@@ -278,6 +279,20 @@ int server_bind(struct server *s)
 		if (listen(fd, SERVER_BACKLOG) != 0)
 			return err_sys("listen on %s", l->text);
 	}
+	return 0;
+}
+
+_Static_assert(LISTENFDS_MAX <= CFG_MAX_LISTEN, "every passed socket fits");
+
+int server_adopt(struct server *s, struct listenfds *l)
+{
+	size_t i;
+
+	for (i = 0; i < l->n && s->n_listen < CFG_MAX_LISTEN; i++) {
+		s->listen_fds[s->n_listen++] = l->fds[i].fd;
+		l->fds[i].fd = -1;
+	}
+	l->n = 0;
 	return 0;
 }
 

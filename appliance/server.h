@@ -34,6 +34,7 @@ struct appl_state;
 struct ipc_msg;
 struct audit;
 struct cfg;
+struct listenfds;
 struct server;
 struct token;
 
@@ -51,6 +52,14 @@ void server_free(struct server *s);
  * privileges). ERR_SYSTEM naming the address on failure.
  */
 int server_bind(struct server *s) WARN_UNUSED;
+
+/*
+ * Take the listening sockets systemd passed (listenfds_take) instead of
+ * binding --listen addresses; server_start_net() hands them to the network
+ * process like bound ones. The server takes the descriptors over (l is left
+ * empty; server_free closes them). Returns 0.
+ */
+int server_adopt(struct server *s, struct listenfds *l) WARN_UNUSED;
 
 /*
  * Start the network process (fork, exec appliance-net) with the listening

@@ -17,11 +17,13 @@
 #include "clicfg.h"
 #include "coffer.h"
 #include "config.h"
+#include "credserve.h"
 #include "encoding.h"
 #include "envp.h"
 #include "exitcode.h"
 #include "file.h"
 #include "hsm.h"
+#include "listenfds.h"
 #include "log.h"
 #include "output.h"
 #include "pkey.h"
@@ -31,6 +33,7 @@
 extern char **environ;
 
 #define DEFAULT_CONFIG COFFER_SYSCONFDIR "/coffer/client.yaml"
+#define DEFAULT_SOCKET COFFER_RUNDIR "/credentials.sock"
 
 static const char *prog = "coffer-get";
 
@@ -83,6 +86,7 @@ static void usage(FILE *f)
 	       "       coffer-get keygen --tpm2 TCTI --out BLOB\n"
 	       "       coffer-get id [--key KEY [--pkcs11-module M --pin-source S | --tpm2 TCTI]]\n"
 	       "       coffer-get id --public PEM\n"
+	       "       coffer-get serve [options] [--socket PATH] [--policy FILE]\n"
 	       "\n"
 	       "Connection (override the config file):\n"
 	       "  -c, --config FILE       config file (default " DEFAULT_CONFIG ")\n"
@@ -90,7 +94,7 @@ static void usage(FILE *f)
 	       "  -S, --server-key PEM    pinned server public key (repeat: one per server)\n"
 	       "  -k, --key KEY           client key: PEM file, pkcs11: URI, or TPM blob\n"
 	       "      --pkcs11-module M   PKCS#11 module for a pkcs11: key\n"
-	       "      --pin-source S      file:PATH, env:NAME or prompt\n"
+	       "      --pin-source S      file:PATH, env:NAME, credential:NAME or prompt\n"
 	       "      --tpm2 TCTI         the key is a TPM 2.0 blob used through TCTI\n"
 	       "  -t, --timeout T         per-server timeout: seconds, Ns or Nms (default 5)\n"
 	       "Output:\n"
@@ -101,6 +105,10 @@ static void usage(FILE *f)
 	       "      --env-prefix P      prefix names in env, dotenv and exec mode\n"
 	       "      --allow-env NAME    let a secret set NAME although it changes how programs\n"
 	       "                          run (LD_*, PATH, BASH_ENV, ...; see coffer-get(1))\n"
+	       "Credential provider (serve; systemd's LoadCredential=NAME:PATH):\n"
+	       "      --socket PATH       AF_UNIX socket to create, mode 0600 (default\n"
+	       "                          " DEFAULT_SOCKET "), unless systemd passes it\n"
+	       "      --policy FILE       which units may read which names (default: all)\n"
 	       "  -h, --help              this help;  -V, --version  the version\n"
 	       "\n"
 	       "Exit: 0 ok, 1 refused (a name, a value or the output target), 2 usage or\n"
@@ -122,6 +130,8 @@ struct opts {
 	size_t n_allow_env;
 	/* keygen / id */
 	const char *token, *label, *public_pem;
+	/* serve */
+	const char *socket_path, *policy;
 	char **cmd; /* exec mode: argv after "--" */
 };
 
@@ -135,6 +145,8 @@ enum {
 	OPT_LABEL,
 	OPT_PUBLIC,
 	OPT_ALLOW_ENV,
+	OPT_SOCKET,
+	OPT_POLICY,
 };
 
 static const struct option long_opts[] = {
@@ -155,6 +167,8 @@ static const struct option long_opts[] = {
     {"token", required_argument, NULL, OPT_TOKEN},
     {"label", required_argument, NULL, OPT_LABEL},
     {"public", required_argument, NULL, OPT_PUBLIC},
+    {"socket", required_argument, NULL, OPT_SOCKET},
+    {"policy", required_argument, NULL, OPT_POLICY},
     {"help", no_argument, NULL, 'h'},
     {"version", no_argument, NULL, 'V'},
     {NULL, 0, NULL, 0},
@@ -234,6 +248,12 @@ static int parse_opts(int argc, char **argv, const char *who, struct opts *o)
 			break;
 		case OPT_PUBLIC:
 			o->public_pem = optarg;
+			break;
+		case OPT_SOCKET:
+			o->socket_path = optarg;
+			break;
+		case OPT_POLICY:
+			o->policy = optarg;
 			break;
 		case 'h':
 			usage(stdout);
@@ -373,6 +393,15 @@ out:
 
 /* ---- get (the default command) ---- */
 
+/* The library's item as the output module's secret (pointers into the result). */
+static void secret_from_item(const struct coffer_item *it, struct secret *s)
+{
+	s->key = it->key;
+	s->key_len = it->key_len;
+	s->type = (enum secret_type)it->type;
+	memcpy(&s->v, &it->v, sizeof(s->v));
+}
+
 /* Split "a,b,c" into a new array of pointers into a copy. */
 static int split_names(const char *list, char **copyp, const char ***namesp, size_t *np)
 {
@@ -448,6 +477,8 @@ static int get_main(int argc, char **argv)
 		return rc < 0 ? EXIT_OK : rc;
 	if (o.token != NULL || o.label != NULL || o.public_pem != NULL)
 		return cli_usage_error(prog, "--token, --label and --public belong to keygen / id");
+	if (o.socket_path != NULL || o.policy != NULL)
+		return cli_usage_error(prog, "--socket and --policy belong to serve");
 	if (o.format != NULL && (output_format_parse(o.format, &fmt) != 0 || fmt == OUTPUT_RAW))
 		return cli_usage_error(prog, "--format: expected env, dotenv or json");
 	if (o.get != NULL && (o.format != NULL || o.only != NULL))
@@ -494,13 +525,8 @@ static int get_main(int argc, char **argv)
 		rc = EXIT_TOKEN;
 		goto out;
 	}
-	for (i = 0; i < n; i++) {
-		const struct coffer_item *it = coffer_result_item(res, i);
-		items[i].key = it->key;
-		items[i].key_len = it->key_len;
-		items[i].type = (enum secret_type)it->type;
-		memcpy(&items[i].v, &it->v, sizeof(items[i].v));
-	}
+	for (i = 0; i < n; i++)
+		secret_from_item(coffer_result_item(res, i), &items[i]);
 	for (i = 0; i < n_names; i++) {
 		if (coffer_result_find(res, names[i]) == NULL) {
 			msg("secret '%s' is not in this client's shard",
@@ -597,7 +623,8 @@ static int keygen_main(int argc, char **argv)
 
 	if ((rc = parse_opts(argc, argv, "coffer-get keygen", &o)) != 0)
 		return rc < 0 ? EXIT_OK : rc;
-	if (o.cmd != NULL || o.n_servers || o.n_server_keys || o.format || o.get || o.only)
+	if (o.cmd != NULL || o.n_servers || o.n_server_keys || o.format || o.get || o.only ||
+	    o.socket_path || o.policy)
 		return cli_usage_error("coffer-get keygen",
 		                       "takes --out FILE, --pkcs11-module --token --pin-source "
 		                       "--label, or --tpm2 TCTI --out BLOB");
@@ -678,7 +705,7 @@ static int id_main(int argc, char **argv)
 
 	if ((rc = parse_opts(argc, argv, "coffer-get id", &o)) != 0)
 		return rc < 0 ? EXIT_OK : rc;
-	if (o.cmd != NULL || o.format || o.get || o.only || o.out)
+	if (o.cmd != NULL || o.format || o.get || o.only || o.out || o.socket_path || o.policy)
 		return cli_usage_error("coffer-get id",
 		                       "takes --key KEY (with --pkcs11-module/--pin-source or "
 		                       "--tpm2) or --public PEM");
@@ -737,6 +764,78 @@ out:
 	return rc;
 }
 
+/* ---- serve: the systemd credential provider ---- */
+
+/* credserve's fetch: one name from the appliance, its exact value text. */
+static int serve_fetch(void *ctx, const char *name, struct buf *out)
+{
+	struct coffer_client *client = ctx;
+	struct coffer_result *res = NULL;
+	const struct coffer_item *it;
+	const char *names[1] = {name};
+	struct secret s;
+	int st, r;
+
+	if ((st = coffer_fetch(client, names, 1, &res)) != COFFER_OK)
+		return err_set(st == COFFER_E_NOT_FOUND ? ERR_NOT_FOUND : ERR_IO, "%s: %s",
+			       coffer_strerror(st), coffer_last_error());
+	if ((it = coffer_result_find(res, name)) == NULL) {
+		r = err_set(ERR_NOT_FOUND, "not in the answer");
+	} else {
+		secret_from_item(it, &s);
+		r = output_render(OUTPUT_RAW, &s, 1, NULL, NULL, out);
+		secmem_zero(&s, sizeof(s));
+	}
+	coffer_result_free(res);
+	return r;
+}
+
+static int serve_main(int argc, char **argv)
+{
+	struct opts o;
+	struct coffer_config *cfg = NULL;
+	struct coffer_client *client = NULL;
+	struct credserve *cs = NULL;
+	struct credserve_config sc;
+	int rc, st, r;
+
+	if ((rc = parse_opts(argc, argv, "coffer-get serve", &o)) != 0)
+		return rc < 0 ? EXIT_OK : rc;
+	if (o.cmd != NULL || o.format || o.get || o.out || o.only || o.env_prefix || o.token ||
+	    o.label || o.public_pem || o.n_allow_env)
+		return cli_usage_error("coffer-get serve",
+		                       "takes the connection options, --socket PATH and --policy FILE");
+	log_set_level(LOG_LEVEL_INFO);
+	/* The key and the pinned server keys are checked before anything listens. */
+	if ((st = build_config(&o, &cfg)) != 0) {
+		rc = exit_for_status(st);
+		goto out;
+	}
+	if ((st = coffer_client_new(cfg, &client)) != 0) {
+		msg("%s", coffer_last_error());
+		rc = exit_for_status(st);
+		goto out;
+	}
+	memset(&sc, 0, sizeof(sc));
+	sc.socket_path = o.socket_path != NULL ? o.socket_path
+	                                       : (listenfds_offered() ? NULL : DEFAULT_SOCKET);
+	sc.policy_path = o.policy;
+	sc.fetch = serve_fetch;
+	sc.fetch_ctx = client;
+	/* The shared table: a bad path 2, a refused policy or socket 1, the system 3. */
+	if ((r = credserve_open(&sc, &cs)) != 0 || (r = credserve_run(cs)) != 0) {
+		msg("serve: %s", err_msg(r));
+		rc = exit_code(r);
+		goto out;
+	}
+	rc = EXIT_OK;
+out:
+	credserve_free(cs);
+	coffer_client_free(client);
+	coffer_config_free(cfg);
+	return rc;
+}
+
 static const struct {
 	const char *name;
 	int (*fn)(int, char **);
@@ -744,6 +843,7 @@ static const struct {
 } subcommands[] = {
     {"keygen", keygen_main, "make a client key (PEM file or in a token), print its identity"},
     {"id", id_main, "print the identity of a client key or public key"},
+    {"serve", serve_main, "answer systemd's LoadCredential= with secrets of this host's shard"},
 };
 
 int main(int argc, char **argv)

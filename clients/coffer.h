@@ -132,7 +132,8 @@ int coffer_config_set_server_key_point(struct coffer_config *cfg,
  *   a PEM file (PKCS#8 or SEC1, mode 0600: refused if group/world accessible);
  *   a PKCS#11 URI ("pkcs11:token=host;object=coffer") in the token of
  *     `module`, logged in with the PIN from pin_source ("file:PATH",
- *     "env:NAME", "prompt"; NULL: the URI's pin-source / no login);
+ *     "env:NAME", "credential:NAME" (a systemd credential), "prompt"; NULL:
+ *     the URI's pin-source / no login);
  *   a TPM 2.0 key blob file, used through `tcti` ("device:/dev/tpmrm0",
  *     "swtpm:host=127.0.0.1,port=2321"; NULL: the tss2 default).
  * The last call wins. Strings are copied; nothing is opened before

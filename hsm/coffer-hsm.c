@@ -447,8 +447,8 @@ static void show_usage(FILE *f)
 	fprintf(f, "usage: %s COMMAND [OPTIONS]\n\n", prog);
 	for (i = 0; i < N_SUBCOMMANDS; i++)
 		fprintf(f, "  %-16s %s\n", subcommands[i].name, subcommands[i].help);
-	fprintf(f, "\nPIN sources (never on the command line): file:PATH, env:NAME, prompt, "
-		   "tpm2-sealed:PATH\n");
+	fprintf(f, "\nPIN sources (never on the command line): file:PATH, env:NAME, credential:NAME,\n"
+		   "prompt, tpm2-sealed:PATH\n");
 	fprintf(f, "Keys: pkcs11:token=T;object=L URIs (RFC 7512) or bare labels; TPM key blobs.\n");
 	fprintf(f, "Run '%s COMMAND --help' for a command's options; '%s --version' for the version.\n", prog, prog);
 	fprintf(f, "Exit: 0 ok, 1 refused (input file, existing or unsafe output), 2 usage,\n"

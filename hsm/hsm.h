@@ -203,6 +203,9 @@ int hsm_list(struct hsm *h, int (*fn)(const struct hsm_key_info *, void *), void
  *   file:PATH         first line of PATH (refused if group/world accessible)
  *   file:PATH         (also file://PATH; a bare /path in a URI's pin-source)
  *   env:NAME          the variable NAME (wiped and unset from the environment after)
+ *   credential:NAME   $CREDENTIALS_DIRECTORY/NAME: a systemd credential
+ *                     (LoadCredential=, LoadCredentialEncrypted=); ERR_NOT_FOUND
+ *                     outside such a unit
  *   prompt            asked on the controlling tty without echo (ERR_UNSUPPORTED
  *                     without one)
  *   tpm2-sealed:PATH  unsealed from a TPM blob made by hsm_tpm_seal() (TPM at tcti)

@@ -1,13 +1,16 @@
 // SPDX-License-Identifier: ISC
 /*
  * PIN sources. A PIN never comes from argv: it is read from a private file,
- * an environment variable (removed after), the terminal without echo, or
- * unsealed by the TPM. It lives in secure memory only.
+ * an environment variable (removed after), a systemd credential, the
+ * terminal without echo, or unsealed by the TPM. It lives in secure memory
+ * only.
  */
 #include "hsm.h"
 
 #include <errno.h>
 #include <fcntl.h>
+#include <limits.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <termios.h>
@@ -71,6 +74,35 @@ static int pin_env(const char *name, char **pin)
 	secmem_zero(v, strlen(v));
 	(void)unsetenv(name);
 	return r;
+}
+
+/*
+ * credential:NAME: $CREDENTIALS_DIRECTORY/NAME, which systemd fills from
+ * LoadCredential= or LoadCredentialEncrypted= (decrypted with the TPM or the
+ * host key) in a private, unswappable mount, readable by the service only.
+ */
+static int pin_credential(const char *name, char **pin)
+{
+	const char *dir = getenv("CREDENTIALS_DIRECTORY");
+	char path[PATH_MAX];
+	size_t i, len = strlen(name);
+	int n;
+
+	if (len == 0 || len > NAME_MAX || strcmp(name, ".") == 0 || strcmp(name, "..") == 0)
+		return err_set(ERR_INVALID_ARG, "PIN source credential: needs a credential name");
+	for (i = 0; i < len; i++)
+		if (name[i] == '/' || (unsigned char)name[i] < 0x20 || name[i] == 0x7f)
+			return err_set(ERR_INVALID_ARG,
+				       "PIN source credential:%.100s: not a credential name", name);
+	if (dir == NULL || dir[0] != '/')
+		return err_set(ERR_NOT_FOUND,
+			       "PIN source credential:%s: $CREDENTIALS_DIRECTORY is not set (give "
+			       "the unit LoadCredential= or LoadCredentialEncrypted=%s:...)",
+			       name, name);
+	n = snprintf(path, sizeof(path), "%s/%s", dir, name);
+	if (n < 0 || (size_t)n >= sizeof(path))
+		return err_set(ERR_TOO_LARGE, "PIN source credential:%s: path too long", name);
+	return pin_file(path, pin);
 }
 
 static int pin_prompt(char **pin)
@@ -157,12 +189,15 @@ int hsm_pin_read(const char *source, const char *tcti, char **pin)
 	}
 	if (strncmp(source, "env:", 4) == 0)
 		return pin_env(source + 4, pin);
+	if (strncmp(source, "credential:", 11) == 0)
+		return pin_credential(source + 11, pin);
 	if (strcmp(source, "prompt") == 0)
 		return pin_prompt(pin);
 	if (strncmp(source, "tpm2-sealed:", 12) == 0)
 		return pin_sealed(source + 12, tcti, pin);
 	return err_set(ERR_INVALID_ARG,
-		       "PIN source \"%.100s\": use file:PATH, env:NAME, prompt or tpm2-sealed:PATH",
+		       "PIN source \"%.100s\": use file:PATH, env:NAME, credential:NAME, prompt or "
+		       "tpm2-sealed:PATH",
 		       source);
 }
 

@@ -3,7 +3,9 @@
 #
 # install-deps.sh [--test]: install the Debian 12 packages the build needs
 # (and, with --test, what the test suite needs: clang + libFuzzer, swtpm,
-# tpm2-tools, tpm2-pkcs11, python3). Only missing packages are installed;
+# tpm2-tools, tpm2-pkcs11, python3, and for the systemd integration tests
+# systemd (systemd-socket-activate, systemd-analyze), util-linux (setpriv),
+# git and man-db). Only missing packages are installed;
 # `apt-get update` runs first whenever something is missing.
 # Shared by ./quickstart.sh and ./test.sh.
 set -eu
@@ -12,7 +14,8 @@ build_pkgs="build-essential meson ninja-build pkg-config libssl-dev openssl libs
 libp11-kit-dev p11-kit libtss2-dev libcbor-dev libyaml-dev
 libjansson-dev libsystemd-dev softhsm2 python3"
 test_pkgs="clang libclang-rt-14-dev swtpm swtpm-tools tpm2-tools libtpm2-pkcs11-1
-libtpm2-pkcs11-tools python3-tpm2-pkcs11-tools python3-cryptography opensc procps"
+libtpm2-pkcs11-tools python3-tpm2-pkcs11-tools python3-cryptography opensc procps
+systemd util-linux git man-db"
 
 pkgs=$build_pkgs
 [ "${1:-}" = "--test" ] && pkgs="$pkgs $test_pkgs"

@@ -93,6 +93,17 @@ sys.exit("port %d not open after %ss" % (port, limit))
 PY
 }
 
+# wait_for_log FILE PATTERN [SECONDS]: until grep finds PATTERN in FILE;
+# fails (showing FILE) after SECONDS (default 10).
+wait_for_log() {
+	for _ in $(seq $((${3:-10} * 10))); do
+		grep -q -- "$2" "$1" 2>/dev/null && return 0
+		sleep 0.1
+	done
+	cat "$1" >&2 || true
+	fail "no '$2' in $1 after ${3:-10}s"
+}
+
 # make_token LABEL: a SoftHSM2 token under $TMP/softhsm, variables exported.
 make_token() {
 	eval "$("$COFFER_SRC/softhsm-conf/make-token.sh" "$TMP/softhsm" "$1")"

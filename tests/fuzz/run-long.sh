@@ -1,42 +1,214 @@
 #!/bin/sh
 # SPDX-License-Identifier: ISC
 #
-# tests/fuzz/run-long.sh [SECONDS] [TARGET...]: fuzz for a long time, by hand.
-# Builds the libFuzzer targets (clang, ASan+UBSan) in build-fuzz/ and runs
-# each target (all of them by default) for SECONDS (default 600), one after
-# the other, keeping the grown corpus in build-fuzz/corpus/<target>/ between
-# runs and crash inputs in build-fuzz/fuzz-crashes/. A crash input belongs in
-# the target's seed corpus once fixed, so it stays a regression test.
+# Long fuzzing runs, by hand (docs/testing.md).
+#
+# tests/fuzz/run-long.sh [SECONDS] [TARGET...]
+#   Builds the libFuzzer targets in build-fuzz/ (clang, ASan+UBSan, every
+#   file of the project instrumented) and fuzzes each target (all by
+#   default) for SECONDS (default 600), one at a time (-jobs=1 -workers=1)
+#   under `nice -n ${FUZZ_NICE:-19}`. The corpus grows in
+#   build-fuzz/corpus/<target>/ from the committed seeds, and is kept between
+#   runs; crash inputs go to build-fuzz/fuzz-crashes/<target>/. Ends with a
+#   table of every target run so far: seconds and executions (summed over
+#   runs), the last cov/ft, corpus files and crash inputs found.
+# tests/fuzz/run-long.sh --table
+#   Only print that table.
+# tests/fuzz/run-long.sh --merge [TARGET...]
+#   Adds to each target's seed corpus (in the tree) the inputs of
+#   build-fuzz/corpus/<target>/ that reach coverage the seeds do not
+#   (libFuzzer -merge=1), then caps the generated files at FUZZ_SEED_CAP
+#   (default 250) per target, dropping the largest first. Seeds with a
+#   name of their own (not a 40-digit hash) are never dropped.
+# tests/fuzz/run-long.sh --coverage [TARGET...]
+#   Line coverage over the seed corpora: builds build-cov/ (clang
+#   -fprofile-instr-generate -fcoverage-mapping, the plain harness driver),
+#   runs each harness over its seeds and prints, per target, the line
+#   coverage of the files it is meant to cover (FUZZ_COVERS in its meson
+#   entry) with llvm-cov; the uncovered lines of each are listed in
+#   build-cov/coverage/<target>.txt.
 set -eu
 cd "$(dirname "$0")/../.."
-secs=${1:-600}
-[ $# -gt 0 ] && shift
 
-if [ ! -f build-fuzz/build.ninja ]; then
-	CC=clang meson setup build-fuzz -Dfuzz=true -Db_sanitize=address,undefined \
-		-Db_lundef=false -Dbuildtype=debugoptimized >/dev/null
+nice_level=${FUZZ_NICE:-19}
+cap=${FUZZ_SEED_CAP:-250}
+mode=fuzz
+case "${1:-}" in
+--table | --merge | --coverage)
+	mode=${1#--}
+	shift
+	;;
+esac
+secs=600
+if [ "$mode" = fuzz ] && [ $# -gt 0 ]; then
+	secs=$1
+	shift
 fi
-ninja -C build-fuzz
-# Each fuzz test's arguments name its executable and seed corpus.
-meson introspect build-fuzz --tests | python3 -c '
+
+# targets BUILD PREFIX: "name exe seeds covers dict" per fuzz test of a build.
+targets() {
+	meson introspect "$1" --tests | python3 -c '
 import json, sys
+prefix = sys.argv[1]
 for t in json.load(sys.stdin):
-    if t["name"].startswith("fuzz/"):
-        print(t["name"][len("fuzz/"):], t["cmd"][1], t["cmd"][2])
-' > build-fuzz/fuzz-targets.txt
-export UBSAN_OPTIONS=halt_on_error=1:print_stacktrace=1
-status=0
-ran=0
-while read -r name exe seeds; do
-	if [ $# -gt 0 ]; then
-		case " $* " in *" $name "*) ;; *) continue ;; esac
+    if t["name"].startswith(prefix):
+        env = t.get("env") or {}
+        print(t["name"][len(prefix):], t["cmd"][0] if prefix == "corpus/" else t["cmd"][1],
+              t["cmd"][1] if prefix == "corpus/" else t["cmd"][2],
+              env.get("FUZZ_COVERS", "-") or "-", env.get("FUZZ_DICT", "-") or "-")
+' "$2"
+}
+
+# wanted NAME: is NAME among the targets named on the command line (or none named)?
+wanted() {
+	[ -z "$want" ] && return 0
+	case " $want " in *" $1 "*) return 0 ;; esac
+	return 1
+}
+want="$*"
+
+setup_fuzz() {
+	./scripts/install-deps.sh --test
+	if [ ! -f build-fuzz/build.ninja ]; then
+		CC=clang meson setup build-fuzz -Dfuzz=true -Db_sanitize=address,undefined \
+			-Db_lundef=false -Dbuildtype=debugoptimized >/dev/null
 	fi
-	mkdir -p "build-fuzz/corpus/$name" "build-fuzz/fuzz-crashes/$name"
-	echo "== $name for ${secs}s" >&2
-	"$exe" -max_total_time="$secs" -timeout=10 -rss_limit_mb=2048 -print_final_stats=1 \
-		-artifact_prefix="build-fuzz/fuzz-crashes/$name/" "build-fuzz/corpus/$name" "$seeds" \
-		</dev/null || status=1
-	ran=$((ran + 1))
-done < build-fuzz/fuzz-targets.txt
-[ "$ran" -gt 0 ] || { echo "no such fuzz target: $*" >&2; exit 2; }
-exit $status
+	nice -n "$nice_level" ninja -C build-fuzz >/dev/null
+	targets build-fuzz fuzz/ >build-fuzz/fuzz-targets.txt
+}
+
+table() {
+	[ -d build-fuzz/stats ] || { echo "no runs yet" >&2; return 0; }
+	printf '| target | seconds | executions | exec/s | cov | ft | corpus files | crash inputs |\n'
+	printf '|---|---:|---:|---:|---:|---:|---:|---:|\n'
+	for f in build-fuzz/stats/*; do
+		name=$(basename "$f")
+		# shellcheck disable=SC1090
+		. "$f"
+		corpus=$(find "build-fuzz/corpus/$name" -type f 2>/dev/null | wc -l)
+		printf '| %s | %s | %s | %s | %s | %s | %s | %s |\n' "$name" "$seconds" "$execs" \
+			"$((execs / (seconds > 0 ? seconds : 1)))" "$cov" "$ft" "$corpus" "$crashes"
+	done
+}
+
+fuzz() {
+	setup_fuzz
+	export ASAN_OPTIONS="detect_leaks=1:abort_on_error=0:detect_stack_use_after_return=1"
+	export UBSAN_OPTIONS=halt_on_error=1:print_stacktrace=1
+	export LSAN_OPTIONS="suppressions=$(pwd)/tests/lsan.supp:print_suppressions=0"
+	mkdir -p build-fuzz/stats build-fuzz/logs
+	status=0
+	ran=0
+	while read -r name exe seeds covers dict; do
+		wanted "$name" || continue
+		mkdir -p "build-fuzz/corpus/$name" "build-fuzz/fuzz-crashes/$name"
+		before=$(find "build-fuzz/fuzz-crashes/$name" -type f | wc -l)
+		log=build-fuzz/logs/$name.log
+		echo "== $name for ${secs}s" >&2
+		set -- -max_total_time="$secs" -timeout=10 -rss_limit_mb=2048 -print_final_stats=1 \
+			-jobs=1 -workers=1 -artifact_prefix="build-fuzz/fuzz-crashes/$name/"
+		[ "$dict" != - ] && set -- "$@" -dict="$dict"
+		start=$(date +%s)
+		nice -n "$nice_level" "$exe" "$@" "build-fuzz/corpus/$name" "$seeds" \
+			</dev/null >"$log" 2>&1 || status=1
+		took=$(($(date +%s) - start))
+		after=$(find "build-fuzz/fuzz-crashes/$name" -type f | wc -l)
+		seconds=0 execs=0 crashes=0
+		# shellcheck disable=SC1090
+		[ -f "build-fuzz/stats/$name" ] && . "build-fuzz/stats/$name"
+		n=$(sed -n 's/^stat::number_of_executed_units: *//p' "$log" | tail -n 1)
+		last=$(grep -E '^#[0-9]+.*cov: ' "$log" | tail -n 1)
+		cov=$(echo "$last" | sed -n 's/.*cov: \([0-9]*\).*/\1/p')
+		ft=$(echo "$last" | sed -n 's/.*ft: \([0-9]*\).*/\1/p')
+		cat >"build-fuzz/stats/$name" <<-EOF
+			seconds=$((seconds + took))
+			execs=$((execs + ${n:-0}))
+			cov=${cov:-?}
+			ft=${ft:-?}
+			crashes=$((crashes + after - before))
+		EOF
+		tail -n 12 "$log" | grep -E 'DONE|ERROR|SUMMARY|stat::number_of_executed_units' >&2 || true
+		ran=$((ran + 1))
+	done <build-fuzz/fuzz-targets.txt
+	[ "$ran" -gt 0 ] || { echo "no such fuzz target: $want" >&2; exit 2; }
+	echo
+	table
+	return $status
+}
+
+merge() {
+	setup_fuzz
+	while read -r name exe seeds covers dict; do
+		wanted "$name" || continue
+		[ -d "build-fuzz/corpus/$name" ] || continue
+		new=$(mktemp -d)
+		ls "$seeds" >"$new.before"
+		nice -n "$nice_level" "$exe" -merge=1 -rss_limit_mb=2048 -timeout=10 \
+			"$seeds" "build-fuzz/corpus/$name" >"build-fuzz/logs/$name.merge.log" 2>&1 || {
+			echo "$name: merge failed, see build-fuzz/logs/$name.merge.log" >&2
+			rm -rf "$new" "$new.before"
+			return 1
+		}
+		# Generated files are named by their SHA-1; cap them, largest first.
+		n=$(find "$seeds" -maxdepth 1 -type f -regextype posix-extended \
+			-regex '.*/[0-9a-f]{40}' | wc -l)
+		if [ "$n" -gt "$cap" ]; then
+			find "$seeds" -maxdepth 1 -type f -regextype posix-extended \
+				-regex '.*/[0-9a-f]{40}' -printf '%s %p\n' | sort -n |
+				tail -n "$((n - cap))" | cut -d' ' -f2- | xargs rm -f
+		fi
+		echo "$name: $(ls "$seeds" | wc -l) seeds ($(ls "$seeds" | grep -cvxFf "$new.before") new," \
+			"$(du -sk "$seeds" | cut -f1) KiB)"
+		rm -rf "$new" "$new.before"
+	done <build-fuzz/fuzz-targets.txt
+}
+
+coverage() {
+	./scripts/install-deps.sh --coverage
+	# Only the harness runs below write profiles, each to its own file.
+	export LLVM_PROFILE_FILE=/dev/null
+	profdata=$(command -v llvm-profdata-14 || command -v llvm-profdata)
+	llvmcov=$(command -v llvm-cov-14 || command -v llvm-cov)
+	if [ ! -f build-cov/build.ninja ]; then
+		CC=clang meson setup build-cov -Dbuildtype=debug \
+			-Dc_args='-fprofile-instr-generate -fcoverage-mapping' \
+			-Dc_link_args='-fprofile-instr-generate -fcoverage-mapping' >/dev/null
+	fi
+	targets build-cov corpus/ >build-cov/fuzz-targets.txt
+	# shellcheck disable=SC2046
+	nice -n "$nice_level" ninja -C build-cov $(cut -d' ' -f2 build-cov/fuzz-targets.txt |
+		sed 's|^.*/build-cov/||') >/dev/null
+	rm -rf build-cov/coverage
+	mkdir -p build-cov/coverage
+	printf '| target | file | lines | missed | line coverage |\n|---|---|---:|---:|---:|\n'
+	while read -r name exe seeds covers dict; do
+		wanted "$name" || continue
+		raw=build-cov/coverage/$name.profraw
+		LLVM_PROFILE_FILE=$raw nice -n "$nice_level" "$exe" "$seeds" >/dev/null 2>&1 || {
+			echo "$name: the seed corpus fails in the plain build" >&2
+			return 1
+		}
+		"$profdata" merge -sparse -o "build-cov/coverage/$name.profdata" "$raw"
+		[ "$covers" = - ] && continue
+		files=$(echo "$covers" | tr ',' ' ')
+		"$llvmcov" report "$exe" -instr-profile="build-cov/coverage/$name.profdata" \
+			>"build-cov/coverage/$name.report"
+		for f in $files; do
+			# Rows name files without their common leading directories.
+			rel=${f#"$(pwd)/"}
+			awk -v t="$name" -v f="$rel" '$1 == f || substr($1, length($1) - length(f)) == "/" f {
+				printf "| %s | %s | %s | %s | %s |\n", t, f, $8, $9, $10 }' \
+				"build-cov/coverage/$name.report"
+		done
+		# shellcheck disable=SC2086
+		"$llvmcov" show "$exe" -instr-profile="build-cov/coverage/$name.profdata" \
+			-show-line-counts -use-color=false $files >"build-cov/coverage/$name.txt"
+	done <build-cov/fuzz-targets.txt
+}
+
+case $mode in
+fuzz) fuzz ;;
+table) table ;;
+merge) merge ;;
+coverage) coverage ;;
+esac

@@ -97,27 +97,35 @@ fuzz() {
 	export UBSAN_OPTIONS=halt_on_error=1:print_stacktrace=1
 	export LSAN_OPTIONS="suppressions=$(pwd)/tests/lsan.supp:print_suppressions=0"
 	mkdir -p build-fuzz/stats build-fuzz/logs
+	root=$(pwd)
 	status=0
 	ran=0
 	while read -r name exe seeds covers dict; do
 		wanted "$name" || continue
 		mkdir -p "build-fuzz/corpus/$name" "build-fuzz/fuzz-crashes/$name"
 		before=$(find "build-fuzz/fuzz-crashes/$name" -type f | wc -l)
-		log=build-fuzz/logs/$name.log
+		# With -jobs, libFuzzer runs the job in a child that logs to
+		# ./fuzz-0.log: run it in the target's log directory.
+		logdir=$root/build-fuzz/logs/$name
+		rm -rf "$logdir"
+		mkdir -p "$logdir"
+		log=$logdir/fuzz-0.log
 		echo "== $name for ${secs}s" >&2
 		set -- -max_total_time="$secs" -timeout=10 -rss_limit_mb=2048 -print_final_stats=1 \
-			-jobs=1 -workers=1 -artifact_prefix="build-fuzz/fuzz-crashes/$name/"
+			-jobs=1 -workers=1 -artifact_prefix="$root/build-fuzz/fuzz-crashes/$name/"
 		[ "$dict" != - ] && set -- "$@" -dict="$dict"
 		start=$(date +%s)
-		nice -n "$nice_level" "$exe" "$@" "build-fuzz/corpus/$name" "$seeds" \
-			</dev/null >"$log" 2>&1 || status=1
+		(cd "$logdir" && exec nice -n "$nice_level" "$exe" "$@" "$root/build-fuzz/corpus/$name" \
+			"$seeds" </dev/null >"$logdir/driver.log" 2>&1) || status=1
 		took=$(($(date +%s) - start))
 		after=$(find "build-fuzz/fuzz-crashes/$name" -type f | wc -l)
 		seconds=0 execs=0 crashes=0
 		# shellcheck disable=SC1090
 		[ -f "build-fuzz/stats/$name" ] && . "build-fuzz/stats/$name"
-		n=$(sed -n 's/^stat::number_of_executed_units: *//p' "$log" | tail -n 1)
 		last=$(grep -E '^#[0-9]+.*cov: ' "$log" | tail -n 1)
+		n=$(sed -n 's/^stat::number_of_executed_units: *//p' "$log" | tail -n 1)
+		# A run that crashed may end without its final stats.
+		[ -n "$n" ] || n=$(echo "$last" | sed -n 's/^#\([0-9]*\).*/\1/p')
 		cov=$(echo "$last" | sed -n 's/.*cov: \([0-9]*\).*/\1/p')
 		ft=$(echo "$last" | sed -n 's/.*ft: \([0-9]*\).*/\1/p')
 		cat >"build-fuzz/stats/$name" <<-EOF
@@ -138,14 +146,15 @@ fuzz() {
 
 merge() {
 	setup_fuzz
+	mkdir -p build-fuzz/logs
 	while read -r name exe seeds covers dict; do
 		wanted "$name" || continue
 		[ -d "build-fuzz/corpus/$name" ] || continue
 		new=$(mktemp -d)
 		ls "$seeds" >"$new.before"
 		nice -n "$nice_level" "$exe" -merge=1 -rss_limit_mb=2048 -timeout=10 \
-			"$seeds" "build-fuzz/corpus/$name" >"build-fuzz/logs/$name.merge.log" 2>&1 || {
-			echo "$name: merge failed, see build-fuzz/logs/$name.merge.log" >&2
+			"$seeds" "build-fuzz/corpus/$name" >"build-fuzz/logs/$name-merge.log" 2>&1 || {
+			echo "$name: merge failed, see build-fuzz/logs/$name-merge.log" >&2
 			rm -rf "$new" "$new.before"
 			return 1
 		}

@@ -142,16 +142,21 @@ int pkey_is_p256(EVP_PKEY *k)
 
 int pkey_to_point(EVP_PKEY *k, uint8_t pt[static P256_POINT_LEN])
 {
-	size_t len = 0;
+	BIGNUM *x = NULL, *y = NULL;
+	int r = 0;
 
 	if (!pkey_is_p256(k))
 		return err_set(ERR_UNSUPPORTED, "key is not a P-256 key");
-	if (EVP_PKEY_get_octet_string_param(k, OSSL_PKEY_PARAM_PUB_KEY, pt, P256_POINT_LEN,
-					    &len) != 1)
-		return err_crypto("export P-256 public point");
-	if (len != P256_POINT_LEN || pt[0] != 0x04)
-		return err_set(ERR_FORMAT, "public point is not in uncompressed form");
-	return 0;
+	/* From the coordinates, so a key read in compressed form gives the same bytes. */
+	pt[0] = 0x04;
+	if (EVP_PKEY_get_bn_param(k, OSSL_PKEY_PARAM_EC_PUB_X, &x) != 1 ||
+	    EVP_PKEY_get_bn_param(k, OSSL_PKEY_PARAM_EC_PUB_Y, &y) != 1 ||
+	    BN_bn2binpad(x, pt + 1, P256_SCALAR_LEN) != P256_SCALAR_LEN ||
+	    BN_bn2binpad(y, pt + 1 + P256_SCALAR_LEN, P256_SCALAR_LEN) != P256_SCALAR_LEN)
+		r = err_crypto("export P-256 public point");
+	BN_free(x);
+	BN_free(y);
+	return r;
 }
 
 int pkey_spki_der(EVP_PKEY *k, struct buf *b)
@@ -177,9 +182,17 @@ int pkey_sha256(const void *data, size_t len, uint8_t out[static SHA256_LEN])
 
 int pkey_identity(EVP_PKEY *k, uint8_t id[static IDENTITY_LEN])
 {
+	uint8_t pt[P256_POINT_LEN];
 	struct buf *b;
 	int r;
 
+	/* One identity per P-256 key: the named-curve, uncompressed SPKI that a
+	 * Hello's point hashes to, whatever encoding the key was read from. */
+	if (pkey_is_p256(k)) {
+		if ((r = pkey_to_point(k, pt)) != 0)
+			return r;
+		return pkey_identity_from_point(pt, id);
+	}
 	if ((b = buf_new(0)) == NULL)
 		return ERR_ALLOC;
 	if ((r = pkey_spki_der(k, b)) == 0)

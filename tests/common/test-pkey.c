@@ -7,6 +7,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <openssl/core_names.h>
 #include <openssl/ec.h>
 
 #include "buf.h"
@@ -151,6 +152,35 @@ int main(void)
 		ASSERT_INT_EQ(pkey_ecdsa_raw_to_der(raw, 63, d), ERR_FORMAT);
 		buf_free(d);
 		EVP_MD_CTX_free(ctx);
+	}
+	TEST_DONE();
+
+	TEST_START("one P-256 key, one identity: compressed and explicit encodings too");
+	{
+		/* Found by the keys fuzz target: the fingerprint followed the encoding. */
+		static const char *const forms[][2] = {
+			{OSSL_PKEY_PARAM_EC_POINT_CONVERSION_FORMAT, "compressed"},
+			{OSSL_PKEY_PARAM_EC_ENCODING, OSSL_PKEY_EC_ENCODING_EXPLICIT},
+		};
+		size_t i;
+
+		ASSERT_INT_EQ(pkey_identity(a, id1), 0);
+		for (i = 0; i < sizeof(forms) / sizeof(forms[0]); i++) {
+			EVP_PKEY *dup = EVP_PKEY_dup(a), *back = NULL;
+			struct buf *pem = buf_new(0);
+			uint8_t pt[P256_POINT_LEN];
+
+			ASSERT_INT_EQ(EVP_PKEY_set_utf8_string_param(dup, forms[i][0], forms[i][1]), 1);
+			ASSERT_INT_EQ(pkey_public_pem(dup, pem), 0);
+			ASSERT_INT_EQ(pkey_public_from_pem(buf_ptr(pem), buf_len(pem), &back), 0);
+			ASSERT_INT_EQ(pkey_identity(back, id2), 0);
+			ASSERT_MEM_EQ(id1, id2, IDENTITY_LEN);
+			ASSERT_INT_EQ(pkey_to_point(back, pt), 0);
+			ASSERT_MEM_EQ(pt, pa, P256_POINT_LEN);
+			EVP_PKEY_free(back);
+			EVP_PKEY_free(dup);
+			buf_free(pem);
+		}
 	}
 	TEST_DONE();
 

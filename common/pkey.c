@@ -243,27 +243,32 @@ int pkey_load_public(const char *path, EVP_PKEY **out)
 	return r;
 }
 
+int pkey_private_from_pem(const uint8_t *pem, size_t len, const char *what, EVP_PKEY **out)
+{
+	BIO *bio;
+	int r = 0;
+
+	*out = NULL;
+	if (len > PKEY_PEM_MAX)
+		return err_set(ERR_TOO_LARGE, "%s: PEM larger than %d bytes", what, PKEY_PEM_MAX);
+	if ((bio = BIO_new_mem_buf(pem, (int)len)) == NULL)
+		return ERR_ALLOC;
+	/* A NULL callback with "" refuses encrypted keys instead of prompting. */
+	if ((*out = PEM_read_bio_PrivateKey(bio, NULL, NULL, (void *)"")) == NULL)
+		r = err_crypto("%s: not an unencrypted PEM private key", what);
+	BIO_free(bio);
+	return r;
+}
+
 int pkey_load_private(const char *path, EVP_PKEY **out)
 {
 	struct buf *b = NULL;
-	BIO *bio = NULL;
 	int r;
 
 	*out = NULL;
 	if ((r = file_read_private(path, PKEY_PEM_MAX, &b)) != 0)
 		return r;
-	if ((bio = BIO_new_mem_buf(buf_ptr(b), (int)buf_len(b))) == NULL) {
-		r = ERR_ALLOC;
-		goto out;
-	}
-	/* A NULL callback with "" refuses encrypted keys instead of prompting. */
-	if ((*out = PEM_read_bio_PrivateKey(bio, NULL, NULL, (void *)"")) == NULL) {
-		r = err_crypto("%s: not an unencrypted PEM private key", path);
-		goto out;
-	}
-	r = 0;
-out:
-	BIO_free(bio);
+	r = pkey_private_from_pem(buf_ptr(b), buf_len(b), path, out);
 	buf_free(b);
 	return r;
 }

@@ -243,6 +243,28 @@ int pkey_load_public(const char *path, EVP_PKEY **out)
 	return r;
 }
 
+/*
+ * A key file carries the public key next to the private one, and OpenSSL
+ * takes both as they are: a file whose public half is not the private key's
+ * would give an identity (and a Hello, a sealed file's companion point) that
+ * its private key cannot back. Key types OpenSSL cannot check pass.
+ */
+static int pairwise_check(EVP_PKEY *k, const char *what)
+{
+	EVP_PKEY_CTX *ctx = EVP_PKEY_CTX_new_from_pkey(NULL, k, NULL);
+	int ok;
+
+	if (ctx == NULL)
+		return ERR_ALLOC;
+	ok = EVP_PKEY_pairwise_check(ctx);
+	EVP_PKEY_CTX_free(ctx);
+	ERR_clear_error();
+	if (ok == 0)
+		return err_set(ERR_FORMAT, "%s: its public key is not the one of its private key",
+			       what);
+	return 0;
+}
+
 int pkey_private_from_pem(const uint8_t *pem, size_t len, const char *what, EVP_PKEY **out)
 {
 	BIO *bio;
@@ -257,6 +279,10 @@ int pkey_private_from_pem(const uint8_t *pem, size_t len, const char *what, EVP_
 	if ((*out = PEM_read_bio_PrivateKey(bio, NULL, NULL, (void *)"")) == NULL)
 		r = err_crypto("%s: not an unencrypted PEM private key", what);
 	BIO_free(bio);
+	if (r == 0 && (r = pairwise_check(*out, what)) != 0) {
+		EVP_PKEY_free(*out);
+		*out = NULL;
+	}
 	return r;
 }
 

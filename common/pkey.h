@@ -53,7 +53,8 @@ int pkey_public_from_pem(const uint8_t *pem, size_t len, EVP_PKEY **out) WARN_UN
 /* Load a public key PEM file. ERR_NOT_FOUND, ERR_FORMAT (detail: path). */
 int pkey_load_public(const char *path, EVP_PKEY **out) WARN_UNUSED;
 /* Private key from PEM text (PKCS#8 or SEC1, unencrypted; encrypted keys are
- * refused, never prompted for): ERR_TOO_LARGE, ERR_CRYPTO naming `what`. */
+ * refused, never prompted for): ERR_TOO_LARGE, ERR_CRYPTO naming `what`, and
+ * ERR_FORMAT if the public key the file carries is not its private key's. */
 int pkey_private_from_pem(const uint8_t *pem, size_t len, const char *what, EVP_PKEY **out)
 	WARN_UNUSED;
 /* Load a private key PEM file (PKCS#8 or SEC1, unencrypted), refusing a file

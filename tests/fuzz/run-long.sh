@@ -7,7 +7,8 @@
 #   Builds the libFuzzer targets in build-fuzz/ (clang, ASan+UBSan, every
 #   file of the project instrumented) and fuzzes each target (all by
 #   default) for SECONDS (default 600), one at a time (-jobs=1 -workers=1)
-#   under `nice -n ${FUZZ_NICE:-19}`. The corpus grows in
+#   under `nice -n ${FUZZ_NICE:-19}` (unit timeout ${FUZZ_TIMEOUT:-120}
+#   seconds of wall-clock time). The corpus grows in
 #   build-fuzz/corpus/<target>/ from the committed seeds, and is kept between
 #   runs; crash inputs go to build-fuzz/fuzz-crashes/<target>/. Ends with a
 #   table of every target run so far: seconds and executions (summed over
@@ -31,6 +32,9 @@ set -eu
 cd "$(dirname "$0")/../.."
 
 nice_level=${FUZZ_NICE:-19}
+# libFuzzer's -timeout is wall-clock time: under nice 19 on a busy machine an
+# input that takes milliseconds can wait seconds for a core.
+timeout=${FUZZ_TIMEOUT:-120}
 cap=${FUZZ_SEED_CAP:-250}
 mode=fuzz
 case "${1:-}" in
@@ -111,8 +115,8 @@ fuzz() {
 		mkdir -p "$logdir"
 		log=$logdir/fuzz-0.log
 		echo "== $name for ${secs}s" >&2
-		set -- -max_total_time="$secs" -timeout=10 -rss_limit_mb=2048 -print_final_stats=1 \
-			-jobs=1 -workers=1 -artifact_prefix="$root/build-fuzz/fuzz-crashes/$name/"
+		set -- -max_total_time="$secs" -timeout="$timeout" -rss_limit_mb=2048 \
+			-print_final_stats=1 -jobs=1 -workers=1 -artifact_prefix="$root/build-fuzz/fuzz-crashes/$name/"
 		[ "$dict" != - ] && set -- "$@" -dict="$dict"
 		start=$(date +%s)
 		(cd "$logdir" && exec nice -n "$nice_level" "$exe" "$@" "$root/build-fuzz/corpus/$name" \
@@ -152,7 +156,7 @@ merge() {
 		[ -d "build-fuzz/corpus/$name" ] || continue
 		new=$(mktemp -d)
 		ls "$seeds" >"$new.before"
-		nice -n "$nice_level" "$exe" -merge=1 -rss_limit_mb=2048 -timeout=10 \
+		nice -n "$nice_level" "$exe" -merge=1 -rss_limit_mb=2048 -timeout="$timeout" \
 			"$seeds" "build-fuzz/corpus/$name" >"build-fuzz/logs/$name-merge.log" 2>&1 || {
 			echo "$name: merge failed, see build-fuzz/logs/$name-merge.log" >&2
 			rm -rf "$new" "$new.before"

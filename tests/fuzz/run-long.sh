@@ -176,6 +176,19 @@ merge() {
 	done <build-fuzz/fuzz-targets.txt
 }
 
+# cov_rows LABEL PROFDATA "FILES" EXE [-object EXE...]: a table row per file.
+cov_rows() {
+	label=$1 prof=$2 files=$3
+	shift 3
+	"$llvmcov" report "$@" -instr-profile="$prof" >"$prof.report"
+	for f in $files; do
+		# Rows name files without their common leading directories.
+		rel=${f#"$(pwd)/"}
+		awk -v t="$label" -v f="$rel" '$1 == f || substr($1, length($1) - length(f)) == "/" f {
+			printf "| %s | %s | %s | %s | %s |\n", t, f, $8, $9, $10 }' "$prof.report"
+	done
+}
+
 coverage() {
 	./scripts/install-deps.sh --coverage
 	# Only the harness runs below write profiles, each to its own file.
@@ -193,6 +206,7 @@ coverage() {
 		sed 's|^.*/build-cov/||') >/dev/null
 	rm -rf build-cov/coverage
 	mkdir -p build-cov/coverage
+	: >build-cov/coverage/covers
 	printf '| target | file | lines | missed | line coverage |\n|---|---|---:|---:|---:|\n'
 	while read -r name exe seeds covers dict; do
 		wanted "$name" || continue
@@ -204,21 +218,28 @@ coverage() {
 		"$profdata" merge -sparse -o "build-cov/coverage/$name.profdata" "$raw"
 		[ "$covers" = - ] && continue
 		files=$(echo "$covers" | tr ',' ' ')
-		"$llvmcov" report "$exe" -instr-profile="build-cov/coverage/$name.profdata" \
-			>"build-cov/coverage/$name.report"
 		for f in $files; do
-			# Rows name files without their common leading directories.
-			rel=${f#"$(pwd)/"}
-			awk -v t="$name" -v f="$rel" '$1 == f || substr($1, length($1) - length(f)) == "/" f {
-				printf "| %s | %s | %s | %s | %s |\n", t, f, $8, $9, $10 }' \
-				"build-cov/coverage/$name.report"
+			echo "$f $name $exe" >>build-cov/coverage/covers
 		done
+		cov_rows "$name" "build-cov/coverage/$name.profdata" "$files" "$exe"
 		# llvm-cov 14 ignores source file filters here: keep the files' sections.
 		"$llvmcov" show "$exe" -instr-profile="build-cov/coverage/$name.profdata" \
 			-show-line-counts -use-color=false |
 			awk -v want=" $files " '/^\/.*:$/ { f = substr($0, 1, length($0) - 1);
 				keep = index(want, " " f " ") > 0 } keep' >"build-cov/coverage/$name.txt"
 	done <build-cov/fuzz-targets.txt
+	# A file that several targets drive: what they reach together.
+	for f in $(cut -d' ' -f1 build-cov/coverage/covers | sort | uniq -d); do
+		names=$(awk -v f="$f" '$1 == f { printf "%s%s", sep, $2; sep = "+" }' \
+			build-cov/coverage/covers)
+		prof=build-cov/coverage/$(basename "$f").all.profdata
+		# shellcheck disable=SC2046
+		"$profdata" merge -sparse -o "$prof" $(awk -v f="$f" \
+			'$1 == f { print "build-cov/coverage/" $2 ".profdata" }' build-cov/coverage/covers)
+		# shellcheck disable=SC2046
+		cov_rows "$names" "$prof" "$f" $(awk -v f="$f" '$1 == f {
+			printf "%s%s\n", n++ ? "-object " : "", $3 }' build-cov/coverage/covers)
+	done
 }
 
 case $mode in

@@ -6,7 +6,8 @@
  * event loop (server.c: conn_readable, conn_dispatch), then handler_handle
  * for every whole frame: the Noise IK responder with the key behind the
  * token interface, the identity lookup in a state of two clients (one with a
- * cached ss), the replay table, Get by names, chunked OkGets, Bye, audit.
+ * cached ss), the replay table, Get by names, chunked OkGets, Bye, audit
+ * records (the script's knob sends them to /dev/full, where every write fails).
  */
 #include <pthread.h>
 #include <stdint.h>
@@ -24,6 +25,7 @@
 
 struct conn {
 	struct handler_env env;
+	struct audit *audit_ok, *audit_full;
 	struct appl_state *st;
 	struct handler *sess;
 	uint8_t hdr[WIRE_HEADER_LEN];
@@ -44,6 +46,14 @@ static void conn_reset(struct conn *c)
 static void conn_connect(void *ctx)
 {
 	conn_reset(ctx);
+}
+
+/* The knob: bit 0 sends audit records to /dev/full (every write fails). */
+static void conn_knob(void *ctx, uint8_t v)
+{
+	struct conn *c = ctx;
+
+	c->env.audit = (v & 1) ? c->audit_full : c->audit_ok;
 }
 
 /* A whole frame is in: what conn_dispatch and run_job do with it. */
@@ -105,7 +115,6 @@ static void setup(struct conn *c)
 	const struct script_keys *k = script_keys();
 	struct state_client cl[2];
 	struct token *tok = NULL;
-	struct audit *audit = NULL;
 	int i;
 
 	log_set_level(LOG_LEVEL_ERROR);
@@ -121,9 +130,9 @@ static void setup(struct conn *c)
 	FUZZ_ASSERT(token_dh(tok, cl[0].point, ss0) == 0);
 	cl[0].ss = ss0;
 	FUZZ_ASSERT(state_from_clients(cl, 2, &c->st) == 0);
-	FUZZ_ASSERT(audit_open("/dev/null", &audit) == 0);
+	FUZZ_ASSERT(audit_open("/dev/null", &c->audit_ok) == 0 &&
+		    audit_open("/dev/full", &c->audit_full) == 0);
 	c->env.token = tok;
-	c->env.audit = audit;
 	c->env.audit_required = 1;
 	c->env.replay_lock = &lock;
 }
@@ -131,10 +140,11 @@ static void setup(struct conn *c)
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
 	static struct conn c;
-	struct script_server srv = {conn_connect, conn_feed, &c};
+	struct script_server srv = {conn_connect, conn_feed, conn_knob, &c};
 
 	if (c.st == NULL)
 		setup(&c);
+	c.env.audit = c.audit_ok;
 	FUZZ_ASSERT(handler_replay_new(&c.env.replay) == 0);
 	script_run(data, size, &srv);
 	conn_reset(&c);

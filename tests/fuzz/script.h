@@ -22,7 +22,9 @@
  *   1 HELLO    u8 p: client key p&3 (0, 1 registered; 2 unknown; 3 key 0
  *              pinning a wrong server key); timestamp (p>>2)&3 (0 newer
  *              than the last, 1 the same, 2 older, 3 a u64 from the script);
- *              p&0x10: the payload is u8 n + n bytes instead of the TAI64N
+ *              p&0x10: the payload is u8 n + n bytes instead of the TAI64N;
+ *              p&0x20: an impostor, sending key 0's public key but doing
+ *              its DHs with key 2's private key
  *   2 SEALED   u8 type, u16 n, n bytes: sealed with the client's send key
  *              (AD = the type byte) and framed as that type
  *   3 GET      u8 mask: a Get for the names of script_names[] whose bit is
@@ -30,6 +32,7 @@
  *   4 BYE      u8 p: Bye carrying our key (p&1: key 1's instead)
  *   5 CHUNK    u8 n: hand the server the wire n bytes at a time (0: at once)
  *   6 RECONNECT  a new connection to the same server (replay table kept)
+ *   7 KNOB     u8 v: a setting of the server's own (the target says which)
  *   anything else: ignored
  */
 
@@ -54,6 +57,7 @@ enum script_op {
 	SCRIPT_BYE = 4,
 	SCRIPT_CHUNK = 5,
 	SCRIPT_RECONNECT = 6,
+	SCRIPT_KNOB = 7,
 };
 
 #define SCRIPT_KEYS 3     /* 0, 1 registered; 2 unknown */
@@ -92,6 +96,8 @@ struct script_server {
 	/* Hand the server n wire bytes; its replies are appended to out.
 	 * Returns 1 once the server has closed the connection. */
 	int (*feed)(void *ctx, const uint8_t *p, size_t n, struct buf *out);
+	/* A setting of the server's own (NULL: none). */
+	void (*knob)(void *ctx, uint8_t v);
 	void *ctx;
 };
 
@@ -99,6 +105,7 @@ struct script_server {
 struct script_keys {
 	struct noise_key server;
 	struct noise_key client[SCRIPT_KEYS];
+	struct noise_key impostor; /* key 0's public key, key 2's private key */
 	uint8_t wrong_server[P256_POINT_LEN];
 	struct secret_list shard[2];
 };
@@ -123,6 +130,8 @@ static inline const struct script_keys *script_keys(void)
 	script_key(&k.server, SERVER_STATIC);
 	for (i = 0; i < SCRIPT_KEYS; i++)
 		script_key(&k.client[i], script_client_hex[i]);
+	FUZZ_ASSERT(noise_key_from_callback(&k.impostor, NOISE_DH_P256, k.client[0].pub,
+					    k.client[2].fn, k.client[2].ctx) == 0);
 	script_key(&wrong, SCRIPT_WRONG_SERVER);
 	memcpy(k.wrong_server, wrong.pub, P256_POINT_LEN);
 	noise_key_clear(&wrong);
@@ -283,6 +292,7 @@ static inline int script_hello(struct script *c, struct buf *in)
 	size_t plen = sizeof(ts);
 	uint64_t t;
 	struct buf *body;
+	const struct noise_key *s;
 	int key, r;
 
 	if ((r = buf_get_u8(in, &p)) != 0)
@@ -304,12 +314,17 @@ static inline int script_hello(struct script *c, struct buf *in)
 		plen = n;
 	script_drop_session(c);
 	c->who = key;
+	s = &c->k->client[key == SCRIPT_WRONG_PIN ? 0 : key];
+	if (p & 0x20) {
+		s = &c->k->impostor;
+		c->who = 2; /* it holds no registered key */
+	}
 	/* A fresh ephemeral per Hello, the same ones in every run. */
 	FUZZ_ASSERT(hex_decode(CLIENT_EPHEMERAL, 64, eph, sizeof(eph)) == 0);
 	eph[31] ^= (uint8_t)++c->hellos;
 	FUZZ_ASSERT(noise_proto_parse(SESSION_PROTOCOL, &proto) == 0);
 	FUZZ_ASSERT(noise_hs_new(&proto, 1, (const uint8_t *)SESSION_PROLOGUE,
-				 strlen(SESSION_PROLOGUE), &c->k->client[key == SCRIPT_WRONG_PIN ? 0 : key],
+				 strlen(SESSION_PROLOGUE), s,
 				 key == SCRIPT_WRONG_PIN ? c->k->wrong_server : c->k->server.pub,
 				 &c->hs) == 0);
 	FUZZ_ASSERT(noise_hs_set_ephemeral(c->hs, eph, sizeof(eph)) == 0);
@@ -382,6 +397,12 @@ static inline int script_op(struct script *c, struct buf *in)
 	case SCRIPT_RECONNECT:
 		script_connect(c);
 		return 0;
+	case SCRIPT_KNOB:
+		if ((r = buf_get_u8(in, &v)) != 0)
+			return r;
+		if (c->srv->knob != NULL)
+			c->srv->knob(c->srv->ctx, v);
+		return 0;
 	}
 	return 0;
 }
@@ -434,6 +455,9 @@ static inline int script_seeds(const char *dir)
 		{"get-before-hello", 8, {SCRIPT_RAW, 0, 5, 0, 2, FRAME_GET, 0xa0, 0}},
 		{"huge-header", 6, {SCRIPT_RAW, 0, 3, 0xff, 0xff, FRAME_OKGET}},
 		{"bye-twice", 8, {SCRIPT_HELLO, 0, SCRIPT_BYE, 0, SCRIPT_BYE, 0, SCRIPT_GET, 0}},
+		{"impostor", 4, {SCRIPT_HELLO, 0x20, SCRIPT_GET, 0}},
+		{"knob", 6, {SCRIPT_KNOB, 1, SCRIPT_HELLO, 0, SCRIPT_GET, 0}},
+		{"bad-get", 8, {SCRIPT_HELLO, 0, SCRIPT_SEALED, FRAME_GET, 0, 2, 0xa1, 0x00}},
 	};
 	struct buf *b;
 	size_t i;

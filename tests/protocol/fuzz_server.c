@@ -119,7 +119,7 @@ static int server_feed(void *ctx, const uint8_t *p, size_t n, struct buf *out)
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
 	static struct server sv;
-	struct script_server srv = {server_connect, server_feed, &sv};
+	struct script_server srv = {server_connect, server_feed, NULL, &sv};
 
 	if (sv.k == NULL) {
 		sv.k = script_keys();

@@ -81,6 +81,12 @@ setup_fuzz() {
 	targets build-fuzz fuzz/ >build-fuzz/fuzz-targets.txt
 }
 
+# artifacts DIR: how many crash, leak, timeout and out-of-memory inputs DIR holds.
+artifacts() {
+	find "$1" -type f \( -name 'crash-*' -o -name 'leak-*' -o -name 'timeout-*' -o \
+		-name 'oom-*' \) | wc -l
+}
+
 table() {
 	[ -d build-fuzz/stats ] || { echo "no runs yet" >&2; return 0; }
 	printf '| target | seconds | executions | exec/s | cov | ft | corpus files | crash inputs |\n'
@@ -107,7 +113,7 @@ fuzz() {
 	while read -r name exe seeds covers dict; do
 		wanted "$name" || continue
 		mkdir -p "build-fuzz/corpus/$name" "build-fuzz/fuzz-crashes/$name"
-		before=$(find "build-fuzz/fuzz-crashes/$name" -type f | wc -l)
+		before=$(artifacts "build-fuzz/fuzz-crashes/$name")
 		# With -jobs, libFuzzer runs the job in a child that logs to
 		# ./fuzz-0.log: run it in the target's log directory.
 		logdir=$root/build-fuzz/logs/$name
@@ -115,14 +121,14 @@ fuzz() {
 		mkdir -p "$logdir"
 		log=$logdir/fuzz-0.log
 		echo "== $name for ${secs}s" >&2
-		set -- -max_total_time="$secs" -timeout="$timeout" -rss_limit_mb=2048 \
-			-print_final_stats=1 -jobs=1 -workers=1 -artifact_prefix="$root/build-fuzz/fuzz-crashes/$name/"
+		set -- -max_total_time="$secs" -timeout="$timeout" -report_slow_units="$timeout" \
+			-rss_limit_mb=2048 -print_final_stats=1 -jobs=1 -workers=1 -artifact_prefix="$root/build-fuzz/fuzz-crashes/$name/"
 		[ "$dict" != - ] && set -- "$@" -dict="$dict"
 		start=$(date +%s)
 		(cd "$logdir" && exec nice -n "$nice_level" "$exe" "$@" "$root/build-fuzz/corpus/$name" \
 			"$seeds" </dev/null >"$logdir/driver.log" 2>&1) || status=1
 		took=$(($(date +%s) - start))
-		after=$(find "build-fuzz/fuzz-crashes/$name" -type f | wc -l)
+		after=$(artifacts "build-fuzz/fuzz-crashes/$name")
 		seconds=0 execs=0 crashes=0
 		# shellcheck disable=SC1090
 		[ -f "build-fuzz/stats/$name" ] && . "build-fuzz/stats/$name"

@@ -25,9 +25,10 @@
 #   Line coverage over the seed corpora: builds build-cov/ (clang
 #   -fprofile-instr-generate -fcoverage-mapping, the plain harness driver),
 #   runs each harness over its seeds and prints, per target, the line
-#   coverage of the files it is meant to cover (FUZZ_COVERS in its meson
-#   entry) with llvm-cov; the uncovered lines of each are listed in
-#   build-cov/coverage/<target>.txt.
+#   coverage of the files it is meant to cover (its meson entry's `covers`:
+#   FILE, or FILE:F1+F2 for the lines of those functions only) with llvm-cov;
+#   the uncovered lines of each are listed in build-cov/coverage/<target>.txt.
+#   A file several targets name is also reported as they reach it together.
 set -eu
 cd "$(dirname "$0")/../.."
 
@@ -188,10 +189,25 @@ cov_rows() {
 	shift 3
 	"$llvmcov" report "$@" -instr-profile="$prof" >"$prof.report"
 	for f in $files; do
-		# Rows name files without their common leading directories.
 		rel=${f#"$(pwd)/"}
-		awk -v t="$label" -v f="$rel" '$1 == f || substr($1, length($1) - length(f)) == "/" f {
-			printf "| %s | %s | %s | %s | %s |\n", t, f, $8, $9, $10 }' "$prof.report"
+		case $f in
+		*:*)
+			# FILE:F1+F2: only the lines of these functions (the parser in a
+			# file that holds more).
+			funcs=$(echo "${f#*:}" | tr '+' '|')
+			"$llvmcov" show "$@" -instr-profile="$prof" -use-color=false \
+				-name-regex="(^|:)($funcs)\$" | awk -F'|' -v t="$label" -v f="$rel" '
+				$2 ~ /[0-9]/ { n++; if ($2 + 0 == 0) m++ }
+				END { printf "| %s | %s | %d | %d | %.2f%% |\n", t, f, n, m,
+					n ? 100 * (n - m) / n : 0 }'
+			;;
+		*)
+			# Rows name files without their common leading directories.
+			awk -v t="$label" -v f="$rel" '$1 == f ||
+				substr($1, length($1) - length(f)) == "/" f {
+				printf "| %s | %s | %s | %s | %s |\n", t, f, $8, $9, $10 }' "$prof.report"
+			;;
+		esac
 	done
 }
 
@@ -206,6 +222,8 @@ coverage() {
 			-Dc_args='-fprofile-instr-generate -fcoverage-mapping' \
 			-Dc_link_args='-fprofile-instr-generate -fcoverage-mapping' >/dev/null
 	fi
+	# Regenerate first: the test list below comes from meson's files.
+	nice -n "$nice_level" ninja -C build-cov build.ninja >/dev/null
 	targets build-cov corpus/ >build-cov/fuzz-targets.txt
 	# shellcheck disable=SC2046
 	nice -n "$nice_level" ninja -C build-cov $(cut -d' ' -f2 build-cov/fuzz-targets.txt |
@@ -231,7 +249,7 @@ coverage() {
 		# llvm-cov 14 ignores source file filters here: keep the files' sections.
 		"$llvmcov" show "$exe" -instr-profile="build-cov/coverage/$name.profdata" \
 			-show-line-counts -use-color=false |
-			awk -v want=" $files " '/^\/.*:$/ { f = substr($0, 1, length($0) - 1);
+			awk -v want=" $(echo "$files" | sed 's/:[^ ]*//g') " '/^\/.*:$/ { f = substr($0, 1, length($0) - 1);
 				keep = index(want, " " f " ") > 0 } keep' >"build-cov/coverage/$name.txt"
 	done <build-cov/fuzz-targets.txt
 	# A file that several targets drive: what they reach together.

@@ -29,7 +29,7 @@ setup() {
 }
 
 # 1. The normal build: gcc, warnings are errors.
-setup build -Dwerror=true -Dbuildtype=debugoptimized
+setup build -Dwerror=true -Dbuildtype=debugoptimized -Dtest_hooks=true
 ninja -C build || { build_failures=$((build_failures + 1)); status=1; }
 rm -f build/meson-logs/testlog.json
 meson test -C build --num-processes "$jobs" --print-errorlogs || status=1
@@ -39,7 +39,7 @@ if [ "${SKIP_ASAN:-}" != 1 ]; then
 	export ASAN_OPTIONS="detect_leaks=1:abort_on_error=0:strict_string_checks=1:detect_stack_use_after_return=1"
 	export UBSAN_OPTIONS="halt_on_error=1:print_stacktrace=1"
 	export LSAN_OPTIONS="suppressions=$(pwd)/tests/lsan.supp:print_suppressions=0"
-	CC=clang setup build-asan -Dwerror=true -Dbuildtype=debug -Db_sanitize=address,undefined \
+	CC=clang setup build-asan -Dwerror=true -Dbuildtype=debug -Db_sanitize=address,undefined -Dtest_hooks=true \
 		-Db_lundef=false -Dfuzz=true -Dfuzz_seconds="$fuzz_seconds"
 	ninja -C build-asan || { build_failures=$((build_failures + 1)); status=1; }
 	rm -f build-asan/meson-logs/testlog.json

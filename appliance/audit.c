@@ -128,7 +128,9 @@ int audit_format(const struct audit_event *ev, char *buf, size_t outlen)
 	gmtime_r(&secs, &tm);
 	strftime(ts, sizeof(ts), "%Y-%m-%dT%H:%M:%S", &tm);
 	snprintf(tmp, sizeof(tmp), "{\"ts\":\"%s.%03ldZ\",\"event\":\"%s\"", ts, ms,
-		 ev->type == AUDIT_RELEASE ? "release" : "handshake");
+		 ev->type == AUDIT_RELEASE   ? "release"
+		 : ev->type == AUDIT_SERVICE ? "service"
+					     : "handshake");
 	puts_(&o, tmp);
 	puts_(&o, ",\"peer\":");
 	put_json_str(&o, ev->peer != NULL ? ev->peer : "", 64);
@@ -192,21 +194,4 @@ int audit_write(struct audit *a, const struct audit_event *ev)
 		r = err_set(ERR_IO, "write audit record: short write (%zd of %d bytes)", w, n);
 	pthread_mutex_unlock(&a->lock);
 	return r;
-}
-
-void audit_peer_text(const struct sockaddr *sa, char *out, size_t outlen)
-{
-	char host[INET6_ADDRSTRLEN];
-
-	if (sa->sa_family == AF_INET) {
-		const struct sockaddr_in *a4 = (const struct sockaddr_in *)sa;
-		inet_ntop(AF_INET, &a4->sin_addr, host, sizeof(host));
-		snprintf(out, outlen, "%s:%u", host, ntohs(a4->sin_port));
-	} else if (sa->sa_family == AF_INET6) {
-		const struct sockaddr_in6 *a6 = (const struct sockaddr_in6 *)sa;
-		inet_ntop(AF_INET6, &a6->sin6_addr, host, sizeof(host));
-		snprintf(out, outlen, "[%s]:%u", host, ntohs(a6->sin6_port));
-	} else {
-		snprintf(out, outlen, "unknown");
-	}
 }

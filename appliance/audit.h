@@ -24,6 +24,7 @@
 enum audit_event_type {
 	AUDIT_HANDSHAKE = 1,
 	AUDIT_RELEASE = 2,
+	AUDIT_SERVICE = 3, /* the service itself (a process died, ...) */
 };
 
 struct audit_event {

@@ -75,6 +75,10 @@ struct cfg {
 	char *log_level;
 	char *config; /* the YAML file read, if any */
 	int check;
+	/* Not an option: the network process binary, for tests that run the
+	 * server from a test program (NULL: beside appliance-server, else the
+	 * build's libexec directory). Not freed by cfg_clear. */
+	const char *net_path;
 };
 
 /* Defaults for every option. */

@@ -5,6 +5,9 @@
  * before every check passed; any failure exits non-zero with the reason.
  */
 #include <errno.h>
+#include <fcntl.h>
+#include <libgen.h>
+#include <pwd.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -17,6 +20,7 @@
 
 #include "audit.h"
 #include "cfg.h"
+#include "pkey.h"
 #include "log.h"
 #include "privdrop.h"
 #include "secmem.h"
@@ -49,6 +53,73 @@ static int precheck(const struct cfg *c)
 	return 0;
 }
 
+/* The directory of the state file ("." if none). */
+static void state_dir(const struct cfg *c, char *dir, size_t cap)
+{
+	char tmp[4096];
+
+	snprintf(tmp, sizeof(tmp), "%s", c->state_file);
+	snprintf(dir, cap, "%s", dirname(tmp));
+}
+
+/*
+ * Before dropping to --user: the files the service writes later (the state
+ * file, replaced on every reload that accepts a new serial) must be that
+ * user's. The state file is ours: it is handed over. Its directory is
+ * handed over only if this start created it; one that existed must already
+ * be writable by the user (checked after the drop).
+ */
+static int hand_over_state(const struct cfg *c, int dir_existed)
+{
+	struct passwd *pw;
+	char dir[4096];
+	int fd, r = 0;
+
+	if (c->user == NULL || geteuid() != 0)
+		return 0;
+	if ((pw = getpwnam(c->user)) == NULL)
+		return err_set(ERR_NOT_FOUND, "--user %s: no such user", c->user);
+	state_dir(c, dir, sizeof(dir));
+	if (!dir_existed && chown(dir, pw->pw_uid, pw->pw_gid) != 0)
+		return err_sys("hand the state directory %s to %s", dir, c->user);
+	if ((fd = open(c->state_file, O_RDONLY | O_NOFOLLOW | O_CLOEXEC)) < 0) {
+		if (errno == ENOENT)
+			return 0;
+		return err_sys("state file %s", c->state_file);
+	}
+	if (fchown(fd, pw->pw_uid, pw->pw_gid) != 0)
+		r = err_sys("hand the state file %s to %s", c->state_file, c->user);
+	close(fd);
+	return r;
+}
+
+/*
+ * After the drop: what serving needs still works as this user. The state
+ * directory takes the next serial; the token answers one DH (a token store
+ * the user cannot read would otherwise fail every handshake).
+ */
+static int check_after_drop(const struct cfg *c, struct token *t)
+{
+	uint8_t z[P256_DH_LEN];
+	char dir[4096];
+	int r;
+
+	state_dir(c, dir, sizeof(dir));
+	if (access(dir, W_OK | X_OK) != 0)
+		return err_sys("state directory %s: not writable by user %s, so no reload could "
+			       "record a new serial (give the directory to that user)",
+			       dir, c->user);
+	if (access(c->state_file, R_OK | W_OK) != 0 && errno != ENOENT)
+		return err_sys("state file %s as user %s", c->state_file, c->user);
+	r = token_dh(t, token_point(t), z);
+	secmem_zero(z, sizeof(z));
+	if (r != 0)
+		return err_wrap(r, "the token does not answer as user %s (can that user read the "
+				"token's store or device?)",
+				c->user);
+	return 0;
+}
+
 int main(int argc, char **argv)
 {
 	struct cfg cfg;
@@ -58,7 +129,9 @@ int main(int argc, char **argv)
 	struct audit *audit = NULL;
 	struct server *srv = NULL;
 	enum log_level level = LOG_LEVEL_INFO;
-	int r, rc = EXIT_FAILURE;
+	char dir[4096];
+	struct stat dst;
+	int r, rc = EXIT_FAILURE, dir_existed;
 
 	log_init("appliance-server", LOG_LEVEL_INFO);
 	cfg_init(&cfg);
@@ -101,6 +174,8 @@ int main(int argc, char **argv)
 		goto out;
 	}
 	log_info("token: %s, appliance key %s", token_describe(tok), token_fingerprint(tok));
+	state_dir(&cfg, dir, sizeof(dir));
+	dir_existed = stat(dir, &dst) == 0;
 	/* --check verifies without recording the serial: it changes nothing. */
 	if ((r = state_load(&cfg, tok, !cfg.check, &st)) != 0) {
 		rc = die(r, "start-up check 'bundle'");
@@ -123,8 +198,19 @@ int main(int argc, char **argv)
 		rc = die(r, "listen");
 		goto out;
 	}
-	if ((r = privdrop_to_user(cfg.user)) != 0 || (r = privdrop_no_new_privs()) != 0) {
+	/* The network process takes the sockets (and, started as root, chroots
+	 * before it drops): from here on this process holds no network socket. */
+	if ((r = server_start_net(srv)) != 0) {
+		rc = die(r, "start the network process");
+		goto out;
+	}
+	if ((r = hand_over_state(&cfg, dir_existed)) != 0 || (r = privdrop_to_user(cfg.user)) != 0 ||
+	    (r = privdrop_no_new_privs()) != 0) {
 		rc = die(r, "drop privileges");
+		goto out;
+	}
+	if (cfg.user != NULL && (r = check_after_drop(&cfg, tok)) != 0) {
+		rc = die(r, "start-up check after dropping privileges");
 		goto out;
 	}
 	if ((r = server_run(srv)) != 0) {

@@ -1,11 +1,21 @@
 // SPDX-License-Identifier: ISC
+/*
+ * The monitor: everything of appliance-server that holds a key, a PIN or a
+ * secret. It owns no network socket once the network process runs: it
+ * binds the listening sockets, hands them to appliance-net (a fresh exec,
+ * sandboxed) and from then on only reads (connection, frame) messages from
+ * it over a socketpair and writes back the frames to send. Hellos go to a
+ * pool of worker threads (token DH); Get and Bye are answered on the loop.
+ * Whatever the network process sends is checked as untrusted input.
+ */
 #include "server.h"
 
 #include <errno.h>
 #include <fcntl.h>
+#include <limits.h>
 #include <netinet/in.h>
-#include <netinet/tcp.h>
 #include <pthread.h>
+#include <pwd.h>
 #include <signal.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -13,8 +23,10 @@
 #include <string.h>
 #include <sys/epoll.h>
 #include <sys/eventfd.h>
+#include <sys/prctl.h>
 #include <sys/signalfd.h>
 #include <sys/socket.h>
+#include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -22,58 +34,44 @@
 #include <systemd/sd-daemon.h>
 #endif
 
+#include "config.h" /* COFFER_LIBEXECDIR */
+
 #include "audit.h"
 #include "bounds.h"
 #include "buf.h"
 #include "cfg.h"
-#include "log.h"
-#include "ratelimit.h"
-#include "secmem.h"
+#include "frame.h"
 #include "handler.h"
+#include "ipc.h"
+#include "log.h"
+#include "secmem.h"
 #include "state.h"
 #include "token.h"
 
 #define SERVER_TICK_MS 100
 #define SERVER_MAX_EVENTS 64
 #define SERVER_BACKLOG 512
-#define FRAME_TYPE_HELLO 0x00
+#define SERVER_IPC_READ (128 * 1024)
+#define SERVER_NET_EXTRA_MS 5000 /* past the grace, the network process is killed */
+#define SERVER_NET_NAME "appliance-net"
 
 enum ev_kind {
-	EV_LISTEN = 1,
-	EV_SIGNAL,
+	EV_SIGNAL = 1,
 	EV_WAKE,
-	EV_CONN,
+	EV_IPC,
 };
 
 struct ev_tag {
 	enum ev_kind kind;
 };
 
-struct listener {
-	struct ev_tag tag;
-	int fd;
-	const struct cfg_listen *addr;
-};
-
-struct conn {
-	struct ev_tag tag;
-	int fd;
-	struct sockaddr_storage peer;
+/* One client connection as the monitor knows it (named by the network process). */
+struct mconn {
+	struct ipc_link link;
 	char peer_text[64];
-	struct conn *prev, *next;
-	/* reading one frame */
-	uint8_t hdr[WIRE_HEADER_LEN];
-	size_t hdr_have;
-	uint8_t *body; /* allocated only while a frame is in flight */
-	size_t body_len, body_have;
-	/* writing */
-	struct buf *out;
-	int close_after_write;
-	/* state */
-	int busy;      /* a job for this connection is in a worker (a Hello) */
-	int dead;      /* closed while busy: free when the job returns */
-	int hello_job; /* the job in flight is a Hello (counts against max-handshakes) */
-	uint64_t started_ms, progress_ms;
+	struct mconn *prev, *next;
+	int busy; /* its Hello is with a worker */
+	int dead; /* gone while busy: freed when the job returns */
 	struct appl_state *st;
 	struct handler *sess;
 };
@@ -86,13 +84,14 @@ enum job_kind {
 struct job {
 	struct job *next;
 	enum job_kind kind;
-	struct conn *c;
+	struct mconn *c;
 	uint8_t type;
 	uint8_t *body;
 	size_t len;
 	struct buf *out;
 	int close;
 	int rc;
+	int handshake;                /* counted in hs_inflight */
 	struct appl_state *new_state; /* reload */
 	char why[256];                /* reload failure */
 };
@@ -104,13 +103,20 @@ struct server {
 	struct appl_state *state;
 	struct handler_env env;
 	pthread_mutex_t replay_lock;
-	struct listener listeners[CFG_MAX_LISTEN];
-	size_t n_listeners;
+	/* listening sockets: held only until the network process has them */
+	int listen_fds[CFG_MAX_LISTEN];
+	size_t n_listen;
+	/* the network process */
+	pid_t net_pid;
+	int ipc_fd;
+	int ipc_watch_out;
+	struct buf *ipc_in, *ipc_out;
+	int net_ready;
+	/* the loop */
 	int epfd, sigfd, wakefd;
-	struct ev_tag sig_tag, wake_tag;
-	struct ratelimit *rl;
-	struct conn *conns;
-	struct conn *graveyard; /* closed in this loop turn; freed after it */
+	struct ev_tag sig_tag, wake_tag, ipc_tag;
+	struct ipc_map map;
+	struct mconn *conns;
 	size_t n_conns;
 	unsigned hs_inflight;
 	unsigned jobs_inflight;
@@ -127,7 +133,7 @@ struct server {
 	server_loader_fn loader;
 	void *loader_ctx;
 	/* counters for the log */
-	unsigned long long n_accepted, n_refused, n_rate_limited;
+	unsigned long long n_frames, n_refusals;
 };
 
 void server_notify(const char *state)
@@ -156,6 +162,11 @@ static uint64_t now_ms(void)
 	return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
 }
 
+static struct mconn *conn_of(struct ipc_link *l)
+{
+	return l == NULL ? NULL : (struct mconn *)((char *)l - offsetof(struct mconn, link));
+}
+
 int server_new(const struct cfg *c, struct token *t, struct audit *a, struct appl_state *st,
 	       struct server **out)
 {
@@ -174,14 +185,20 @@ int server_new(const struct cfg *c, struct token *t, struct audit *a, struct app
 	s->env.audit_required = c->audit_required;
 	pthread_mutex_init(&s->replay_lock, NULL);
 	s->env.replay_lock = &s->replay_lock;
-	s->epfd = s->sigfd = s->wakefd = -1;
+	s->epfd = s->sigfd = s->wakefd = s->ipc_fd = -1;
+	s->net_pid = -1;
 	s->sig_tag.kind = EV_SIGNAL;
 	s->wake_tag.kind = EV_WAKE;
+	s->ipc_tag.kind = EV_IPC;
 	pthread_mutex_init(&s->lock, NULL);
 	pthread_cond_init(&s->cond, NULL);
-	if ((s->rl = ratelimit_new(c->rate, c->burst)) == NULL) {
+	if ((s->ipc_in = buf_new(0)) == NULL || (s->ipc_out = buf_new(0)) == NULL) {
 		server_free(s);
-		return err_set(ERR_ALLOC, "rate limiter");
+		return err_set(ERR_ALLOC, "IPC buffers");
+	}
+	if ((r = ipc_map_init(&s->map, c->max_connections)) != 0) {
+		server_free(s);
+		return r;
 	}
 	/* The replay table outlives reloads: a Hello replayed across a reload is still old. */
 	if ((r = handler_replay_new(&s->env.replay)) != 0) {
@@ -192,46 +209,45 @@ int server_new(const struct cfg *c, struct token *t, struct audit *a, struct app
 	return 0;
 }
 
-static void bury(struct server *s);
-
-static void conn_free(struct conn *c)
+static void bury_conn(struct mconn *c)
 {
-	if (c == NULL)
-		return;
-	if (c->fd >= 0)
-		close(c->fd);
 	handler_free(c->sess);
 	state_unref(c->st);
-	if (c->body != NULL) {
-		secmem_zero(c->body, c->body_len);
-		free(c->body);
-	}
-	buf_free(c->out);
 	free(c);
 }
 
 void server_free(struct server *s)
 {
 	size_t i;
-	struct conn *c, *next;
+	struct mconn *c, *next;
 
 	if (s == NULL)
 		return;
 	for (c = s->conns; c != NULL; c = next) {
 		next = c->next;
-		conn_free(c);
+		bury_conn(c);
 	}
-	bury(s);
-	for (i = 0; i < s->n_listeners; i++)
-		if (s->listeners[i].fd >= 0)
-			close(s->listeners[i].fd);
+	for (i = 0; i < s->n_listen; i++)
+		if (s->listen_fds[i] >= 0)
+			close(s->listen_fds[i]);
+	if (s->ipc_fd >= 0)
+		close(s->ipc_fd);
+	if (s->net_pid > 0) {
+		/* Never leave it behind: end-of-file on the IPC socket ends it, and
+		 * so does the kill (which fails if it has not dropped to our uid yet). */
+		(void)kill(s->net_pid, SIGKILL);
+		while (waitpid(s->net_pid, NULL, 0) < 0 && errno == EINTR)
+			;
+	}
 	if (s->epfd >= 0)
 		close(s->epfd);
 	if (s->sigfd >= 0)
 		close(s->sigfd);
 	if (s->wakefd >= 0)
 		close(s->wakefd);
-	ratelimit_free(s->rl);
+	buf_free(s->ipc_in);
+	buf_free(s->ipc_out);
+	ipc_map_clear(&s->map);
 	handler_replay_free(s->env.replay);
 	pthread_mutex_destroy(&s->replay_lock);
 	state_unref(s->state);
@@ -251,10 +267,7 @@ int server_bind(struct server *s)
 		int fd = socket(l->addr.ss_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
 		if (fd < 0)
 			return err_sys("socket for %s", l->text);
-		s->listeners[s->n_listeners].fd = fd;
-		s->listeners[s->n_listeners].addr = l;
-		s->listeners[s->n_listeners].tag.kind = EV_LISTEN;
-		s->n_listeners++;
+		s->listen_fds[s->n_listen++] = fd;
 		if (setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one)) != 0)
 			return err_sys("SO_REUSEADDR on %s", l->text);
 		if (l->addr.ss_family == AF_INET6 &&
@@ -285,6 +298,233 @@ int server_signals(struct server *s)
 	return 0;
 }
 
+static int ipc_flush(struct server *s);
+
+/* ---- the network process ---- */
+
+/*
+ * Where appliance-net is: beside this executable (a build tree, or a
+ * package that puts both in one directory), else the build's libexec
+ * directory. Both are as trusted as appliance-server itself.
+ */
+static int net_binary(const struct cfg *c, char *path, size_t cap)
+{
+	char self[PATH_MAX];
+	ssize_t n;
+	char *slash;
+
+	if (c->net_path != NULL) {
+		if ((size_t)snprintf(path, cap, "%s", c->net_path) >= cap)
+			return err_set(ERR_TOO_LARGE, "network process path");
+		return access(path, X_OK) == 0 ? 0 : err_sys("network process %s", path);
+	}
+	if ((n = readlink("/proc/self/exe", self, sizeof(self) - 1)) > 0) {
+		self[n] = '\0';
+		if ((slash = strrchr(self, '/')) != NULL) {
+			*slash = '\0';
+			if ((size_t)snprintf(path, cap, "%s/%s", self, SERVER_NET_NAME) < cap &&
+			    access(path, X_OK) == 0)
+				return 0;
+		}
+	}
+	if ((size_t)snprintf(path, cap, "%s/%s", COFFER_LIBEXECDIR, SERVER_NET_NAME) >= cap)
+		return err_set(ERR_TOO_LARGE, "network process path");
+	return access(path, X_OK) == 0 ? 0 : err_sys("network process %s", path);
+}
+
+/* The ids the network process runs as: --user, or nobody when we are root. */
+static int net_ids(const struct cfg *c, struct ipc_config *ic)
+{
+	const char *user = c->user != NULL ? c->user : "nobody";
+	struct passwd *pw;
+
+	if (geteuid() != 0)
+		return 0; /* unprivileged: it stays who we are, under Landlock */
+	errno = 0;
+	if ((pw = getpwnam(user)) == NULL)
+		return err_set(ERR_NOT_FOUND, "user %s for the network process: %s", user,
+			       errno != 0 ? strerror(errno) : "no such user");
+	if (pw->pw_uid == 0)
+		return err_set(ERR_PERMISSION, "the network process may not run as root (user %s)",
+			       user);
+	ic->drop = 1;
+	ic->uid = pw->pw_uid;
+	ic->gid = pw->pw_gid;
+	return 0;
+}
+
+/* Only the sanitizers' settings pass to the network process: never the
+ * monitor's environment (a PIN source may be an environment variable). */
+static void net_environment(char **envp, size_t cap)
+{
+	static const char *const keep[] = {"ASAN_OPTIONS=", "UBSAN_OPTIONS=", "LSAN_OPTIONS="};
+	extern char **environ;
+	size_t n = 0, i, k;
+
+	for (i = 0; environ != NULL && environ[i] != NULL && n + 1 < cap; i++)
+		for (k = 0; k < sizeof(keep) / sizeof(keep[0]); k++)
+			if (strncmp(environ[i], keep[k], strlen(keep[k])) == 0)
+				envp[n++] = environ[i];
+	envp[n] = NULL;
+}
+
+int server_start_net(struct server *s)
+{
+	struct ipc_config ic;
+	char path[PATH_MAX];
+	char *argv[] = {(char *)SERVER_NET_NAME, NULL};
+	char *envp[8];
+	int sv[2] = {-1, -1}, moved[1 + CFG_MAX_LISTEN];
+	pid_t parent = getpid(), pid;
+	size_t i, n = s->n_listen;
+	int r;
+
+	if (s->net_pid > 0)
+		return 0;
+	if (n == 0)
+		return err_set(ERR_INVALID_ARG, "nothing to listen on");
+	memset(&ic, 0, sizeof(ic));
+	ic.version = IPC_VERSION;
+	ic.max_connections = s->cfg->max_connections;
+	ic.max_frame = s->cfg->max_frame;
+	ic.handshake_timeout = s->cfg->handshake_timeout;
+	ic.idle_timeout = s->cfg->idle_timeout;
+	ic.max_handshakes = s->cfg->max_handshakes;
+	ic.rate = s->cfg->rate;
+	ic.burst = s->cfg->burst;
+	ic.grace = s->cfg->grace;
+	ic.log_level = (uint8_t)log_get_level();
+	ic.n_listen = (uint8_t)n;
+	if ((r = net_binary(s->cfg, path, sizeof(path))) != 0 || (r = net_ids(s->cfg, &ic)) != 0)
+		return r;
+	if ((r = ipc_put_hdr(s->ipc_out, IPC_CONFIG, 0, 0, IPC_CONFIG_LEN)) != 0 ||
+	    (r = ipc_config_put(s->ipc_out, &ic)) != 0)
+		return r;
+	net_environment(envp, sizeof(envp) / sizeof(envp[0]));
+	if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv) != 0)
+		return err_sys("socketpair");
+	if ((pid = fork()) < 0) {
+		r = err_sys("fork");
+		close(sv[0]);
+		close(sv[1]);
+		return r;
+	}
+	if (pid == 0) {
+		/* The child: only async-signal-safe calls until execve. */
+		if (prctl(PR_SET_PDEATHSIG, SIGKILL, 0, 0, 0) != 0 || getppid() != parent)
+			_exit(127);
+		/* Out of the way of the fixed numbers first, then into place. */
+		moved[0] = fcntl(sv[1], F_DUPFD_CLOEXEC, 64);
+		for (i = 0; i < n; i++)
+			moved[1 + i] = fcntl(s->listen_fds[i], F_DUPFD_CLOEXEC, 64);
+		for (i = 0; i <= n; i++)
+			if (moved[i] < 0 || dup2(moved[i], IPC_FD + (int)i) < 0)
+				_exit(127);
+		if (close_range(IPC_FD + (unsigned)n + 1, ~0U, 0) != 0)
+			_exit(127);
+		execve(path, argv, envp);
+		{
+			static const char msg[] = "appliance-server: cannot execute the network process\n";
+			(void)!write(STDERR_FILENO, msg, sizeof(msg) - 1);
+		}
+		_exit(127);
+	}
+	close(sv[1]);
+	s->net_pid = pid;
+	s->ipc_fd = sv[0];
+	/* The configuration goes now: the child waits for it before anything else. */
+	if ((r = ipc_flush(s)) != 0)
+		return r;
+	if (buf_len(s->ipc_out) != 0)
+		return err_set(ERR_IO, "IPC: the configuration did not fit the socket buffer");
+	if (fcntl(s->ipc_fd, F_SETFL, O_NONBLOCK) != 0)
+		return err_sys("IPC socket");
+	/* From here on the monitor holds no network socket. */
+	for (i = 0; i < s->n_listen; i++) {
+		close(s->listen_fds[i]);
+		s->listen_fds[i] = -1;
+	}
+	s->n_listen = 0;
+	log_info("network process %s: pid %ld", path, (long)pid);
+	return 0;
+}
+
+pid_t server_net_pid(const struct server *s)
+{
+	return s->net_pid;
+}
+
+/* ---- IPC ---- */
+
+static int ipc_watch(struct server *s, int want_out)
+{
+	struct epoll_event ev = {.events = EPOLLIN | (want_out ? EPOLLOUT : 0), .data.ptr = &s->ipc_tag};
+
+	if (s->ipc_watch_out == want_out || s->epfd < 0)
+		return 0;
+	s->ipc_watch_out = want_out;
+	return epoll_ctl(s->epfd, EPOLL_CTL_MOD, s->ipc_fd, &ev) == 0 ? 0 : err_sys("epoll_ctl IPC");
+}
+
+static int ipc_flush(struct server *s)
+{
+	if (s->ipc_fd < 0)
+		return 0; /* no network process (the IPC fuzz target) */
+	while (buf_len(s->ipc_out) > 0) {
+		ssize_t w = send(s->ipc_fd, buf_ptr(s->ipc_out), buf_len(s->ipc_out), MSG_NOSIGNAL);
+		if (w < 0) {
+			if (errno == EINTR)
+				continue;
+			if (errno == EAGAIN || errno == EWOULDBLOCK) {
+				/* A network process that stops reading is broken or hostile. */
+				if (buf_len(s->ipc_out) > IPC_MAX_PENDING)
+					return err_set(ERR_PROTOCOL,
+						       "the network process stopped reading (%zu bytes queued)",
+						       buf_len(s->ipc_out));
+				return ipc_watch(s, 1);
+			}
+			return err_sys("IPC write");
+		}
+		if (buf_consume(s->ipc_out, (size_t)w) != 0)
+			return ERR_INTERNAL;
+	}
+	return ipc_watch(s, 0);
+}
+
+static void ipc_queue(struct server *s, uint8_t type, uint8_t flags, uint64_t conn,
+		      const uint8_t *body, size_t len)
+{
+	int r;
+
+	if ((r = ipc_put(s->ipc_out, type, flags, conn, body, len)) != 0)
+		fatal_fr(r, "IPC %s", ipc_type_name(type));
+}
+
+/* Hand a reply (whole frames) to the network process, in messages that each
+ * end at a frame boundary; the last one carries `flags`. */
+static void send_reply(struct server *s, uint64_t conn, const struct buf *out, uint8_t flags)
+{
+	const uint8_t *p = out != NULL ? buf_ptr(out) : NULL;
+	size_t left = out != NULL ? buf_len(out) : 0;
+
+	while (left > 0) {
+		size_t take = 0;
+		while (take + WIRE_HEADER_LEN <= left) {
+			size_t f = WIRE_HEADER_LEN + buf_peek_be16(p + take);
+			if (take + f > IPC_MAX_BODY)
+				break;
+			take += f;
+		}
+		if (take == 0 || take > left)
+			fatal("malformed reply frames (%zu bytes)", left);
+		ipc_queue(s, IPC_SEND, take == left ? flags : IPC_F_MORE, conn, p, take);
+		p += take;
+		left -= take;
+	}
+	if (out == NULL || buf_len(out) == 0)
+		ipc_queue(s, IPC_SEND, flags, conn, NULL, 0);
+}
+
 /* ---- workers ---- */
 
 void server_set_loader(struct server *s, server_loader_fn fn, void *ctx)
@@ -313,7 +553,7 @@ static void run_job(struct server *s, struct job *j)
 			       j->len, j->out, &j->close);
 	if (j->rc != 0) {
 		warn_fr(j->rc, "peer %s: %s frame", j->c->peer_text,
-			j->type == FRAME_TYPE_HELLO ? "Hello" : "session");
+			j->type == FRAME_HELLO ? "Hello" : "session");
 		j->close = 1;
 	}
 	if (j->body != NULL) {
@@ -356,8 +596,35 @@ static void *worker_main(void *arg)
 	return NULL;
 }
 
+static void job_done(struct server *s, struct job *j);
+
+/* Take the jobs the workers finished and answer them. */
+static void drain_done(struct server *s)
+{
+	struct job *list, *j;
+	uint64_t v;
+
+	while (s->wakefd >= 0 && read(s->wakefd, &v, sizeof(v)) < 0 && errno == EINTR)
+		;
+	pthread_mutex_lock(&s->lock);
+	list = s->done;
+	s->done = NULL;
+	pthread_mutex_unlock(&s->lock);
+	while ((j = list) != NULL) {
+		list = j->next;
+		job_done(s, j);
+	}
+}
+
 static void submit(struct server *s, struct job *j)
 {
+	s->jobs_inflight++;
+	if (s->n_threads == 0) {
+		/* No pool (the IPC fuzz target): the job runs here and now. */
+		run_job(s, j);
+		job_done(s, j);
+		return;
+	}
 	j->next = NULL;
 	pthread_mutex_lock(&s->lock);
 	if (s->queue_tail != NULL)
@@ -367,7 +634,6 @@ static void submit(struct server *s, struct job *j)
 	s->queue_tail = j;
 	pthread_cond_signal(&s->cond);
 	pthread_mutex_unlock(&s->lock);
-	s->jobs_inflight++;
 }
 
 static unsigned worker_count(const struct cfg *c)
@@ -421,10 +687,11 @@ static void stop_workers(struct server *s)
 	s->n_threads = 0;
 }
 
-/* ---- connections ---- */
+/* ---- conversations ---- */
 
-static void conn_unlink(struct server *s, struct conn *c)
+static void conn_forget(struct server *s, struct mconn *c)
 {
+	ipc_map_del(&s->map, &c->link);
 	if (c->prev != NULL)
 		c->prev->next = c->next;
 	else
@@ -433,264 +700,43 @@ static void conn_unlink(struct server *s, struct conn *c)
 		c->next->prev = c->prev;
 	c->prev = c->next = NULL;
 	s->n_conns--;
+	if (c->busy)
+		c->dead = 1; /* the worker still uses it; freed when the job returns */
+	else
+		bury_conn(c);
 }
 
-static void conn_close(struct server *s, struct conn *c, const char *why)
-{
-	log_debug("peer %s: closed (%s)", c->peer_text, why);
-	if (c->fd >= 0) {
-		(void)epoll_ctl(s->epfd, EPOLL_CTL_DEL, c->fd, NULL);
-		close(c->fd);
-		c->fd = -1;
-	}
-	conn_unlink(s, c);
-	if (c->busy) {
-		c->dead = 1; /* the worker still uses it; buried when the job returns */
-	} else {
-		/* Events for it may still follow in this epoll batch. */
-		c->next = s->graveyard;
-		s->graveyard = c;
-	}
-}
-
-static void bury(struct server *s)
-{
-	struct conn *c;
-
-	while ((c = s->graveyard) != NULL) {
-		s->graveyard = c->next;
-		conn_free(c);
-	}
-}
-
-static int conn_watch(struct server *s, struct conn *c, uint32_t events)
-{
-	struct epoll_event ev = {.events = events, .data.ptr = c};
-
-	return epoll_ctl(s->epfd, EPOLL_CTL_MOD, c->fd, &ev);
-}
-
-/* Send what is queued. Returns 0 (maybe with data left), or -1 to close. */
-static int conn_flush(struct server *s, struct conn *c)
-{
-	while (c->out != NULL && buf_len(c->out) > 0) {
-		ssize_t w = send(c->fd, buf_ptr(c->out), buf_len(c->out), MSG_NOSIGNAL);
-		if (w < 0) {
-			if (errno == EINTR)
-				continue;
-			if (errno == EAGAIN || errno == EWOULDBLOCK)
-				return conn_watch(s, c, EPOLLOUT) == 0 ? 0 : -1;
-			return -1;
-		}
-		if (buf_consume(c->out, (size_t)w) != 0)
-			return -1;
-		c->progress_ms = now_ms();
-	}
-	buf_free(c->out);
-	c->out = NULL;
-	if (c->close_after_write) {
-		/* Let the peer read the last frame before the FIN. */
-		(void)shutdown(c->fd, SHUT_WR);
-		return -1;
-	}
-	return conn_watch(s, c, EPOLLIN) == 0 ? 0 : -1;
-}
-
-/* Queue a plain Error and close after sending it. */
-static void conn_refuse(struct server *s, struct conn *c, const char *reason)
-{
-	buf_free(c->out);
-	if ((c->out = buf_new(0)) == NULL || handler_plain_error(c->out, reason) != 0) {
-		conn_close(s, c, reason);
-		return;
-	}
-	c->close_after_write = 1;
-	if (conn_flush(s, c) != 0)
-		conn_close(s, c, reason);
-}
-
-static void audit_refusal(struct server *s, struct conn *c, const char *result, const char *why)
+static void audit_refusal(struct server *s, const char *peer, const char *result, const char *why)
 {
 	struct audit_event ev;
 	int r;
 
 	memset(&ev, 0, sizeof(ev));
 	ev.type = AUDIT_HANDSHAKE;
-	ev.peer = c->peer_text;
+	ev.peer = peer;
 	ev.result = result;
 	ev.reason = why;
 	ev.keys = -1;
 	if ((r = audit_write(s->audit, &ev)) != 0)
 		warn_fr(r, "%s", "audit");
-}
-
-static void job_done(struct server *s, struct job *j);
-
-/* A whole frame is in: a Hello goes to a worker (token DH); the frames after
- * it (Get, Bye) need no token work, only AEAD and copies, and are answered
- * here without the round trip through the queue. */
-static void conn_dispatch(struct server *s, struct conn *c)
-{
-	struct job *j;
-	uint8_t type = c->hdr[2];
-
-	if (type == FRAME_TYPE_HELLO) {
-		if (c->sess != NULL) {
-			conn_refuse(s, c, "unexpected Hello");
-			return;
-		}
-		if (!ratelimit_allow(s->rl, (const struct sockaddr *)&c->peer, now_ms())) {
-			s->n_rate_limited++;
-			audit_refusal(s, c, "rate-limited", "handshake rate per address exceeded");
-			conn_refuse(s, c, "rate limited");
-			return;
-		}
-		if (s->hs_inflight >= s->cfg->max_handshakes) {
-			audit_refusal(s, c, "busy", "too many handshakes in flight");
-			conn_refuse(s, c, "server busy");
-			return;
-		}
-	} else if (c->sess == NULL) {
-		conn_refuse(s, c, "expected Hello");
-		return;
-	}
-	if ((j = calloc(1, sizeof(*j))) == NULL) {
-		conn_close(s, c, "out of memory");
-		return;
-	}
-	j->kind = JOB_FRAME;
-	j->c = c;
-	j->type = type;
-	j->body = c->body;
-	j->len = c->body_len;
-	c->body = NULL;
-	c->body_len = c->body_have = c->hdr_have = 0;
-	c->busy = 1;
-	c->hello_job = type == FRAME_TYPE_HELLO;
-	if (!c->hello_job) {
-		s->jobs_inflight++;
-		run_job(s, j);
-		job_done(s, j);
-		return;
-	}
-	s->hs_inflight++;
-	/* No reading while the worker has the frame: one request at a time. */
-	if (conn_watch(s, c, 0) != 0) {
-		log_warn("peer %s: epoll_ctl failed", c->peer_text);
-	}
-	submit(s, j);
-}
-
-static void conn_readable(struct server *s, struct conn *c)
-{
-	for (;;) {
-		ssize_t n;
-
-		if (c->hdr_have < WIRE_HEADER_LEN) {
-			n = recv(c->fd, c->hdr + c->hdr_have, WIRE_HEADER_LEN - c->hdr_have, 0);
-		} else {
-			n = recv(c->fd, c->body + c->body_have, c->body_len - c->body_have, 0);
-		}
-		if (n < 0) {
-			if (errno == EINTR)
-				continue;
-			if (errno == EAGAIN || errno == EWOULDBLOCK)
-				return;
-			conn_close(s, c, "read error");
-			return;
-		}
-		if (n == 0 && (c->hdr_have < WIRE_HEADER_LEN || c->body_have < c->body_len)) {
-			conn_close(s, c, c->hdr_have == 0 ? "peer closed" : "truncated frame");
-			return;
-		}
-		c->progress_ms = now_ms();
-		if (c->hdr_have < WIRE_HEADER_LEN) {
-			c->hdr_have += (size_t)n;
-			if (c->hdr_have < WIRE_HEADER_LEN)
-				continue;
-			c->body_len = buf_peek_be16(c->hdr);
-			/* The cap is checked before anything is allocated. */
-			if (c->body_len + WIRE_HEADER_LEN > s->cfg->max_frame) {
-				conn_refuse(s, c, "frame too large");
-				return;
-			}
-			c->body_have = 0;
-			if ((c->body = malloc(c->body_len > 0 ? c->body_len : 1)) == NULL) {
-				conn_close(s, c, "out of memory");
-				return;
-			}
-		} else {
-			c->body_have += (size_t)n;
-		}
-		if (c->hdr_have == WIRE_HEADER_LEN && c->body_have == c->body_len) {
-			conn_dispatch(s, c);
-			return;
-		}
-	}
-}
-
-static void accept_all(struct server *s, struct listener *l)
-{
-	for (;;) {
-		struct sockaddr_storage peer;
-		socklen_t plen = sizeof(peer);
-		struct conn *c;
-		struct epoll_event ev;
-		int fd = accept4(l->fd, (struct sockaddr *)&peer, &plen, SOCK_NONBLOCK | SOCK_CLOEXEC);
-
-		if (fd < 0) {
-			if (errno == EINTR || errno == ECONNABORTED)
-				continue;
-			if (errno != EAGAIN && errno != EWOULDBLOCK)
-				log_warn("accept on %s: %s", l->addr->text, strerror(errno));
-			return;
-		}
-		if (s->n_conns >= s->cfg->max_connections) {
-			static const uint8_t busy[] = {0, 20, 0xff, 't', 'o', 'o', ' ', 'm', 'a', 'n', 'y',
-						       ' ', 'c', 'o', 'n', 'n', 'e', 'c', 't', 'i',
-						       'o', 'n', 's'};
-			/* Best effort; the socket is non-blocking and fresh. */
-			(void)!send(fd, busy, sizeof(busy), MSG_NOSIGNAL);
-			close(fd);
-			s->n_refused++;
-			continue;
-		}
-		if ((c = calloc(1, sizeof(*c))) == NULL) {
-			close(fd);
-			continue;
-		}
-		c->tag.kind = EV_CONN;
-		c->fd = fd;
-		memcpy(&c->peer, &peer, sizeof(peer));
-		audit_peer_text((const struct sockaddr *)&peer, c->peer_text, sizeof(c->peer_text));
-		c->started_ms = c->progress_ms = now_ms();
-		c->st = state_ref(s->state);
-		ev.events = EPOLLIN;
-		ev.data.ptr = c;
-		if (epoll_ctl(s->epfd, EPOLL_CTL_ADD, fd, &ev) != 0) {
-			conn_free(c);
-			continue;
-		}
-		c->next = s->conns;
-		if (s->conns != NULL)
-			s->conns->prev = c;
-		s->conns = c;
-		s->n_conns++;
-		s->n_accepted++;
-		log_debug("peer %s: connected", c->peer_text);
-	}
+	s->n_refusals++;
 }
 
 static void job_done(struct server *s, struct job *j)
 {
-	struct conn *c = j->c;
+	struct mconn *c = j->c;
 
 	s->jobs_inflight--;
 	if (j->kind == JOB_RELOAD) {
 		s->reloading = 0;
 		if (j->rc != 0) {
+			char status[320];
 			log_error("reload failed, still serving serial %llu: %s",
 				  (unsigned long long)s->state->serial, j->why);
+			snprintf(status, sizeof(status),
+				 "READY=1\nSTATUS=reload failed, still serving serial %llu: %s",
+				 (unsigned long long)s->state->serial, j->why);
+			server_notify(status);
 		} else {
 			log_info("reloaded: serial %llu, %zu clients (%zu ss cached)",
 				 (unsigned long long)j->new_state->serial, j->new_state->n,
@@ -698,15 +744,13 @@ static void job_done(struct server *s, struct job *j)
 			/* Connections keep their own reference: the old state goes with the last. */
 			state_unref(s->state);
 			s->state = j->new_state;
+			notify_ready(s);
 		}
-		notify_ready(s);
 		free(j);
 		return;
 	}
-	if (c->hello_job) {
+	if (j->handshake)
 		s->hs_inflight--;
-		c->hello_job = 0;
-	}
 	c->busy = 0;
 	if (j->body != NULL) {
 		secmem_zero(j->body, j->len);
@@ -714,41 +758,217 @@ static void job_done(struct server *s, struct job *j)
 	}
 	if (c->dead) {
 		buf_free(j->out);
-		c->next = s->graveyard;
-		s->graveyard = c;
+		bury_conn(c);
 		free(j);
 		return;
 	}
-	buf_free(c->out);
-	c->out = j->out;
-	j->out = NULL;
-	c->close_after_write = j->close;
-	c->progress_ms = now_ms();
+	if (j->rc != 0 || j->out == NULL) {
+		ipc_queue(s, IPC_CLOSE, 0, c->link.id, NULL, 0);
+		conn_forget(s, c);
+	} else {
+		send_reply(s, c->link.id, j->out, j->close ? IPC_F_CLOSE : 0);
+		if (j->close)
+			conn_forget(s, c); /* the network process closes it after writing */
+	}
+	buf_free(j->out);
 	free(j);
-	if (c->out == NULL) {
-		conn_close(s, c, "no reply");
-		return;
-	}
-	if (conn_flush(s, c) != 0)
-		conn_close(s, c, "done");
 }
 
-static void drain_done(struct server *s)
+static int on_open(struct server *s, const struct ipc_msg *m)
 {
-	struct job *list, *j;
-	uint64_t v;
+	struct sockaddr_storage peer;
+	struct mconn *c;
+	struct buf *b;
+	int r;
 
-	while (read(s->wakefd, &v, sizeof(v)) < 0 && errno == EINTR)
-		;
-	pthread_mutex_lock(&s->lock);
-	list = s->done;
-	s->done = NULL;
-	pthread_mutex_unlock(&s->lock);
-	while ((j = list) != NULL) {
-		list = j->next;
-		job_done(s, j);
+	if (m->conn == 0 || ipc_map_find(&s->map, m->conn) != NULL)
+		return err_set(ERR_PROTOCOL, "OPEN of connection %llu, which is open or reserved",
+			       (unsigned long long)m->conn);
+	if ((b = buf_from(m->body, m->len)) == NULL)
+		return err_set(ERR_ALLOC, "IPC");
+	r = ipc_peer_get(b, &peer);
+	if (r == 0 && buf_expect_end(b) != 0)
+		r = err_set(ERR_PROTOCOL, "OPEN: trailing bytes");
+	buf_free(b);
+	if (r != 0)
+		return r;
+	if (s->n_conns >= s->cfg->max_connections) {
+		/* More than the network process may have: refuse this one. */
+		ipc_queue(s, IPC_CLOSE, 0, m->conn, NULL, 0);
+		return 0;
+	}
+	if ((c = calloc(1, sizeof(*c))) == NULL)
+		return err_set(ERR_ALLOC, "connection");
+	c->link.id = m->conn;
+	ipc_peer_text((const struct sockaddr *)&peer, c->peer_text, sizeof(c->peer_text));
+	c->st = state_ref(s->state);
+	ipc_map_add(&s->map, &c->link);
+	c->next = s->conns;
+	if (s->conns != NULL)
+		s->conns->prev = c;
+	s->conns = c;
+	s->n_conns++;
+	return 0;
+}
+
+static int on_frame(struct server *s, const struct ipc_msg *m)
+{
+	struct mconn *c = conn_of(ipc_map_find(&s->map, m->conn));
+	struct job *j;
+	uint8_t type;
+	size_t len;
+
+	if (m->len < 1)
+		return err_set(ERR_PROTOCOL, "FRAME without a type");
+	type = m->body[0];
+	len = m->len - 1;
+	if (!frame_type_known(type) || len > frame_max_len(type))
+		return err_set(ERR_PROTOCOL, "FRAME of type 0x%02x, %zu bytes", type, len);
+	if (c == NULL)
+		return 0; /* closed here while the frame was on its way */
+	if (c->busy)
+		return err_set(ERR_PROTOCOL, "FRAME for a connection whose last frame is unanswered");
+	if (type == FRAME_HELLO && c->sess == NULL && s->hs_inflight >= s->cfg->max_handshakes) {
+		struct buf *out = buf_new(0);
+		audit_refusal(s, c->peer_text, "busy", "too many handshakes in flight");
+		if (out != NULL && handler_plain_error(out, "server busy") == 0) {
+			send_reply(s, c->link.id, out, IPC_F_CLOSE);
+		} else {
+			ipc_queue(s, IPC_CLOSE, 0, c->link.id, NULL, 0);
+		}
+		buf_free(out);
+		conn_forget(s, c);
+		return 0;
+	}
+	if ((j = calloc(1, sizeof(*j))) == NULL)
+		return err_set(ERR_ALLOC, "job");
+	if ((j->body = malloc(len > 0 ? len : 1)) == NULL) {
+		free(j);
+		return err_set(ERR_ALLOC, "job");
+	}
+	memcpy(j->body, m->body + 1, len);
+	j->kind = JOB_FRAME;
+	j->c = c;
+	j->type = type;
+	j->len = len;
+	c->busy = 1;
+	s->n_frames++;
+	/* A Hello needs the token: a worker. Get and Bye need only AEAD and
+	 * copies: answered here, without the round trip through the queue. */
+	if (type == FRAME_HELLO && c->sess == NULL) {
+		j->handshake = 1;
+		s->hs_inflight++;
+		submit(s, j);
+		return 0;
+	}
+	s->jobs_inflight++;
+	run_job(s, j);
+	job_done(s, j);
+	return 0;
+}
+
+static int on_refused(struct server *s, const struct ipc_msg *m)
+{
+	static const char *const results[IPC_REFUSED_MAX_] = {
+		[IPC_REFUSED_RATE] = "rate-limited",
+		[IPC_REFUSED_BUSY] = "busy",
+		[IPC_REFUSED_CONNECTIONS] = "too-many-connections",
+	};
+	static const char *const reasons[IPC_REFUSED_MAX_] = {
+		[IPC_REFUSED_RATE] = "handshake rate per address exceeded",
+		[IPC_REFUSED_BUSY] = "too many handshakes in flight",
+		[IPC_REFUSED_CONNECTIONS] = "connection limit reached",
+	};
+	struct sockaddr_storage peer;
+	char text[64];
+	struct buf *b;
+	uint8_t why = 0;
+	int r;
+
+	if ((b = buf_from(m->body, m->len)) == NULL)
+		return err_set(ERR_ALLOC, "IPC");
+	if ((r = buf_get_u8(b, &why)) != 0 || why == 0 || why >= IPC_REFUSED_MAX_)
+		r = err_set(ERR_PROTOCOL, "REFUSED: reason %u", why);
+	else if ((r = ipc_peer_get(b, &peer)) == 0 && buf_expect_end(b) != 0)
+		r = err_set(ERR_PROTOCOL, "REFUSED: trailing bytes");
+	buf_free(b);
+	if (r != 0)
+		return r;
+	ipc_peer_text((const struct sockaddr *)&peer, text, sizeof(text));
+	audit_refusal(s, text, results[why], reasons[why]);
+	return 0;
+}
+
+static int server_ipc_message(struct server *s, const struct ipc_msg *m)
+{
+	struct mconn *c;
+
+	switch (m->type) {
+	case IPC_READY:
+		if (m->len != 0 || m->conn != 0 || s->net_ready)
+			return err_set(ERR_PROTOCOL, "unexpected READY");
+		s->net_ready = 1;
+		notify_ready(s);
+		return 0;
+	case IPC_OPEN:
+		return on_open(s, m);
+	case IPC_FRAME:
+		return on_frame(s, m);
+	case IPC_CLOSED:
+		if (m->len != 0)
+			return err_set(ERR_PROTOCOL, "CLOSED with a body");
+		if ((c = conn_of(ipc_map_find(&s->map, m->conn))) != NULL)
+			conn_forget(s, c);
+		return 0;
+	case IPC_REFUSED:
+		if (m->conn != 0)
+			return err_set(ERR_PROTOCOL, "REFUSED for a connection");
+		return on_refused(s, m);
+	default:
+		return err_set(ERR_PROTOCOL, "the network process sent %s", ipc_type_name(m->type));
 	}
 }
+
+int server_ipc_input(struct server *s, const uint8_t *p, size_t len)
+{
+	struct ipc_msg m;
+	int r;
+
+	if ((r = buf_put(s->ipc_in, p, len)) != 0)
+		return r;
+	while ((r = ipc_get(s->ipc_in, &m)) == 0)
+		if ((r = server_ipc_message(s, &m)) != 0)
+			return r;
+	return r == ERR_INCOMPLETE ? 0 : r;
+}
+
+static int ipc_readable(struct server *s)
+{
+	for (;;) {
+		uint8_t *p;
+		ssize_t got;
+		int r;
+
+		if ((r = buf_reserve(s->ipc_in, SERVER_IPC_READ, &p)) != 0)
+			return r;
+		got = recv(s->ipc_fd, p, SERVER_IPC_READ, 0);
+		if (buf_consume_end(s->ipc_in, SERVER_IPC_READ - (got > 0 ? (size_t)got : 0)) != 0)
+			return ERR_INTERNAL;
+		if (got == 0)
+			return ERR_IO;
+		if (got < 0) {
+			if (errno == EINTR)
+				continue;
+			if (errno == EAGAIN || errno == EWOULDBLOCK)
+				return 0;
+			return err_sys("IPC read");
+		}
+		if ((r = server_ipc_input(s, NULL, 0)) != 0)
+			return r;
+	}
+}
+
+/* ---- signals, reload, stop ---- */
 
 static void start_reload(struct server *s)
 {
@@ -769,17 +989,15 @@ static void start_reload(struct server *s)
 	submit(s, j);
 }
 
-static void stop_listening(struct server *s)
+static void begin_stop(struct server *s, unsigned signo)
 {
-	size_t i;
-
-	for (i = 0; i < s->n_listeners; i++) {
-		if (s->listeners[i].fd >= 0) {
-			(void)epoll_ctl(s->epfd, EPOLL_CTL_DEL, s->listeners[i].fd, NULL);
-			close(s->listeners[i].fd);
-			s->listeners[i].fd = -1;
-		}
-	}
+	if (s->stopping)
+		return;
+	log_info("signal %u: stopping (grace %us)", signo, s->cfg->grace);
+	server_notify("STOPPING=1");
+	s->stopping = 1;
+	s->stop_deadline = now_ms() + (uint64_t)s->cfg->grace * 1000 + SERVER_NET_EXTRA_MS;
+	ipc_queue(s, IPC_SHUTDOWN, 0, 0, NULL, 0);
 }
 
 static void handle_signals(struct server *s)
@@ -787,49 +1005,69 @@ static void handle_signals(struct server *s)
 	struct signalfd_siginfo si;
 
 	while (read(s->sigfd, &si, sizeof(si)) == (ssize_t)sizeof(si)) {
-		if (si.ssi_signo == SIGHUP && !s->stopping) {
+		if (si.ssi_signo == SIGHUP && !s->stopping)
 			start_reload(s);
-		} else if (si.ssi_signo == SIGTERM || si.ssi_signo == SIGINT) {
-			if (!s->stopping) {
-				log_info("signal %u: stopping (grace %us)", si.ssi_signo,
-					 s->cfg->grace);
-				server_notify("STOPPING=1");
-				s->stopping = 1;
-				s->stop_deadline = now_ms() + (uint64_t)s->cfg->grace * 1000;
-				stop_listening(s);
-			}
-		}
+		else if (si.ssi_signo == SIGTERM || si.ssi_signo == SIGINT)
+			begin_stop(s, si.ssi_signo);
 	}
 }
 
-/* Deadlines; while stopping, also close connections with nothing in flight. */
-static void sweep(struct server *s)
+/* How the network process ended, for the log and the audit trail. */
+static void describe_exit(int status, char *out, size_t cap)
 {
-	uint64_t now = now_ms();
-	struct conn *c, *next;
-
-	for (c = s->conns; c != NULL; c = next) {
-		uint64_t deadline;
-
-		next = c->next;
-		if (c->busy)
-			continue;
-		/* Stopping: a connection with nothing started goes now; a linked
-		 * conversation may still send its Get and Bye within the grace. */
-		if (s->stopping && c->hdr_have == 0 && (c->out == NULL || buf_len(c->out) == 0) &&
-		    !handler_linked(c->sess)) {
-			conn_close(s, c, "shutting down");
-			continue;
-		}
-		deadline = c->progress_ms + (uint64_t)s->cfg->idle_timeout * 1000;
-		if (!handler_linked(c->sess)) {
-			uint64_t hs = c->started_ms + (uint64_t)s->cfg->handshake_timeout * 1000;
-			if (hs < deadline)
-				deadline = hs;
-		}
-		if (now >= deadline)
-			conn_close(s, c, c->hdr_have > 0 ? "stalled mid-frame" : "timeout");
+	if (WIFEXITED(status)) {
+		snprintf(out, cap, "exited with status %d", WEXITSTATUS(status));
+	} else if (WIFSIGNALED(status)) {
+		int sig = WTERMSIG(status);
+		snprintf(out, cap, "killed by signal %d (%s)%s", sig, strsignal(sig),
+			 sig == SIGSYS ? ": a system call outside the sandbox's allow-list" : "");
+	} else {
+		snprintf(out, cap, "ended (status 0x%x)", (unsigned)status);
 	}
+}
+
+static void audit_service(struct server *s, const char *result, const char *reason)
+{
+	struct audit_event ev;
+	int r;
+
+	memset(&ev, 0, sizeof(ev));
+	ev.type = AUDIT_SERVICE;
+	ev.result = result;
+	ev.reason = reason;
+	ev.keys = -1;
+	if ((r = audit_write(s->audit, &ev)) != 0)
+		warn_fr(r, "%s", "audit");
+}
+
+/*
+ * The network process is gone (or must go): collect it. A clean exit after
+ * a stop is the end of the service; anything else ends it too, fail closed
+ * (systemd restarts the unit), with the reason in the log and the audit trail.
+ */
+static int net_ended(struct server *s, int why)
+{
+	char how[160], reason[400];
+	int status = 0;
+
+	if (why != ERR_IO) {
+		error_fr(why, "network process %ld", (long)s->net_pid);
+		(void)kill(s->net_pid, SIGKILL);
+	}
+	while (waitpid(s->net_pid, &status, 0) < 0 && errno == EINTR)
+		;
+	s->net_pid = -1;
+	describe_exit(status, how, sizeof(how));
+	if (why == ERR_IO && WIFEXITED(status) && WEXITSTATUS(status) == 0) {
+		log_info("network process stopped");
+		return 0;
+	}
+	snprintf(reason, sizeof(reason), "%s%s%s", how, why != ERR_IO ? ": " : "",
+		 why != ERR_IO ? err_msg(why) : "");
+	log_error("network process %s: the appliance stops (fail closed)", reason);
+	audit_service(s, "network-process-died", reason);
+	server_notify("STATUS=network process died; stopping");
+	return err_set(ERR_IO, "network process %s", reason);
 }
 
 int server_run(struct server *s)
@@ -839,6 +1077,8 @@ int server_run(struct server *s)
 	int r = 0, n;
 
 	if (s->sigfd < 0 && (r = server_signals(s)) != 0)
+		return r;
+	if (s->net_pid <= 0 && (r = server_start_net(s)) != 0)
 		return r;
 	if ((s->epfd = epoll_create1(EPOLL_CLOEXEC)) < 0)
 		return err_sys("epoll_create1");
@@ -851,26 +1091,22 @@ int server_run(struct server *s)
 	ev.data.ptr = &s->wake_tag;
 	if (epoll_ctl(s->epfd, EPOLL_CTL_ADD, s->wakefd, &ev) != 0)
 		return err_sys("epoll_ctl eventfd");
-	for (i = 0; i < s->n_listeners; i++) {
-		ev.events = EPOLLIN;
-		ev.data.ptr = &s->listeners[i];
-		if (epoll_ctl(s->epfd, EPOLL_CTL_ADD, s->listeners[i].fd, &ev) != 0)
-			return err_sys("epoll_ctl %s", s->listeners[i].addr->text);
-	}
+	ev.data.ptr = &s->ipc_tag;
+	if (epoll_ctl(s->epfd, EPOLL_CTL_ADD, s->ipc_fd, &ev) != 0)
+		return err_sys("epoll_ctl IPC");
 	if ((r = start_workers(s)) != 0)
 		goto out;
-	for (i = 0; i < s->n_listeners; i++)
-		log_info("listening on %s", s->listeners[i].addr->text);
-	notify_ready(s);
+	if ((r = ipc_flush(s)) != 0)
+		goto out;
 
 	for (;;) {
-		if (s->stopping) {
-			if (s->n_conns == 0 && s->jobs_inflight == 0)
-				break;
-			if (now_ms() >= s->stop_deadline) {
-				log_warn("grace period over: dropping %zu connections", s->n_conns);
-				break;
-			}
+		if (s->stopping && now_ms() >= s->stop_deadline) {
+			log_warn("the network process did not stop within the grace period: killing it");
+			(void)kill(s->net_pid, SIGKILL);
+			while (waitpid(s->net_pid, NULL, 0) < 0 && errno == EINTR)
+				;
+			s->net_pid = -1;
+			break;
 		}
 		n = epoll_wait(s->epfd, evs, SERVER_MAX_EVENTS, SERVER_TICK_MS);
 		if (n < 0) {
@@ -879,49 +1115,34 @@ int server_run(struct server *s)
 			r = err_sys("epoll_wait");
 			break;
 		}
-		for (i = 0; i < (size_t)n; i++) {
+		for (i = 0; i < (size_t)n && r == 0; i++) {
 			struct ev_tag *tag = evs[i].data.ptr;
+
 			switch (tag->kind) {
-			case EV_LISTEN:
-				if (!s->stopping)
-					accept_all(s, (struct listener *)tag);
-				break;
 			case EV_SIGNAL:
 				handle_signals(s);
 				break;
 			case EV_WAKE:
 				drain_done(s);
 				break;
-			case EV_CONN: {
-				struct conn *c = (struct conn *)tag;
-				/* Closed earlier in this batch: still in the graveyard. */
-				if (c->fd < 0)
-					break;
-				if (c->busy) {
-					if (evs[i].events & (EPOLLHUP | EPOLLERR))
-						conn_close(s, c, "peer hung up");
-					break;
-				}
-				if (evs[i].events & EPOLLOUT) {
-					if (conn_flush(s, c) != 0)
-						conn_close(s, c, "done");
-				} else if (evs[i].events & (EPOLLIN | EPOLLHUP | EPOLLERR)) {
-					if (c->out != NULL && buf_len(c->out) > 0)
-						break;
-					conn_readable(s, c);
-				}
+			case EV_IPC:
+				if (evs[i].events & (EPOLLIN | EPOLLHUP | EPOLLERR))
+					r = ipc_readable(s);
 				break;
 			}
-			}
 		}
-		sweep(s);
-		bury(s);
+		/* Replies of this turn go out in one write. */
+		if (r == 0)
+			r = ipc_flush(s);
+		if (r != 0) {
+			r = net_ended(s, r);
+			break;
+		}
 	}
 out:
 	stop_workers(s);
 	drain_done(s);
-	bury(s);
-	log_info("stopped: %llu connections served, %llu refused at the limit, %llu rate limited",
-		 s->n_accepted, s->n_refused, s->n_rate_limited);
+	log_info("stopped: %llu frames answered, %llu refusals recorded", s->n_frames,
+		 s->n_refusals);
 	return r;
 }

@@ -10,7 +10,7 @@
 # Shared by ./quickstart.sh and ./test.sh.
 set -eu
 
-build_pkgs="build-essential meson ninja-build pkg-config libssl-dev openssl
+build_pkgs="build-essential meson ninja-build pkg-config libssl-dev openssl libseccomp-dev
 libp11-kit-dev p11-kit libtss2-dev libcbor-dev libyaml-dev
 libjansson-dev libsystemd-dev softhsm2 python3"
 test_pkgs="clang libclang-rt-14-dev swtpm swtpm-tools tpm2-tools libtpm2-pkcs11-1

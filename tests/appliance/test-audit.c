@@ -1,6 +1,7 @@
 // SPDX-License-Identifier: ISC
 /* Unit tests of audit record formatting and writing. */
 #include "audit.h"
+#include "ipc.h"
 
 #include <arpa/inet.h>
 #include <fcntl.h>
@@ -59,7 +60,7 @@ int main(void)
 	s6.sin6_family = AF_INET6;
 	s6.sin6_port = htons(9187);
 	inet_pton(AF_INET6, "::1", &s6.sin6_addr);
-	audit_peer_text((struct sockaddr *)&s6, out, sizeof(out));
+	ipc_peer_text((struct sockaddr *)&s6, out, sizeof(out));
 	ASSERT_STR_EQ(out, "[::1]:9187");
 	TEST_DONE();
 

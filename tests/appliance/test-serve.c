@@ -381,6 +381,7 @@ int main(void)
 		sc[1].shard.n = 1;
 		port = sock_free_port();
 		cfg_init(&c);
+	c.net_path = getenv("APPLIANCE_NET");
 		snprintf(listen_text, sizeof(listen_text), "127.0.0.1:%d", port);
 		if (cfg_parse_listen(listen_text, &c.listen[0]) != 0)
 			abort();

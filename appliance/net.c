@@ -1,0 +1,776 @@
+// SPDX-License-Identifier: ISC
+#include "net.h"
+
+#include <errno.h>
+#include <netinet/in.h>
+#include <signal.h>
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/epoll.h>
+#include <sys/signalfd.h>
+#include <sys/socket.h>
+#include <sys/syscall.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "bounds.h"
+#include "buf.h"
+#include "frame.h"
+#include "ipc.h"
+#include "log.h"
+#include "ratelimit.h"
+#include "secmem.h"
+
+#define NET_TICK_MS 100
+#define NET_MAX_EVENTS 64
+#define NET_IPC_READ (64 * 1024)
+
+enum ev_kind {
+	EV_LISTEN = 1,
+	EV_SIGNAL,
+	EV_IPC,
+	EV_CONN,
+};
+
+struct ev_tag {
+	enum ev_kind kind;
+};
+
+struct listener {
+	struct ev_tag tag;
+	int fd;
+	char text[64];
+};
+
+struct nconn {
+	struct ev_tag tag;
+	struct ipc_link link; /* id: the monitor's name for it */
+	int fd;
+	struct sockaddr_storage peer;
+	char peer_text[64];
+	struct nconn *prev, *next;
+	/* reading one frame: the header is judged before the body is read */
+	uint8_t hdr[WIRE_HEADER_LEN];
+	size_t hdr_have;
+	uint8_t *body;
+	size_t body_len, body_have;
+	/* writing */
+	struct buf *out;
+	int close_after_write;
+	/* the conversation as seen from here */
+	int opened;  /* the monitor knows it (OPEN sent) */
+	int waiting; /* a frame is with the monitor: read nothing until its reply is whole */
+	int hello;   /* ... and that frame is a Hello (counts against max-handshakes) */
+	int linked;  /* a Link went out */
+	uint64_t started_ms, progress_ms;
+};
+
+struct net {
+	struct ipc_config cfg;
+	int ipc_fd, epfd, sigfd;
+	struct ev_tag sig_tag, ipc_tag;
+	int ipc_watch_out;
+	struct buf *ipc_in, *ipc_out;
+	struct listener listeners[IPC_MAX_LISTEN];
+	size_t n_listeners;
+	struct ratelimit *rl;
+	struct ipc_map map;
+	struct nconn *conns;
+	struct nconn *graveyard;
+	size_t n_conns;
+	unsigned hs_waiting;
+	uint64_t next_id;
+	int stopping;
+	uint64_t stop_deadline;
+	unsigned long long n_accepted, n_refused, n_rate_limited;
+};
+
+static uint64_t now_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
+}
+
+static struct nconn *conn_of(struct ipc_link *l)
+{
+	return l == NULL ? NULL : (struct nconn *)((char *)l - offsetof(struct nconn, link));
+}
+
+/* ---- IPC ---- */
+
+static int ipc_watch(struct net *n, int want_out)
+{
+	struct epoll_event ev = {.events = EPOLLIN | (want_out ? EPOLLOUT : 0), .data.ptr = &n->ipc_tag};
+
+	if (n->ipc_watch_out == want_out)
+		return 0;
+	n->ipc_watch_out = want_out;
+	return epoll_ctl(n->epfd, EPOLL_CTL_MOD, n->ipc_fd, &ev) == 0 ? 0 : err_sys("epoll_ctl IPC");
+}
+
+/* Send what is queued for the monitor; 0 (maybe with some left), or ERR_IO. */
+static int ipc_flush(struct net *n)
+{
+	while (buf_len(n->ipc_out) > 0) {
+		ssize_t w = send(n->ipc_fd, buf_ptr(n->ipc_out), buf_len(n->ipc_out), MSG_NOSIGNAL);
+		if (w < 0) {
+			if (errno == EINTR)
+				continue;
+			if (errno == EAGAIN || errno == EWOULDBLOCK)
+				return ipc_watch(n, 1);
+			return err_sys("IPC write");
+		}
+		if (buf_consume(n->ipc_out, (size_t)w) != 0)
+			return ERR_INTERNAL;
+	}
+	return ipc_watch(n, 0);
+}
+
+/* Queue a message with an empty body (written at the end of the loop turn). */
+static void ipc_send(struct net *n, uint8_t type, uint64_t conn)
+{
+	int r;
+
+	if ((r = ipc_put(n->ipc_out, type, 0, conn, NULL, 0)) != 0)
+		fatal_fr(r, "IPC %s", ipc_type_name(type));
+}
+
+/* Tell the monitor about a refusal it cannot see (for the audit trail). */
+static void ipc_refused(struct net *n, const struct sockaddr *peer, enum ipc_refusal why)
+{
+	int r;
+
+	if ((r = ipc_put_hdr(n->ipc_out, IPC_REFUSED, 0, 0, 1 + IPC_PEER_LEN)) != 0 ||
+	    (r = buf_put_u8(n->ipc_out, (uint8_t)why)) != 0 ||
+	    (r = ipc_peer_put(n->ipc_out, peer)) != 0)
+		fatal_fr(r, "%s", "IPC REFUSED");
+}
+
+/* ---- connections ---- */
+
+static void conn_free(struct nconn *c)
+{
+	if (c == NULL)
+		return;
+	if (c->fd >= 0)
+		close(c->fd);
+	free(c->body);
+	buf_free(c->out);
+	free(c);
+}
+
+static void conn_close(struct net *n, struct nconn *c, const char *why)
+{
+	log_debug("peer %s: closed (%s)", c->peer_text, why);
+	if (c->fd >= 0) {
+		(void)epoll_ctl(n->epfd, EPOLL_CTL_DEL, c->fd, NULL);
+		close(c->fd);
+		c->fd = -1;
+	}
+	if (c->hello) {
+		n->hs_waiting--;
+		c->hello = 0;
+	}
+	if (c->opened)
+		ipc_send(n, IPC_CLOSED, c->link.id);
+	ipc_map_del(&n->map, &c->link);
+	if (c->prev != NULL)
+		c->prev->next = c->next;
+	else
+		n->conns = c->next;
+	if (c->next != NULL)
+		c->next->prev = c->prev;
+	n->n_conns--;
+	/* Events for it may still follow in this epoll batch: free after it. */
+	c->prev = NULL;
+	c->next = n->graveyard;
+	n->graveyard = c;
+}
+
+static void bury(struct net *n)
+{
+	struct nconn *c;
+
+	while ((c = n->graveyard) != NULL) {
+		n->graveyard = c->next;
+		conn_free(c);
+	}
+}
+
+static int conn_watch(struct net *n, struct nconn *c, uint32_t events)
+{
+	struct epoll_event ev = {.events = events, .data.ptr = c};
+
+	return epoll_ctl(n->epfd, EPOLL_CTL_MOD, c->fd, &ev);
+}
+
+/* Send what is queued. Returns 0 (maybe with data left), or -1 to close. */
+static int conn_flush(struct net *n, struct nconn *c)
+{
+	while (c->out != NULL && buf_len(c->out) > 0) {
+		ssize_t w = send(c->fd, buf_ptr(c->out), buf_len(c->out), MSG_NOSIGNAL);
+		if (w < 0) {
+			if (errno == EINTR)
+				continue;
+			if (errno == EAGAIN || errno == EWOULDBLOCK)
+				return conn_watch(n, c, EPOLLOUT) == 0 ? 0 : -1;
+			return -1;
+		}
+		if (buf_consume(c->out, (size_t)w) != 0)
+			return -1;
+		c->progress_ms = now_ms();
+	}
+	if (c->close_after_write) {
+		/* Let the peer read the last frame before the FIN. */
+		(void)shutdown(c->fd, SHUT_WR);
+		return -1;
+	}
+	/* Reading resumes only when the monitor's whole reply is out. */
+	return conn_watch(n, c, c->waiting ? 0 : EPOLLIN) == 0 ? 0 : -1;
+}
+
+static void conn_write(struct net *n, struct nconn *c, const uint8_t *p, size_t len)
+{
+	if (c->out == NULL && (c->out = buf_new(0)) == NULL) {
+		conn_close(n, c, "out of memory");
+		return;
+	}
+	if (buf_put(c->out, p, len) != 0) {
+		conn_close(n, c, "out of memory");
+		return;
+	}
+	if (conn_flush(n, c) != 0)
+		conn_close(n, c, "done");
+}
+
+/* A plain Error (before the handshake: nothing sealed) and close. */
+static void conn_refuse(struct net *n, struct nconn *c, const char *reason)
+{
+	uint8_t f[WIRE_HEADER_LEN + 64];
+	size_t len = strlen(reason);
+
+	if (len > sizeof(f) - WIRE_HEADER_LEN)
+		fatal("refusal text too long");
+	f[0] = (uint8_t)(len >> 8);
+	f[1] = (uint8_t)len;
+	f[2] = FRAME_ERROR;
+	memcpy(f + WIRE_HEADER_LEN, reason, len);
+	c->close_after_write = 1;
+	conn_write(n, c, f, WIRE_HEADER_LEN + len);
+}
+
+/*
+ * The header is in: judge it before reading any of the body. Returns NULL
+ * to read the body, or the reason to refuse the connection with.
+ */
+static const char *judge_header(struct net *n, struct nconn *c, uint8_t type, size_t len)
+{
+	if (len + WIRE_HEADER_LEN > n->cfg.max_frame)
+		return "frame too large";
+	if (!c->linked) {
+		/* Nothing but one Hello of exactly its size before the Link. */
+		if (type != FRAME_HELLO)
+			return "expected Hello";
+		if (len != FRAME_HELLO_LEN)
+			return "bad Hello length";
+		if (!ratelimit_allow(n->rl, (const struct sockaddr *)&c->peer, now_ms())) {
+			n->n_rate_limited++;
+			ipc_refused(n, (const struct sockaddr *)&c->peer, IPC_REFUSED_RATE);
+			return "rate limited";
+		}
+		if (n->hs_waiting >= n->cfg.max_handshakes) {
+			ipc_refused(n, (const struct sockaddr *)&c->peer, IPC_REFUSED_BUSY);
+			return "server busy";
+		}
+		return NULL;
+	}
+	/* After the Link only Get and Bye travel this way, each within its size. */
+	if ((type != FRAME_GET && type != FRAME_BYE) || len > frame_max_len(type) ||
+	    (frame_fixed_len(type) != 0 && len != frame_fixed_len(type)) ||
+	    (type == FRAME_GET && len < FRAME_MIN_SEALED))
+		return "";
+	return NULL;
+}
+
+/* A whole frame is in: hand it to the monitor and wait for its reply. */
+static void conn_forward(struct net *n, struct nconn *c)
+{
+	uint8_t type = c->hdr[2];
+	int r;
+
+	/* The monitor learns of a connection with its first frame: one that
+	 * never sends anything costs it nothing. */
+	if (!c->opened) {
+		if ((r = ipc_put_hdr(n->ipc_out, IPC_OPEN, 0, c->link.id, IPC_PEER_LEN)) != 0 ||
+		    (r = ipc_peer_put(n->ipc_out, (const struct sockaddr *)&c->peer)) != 0)
+			fatal_fr(r, "%s", "IPC OPEN");
+		c->opened = 1;
+	}
+	if ((r = ipc_put_hdr(n->ipc_out, IPC_FRAME, 0, c->link.id, 1 + c->body_len)) != 0 ||
+	    (r = buf_put_u8(n->ipc_out, type)) != 0 ||
+	    (r = buf_put(n->ipc_out, c->body, c->body_len)) != 0)
+		fatal_fr(r, "%s", "IPC FRAME");
+	free(c->body);
+	c->body = NULL;
+	c->body_len = c->body_have = c->hdr_have = 0;
+	c->waiting = 1;
+	if (type == FRAME_HELLO) {
+		c->hello = 1;
+		n->hs_waiting++;
+	}
+	if (conn_watch(n, c, 0) != 0)
+		conn_close(n, c, "epoll_ctl");
+}
+
+static void conn_readable(struct net *n, struct nconn *c)
+{
+	for (;;) {
+		ssize_t got;
+		const char *why;
+
+		if (c->hdr_have < WIRE_HEADER_LEN)
+			got = recv(c->fd, c->hdr + c->hdr_have, WIRE_HEADER_LEN - c->hdr_have, 0);
+		else
+			got = recv(c->fd, c->body + c->body_have, c->body_len - c->body_have, 0);
+		if (got < 0) {
+			if (errno == EINTR)
+				continue;
+			if (errno == EAGAIN || errno == EWOULDBLOCK)
+				return;
+			conn_close(n, c, "read error");
+			return;
+		}
+		if (got == 0 && (c->hdr_have < WIRE_HEADER_LEN || c->body_have < c->body_len)) {
+			conn_close(n, c, c->hdr_have == 0 ? "peer closed" : "truncated frame");
+			return;
+		}
+		c->progress_ms = now_ms();
+		if (c->hdr_have < WIRE_HEADER_LEN) {
+			c->hdr_have += (size_t)got;
+			if (c->hdr_have < WIRE_HEADER_LEN)
+				continue;
+			c->body_len = buf_peek_be16(c->hdr);
+			if ((why = judge_header(n, c, c->hdr[2], c->body_len)) != NULL) {
+				if (why[0] == '\0')
+					conn_close(n, c, "frame out of turn after the handshake");
+				else
+					conn_refuse(n, c, why);
+				return;
+			}
+			c->body_have = 0;
+			if ((c->body = malloc(c->body_len > 0 ? c->body_len : 1)) == NULL) {
+				conn_close(n, c, "out of memory");
+				return;
+			}
+		} else {
+			c->body_have += (size_t)got;
+		}
+		if (c->body_have == c->body_len) {
+			conn_forward(n, c);
+			return;
+		}
+	}
+}
+
+static void accept_all(struct net *n, struct listener *l)
+{
+	for (;;) {
+		struct sockaddr_storage peer;
+		socklen_t plen = sizeof(peer);
+		struct epoll_event ev;
+		struct nconn *c;
+		int fd = accept4(l->fd, (struct sockaddr *)&peer, &plen, SOCK_NONBLOCK | SOCK_CLOEXEC);
+
+		if (fd < 0) {
+			if (errno == EINTR || errno == ECONNABORTED)
+				continue;
+			if (errno != EAGAIN && errno != EWOULDBLOCK)
+				log_warn("accept on %s: %s", l->text, strerror(errno));
+			return;
+		}
+		if (n->n_conns >= n->cfg.max_connections) {
+			static const uint8_t busy[] = {0, 20, 0xff, 't', 'o', 'o', ' ', 'm', 'a', 'n', 'y',
+						       ' ', 'c', 'o', 'n', 'n', 'e', 'c', 't', 'i',
+						       'o', 'n', 's'};
+			/* Best effort; the socket is non-blocking and fresh. */
+			(void)!send(fd, busy, sizeof(busy), MSG_NOSIGNAL);
+			close(fd);
+			n->n_refused++;
+			continue;
+		}
+		if ((c = calloc(1, sizeof(*c))) == NULL) {
+			close(fd);
+			continue;
+		}
+		c->tag.kind = EV_CONN;
+		c->fd = fd;
+		c->link.id = ++n->next_id;
+		memcpy(&c->peer, &peer, sizeof(peer));
+		ipc_peer_text((const struct sockaddr *)&peer, c->peer_text, sizeof(c->peer_text));
+		c->started_ms = c->progress_ms = now_ms();
+		ev.events = EPOLLIN;
+		ev.data.ptr = c;
+		if (epoll_ctl(n->epfd, EPOLL_CTL_ADD, fd, &ev) != 0) {
+			conn_free(c);
+			continue;
+		}
+		ipc_map_add(&n->map, &c->link);
+		c->next = n->conns;
+		if (n->conns != NULL)
+			n->conns->prev = c;
+		n->conns = c;
+		n->n_conns++;
+		n->n_accepted++;
+		log_debug("peer %s: connected", c->peer_text);
+	}
+}
+
+static void stop_listening(struct net *n)
+{
+	size_t i;
+
+	for (i = 0; i < n->n_listeners; i++) {
+		if (n->listeners[i].fd >= 0) {
+			(void)epoll_ctl(n->epfd, EPOLL_CTL_DEL, n->listeners[i].fd, NULL);
+			close(n->listeners[i].fd);
+			n->listeners[i].fd = -1;
+		}
+	}
+}
+
+static void begin_stop(struct net *n, const char *why)
+{
+	if (n->stopping)
+		return;
+	log_info("%s: stopping (grace %us)", why, n->cfg.grace);
+	n->stopping = 1;
+	n->stop_deadline = now_ms() + (uint64_t)n->cfg.grace * 1000;
+	stop_listening(n);
+}
+
+/* The monitor's reply: whole frames for one connection. */
+static void on_send(struct net *n, const struct ipc_msg *m)
+{
+	struct nconn *c = conn_of(ipc_map_find(&n->map, m->conn));
+	size_t off = 0;
+
+	if (c == NULL || c->fd < 0)
+		return; /* closed meanwhile; the monitor learns it from CLOSED */
+	/* What went out tells where the conversation is (Link: the handshake is done). */
+	while (off + WIRE_HEADER_LEN <= m->len) {
+		size_t len = buf_peek_be16(m->body + off);
+		if (m->body[off + 2] == FRAME_LINK)
+			c->linked = 1;
+		off += WIRE_HEADER_LEN + len;
+	}
+	if (!(m->flags & IPC_F_MORE)) {
+		c->waiting = 0;
+		if (c->hello) {
+			c->hello = 0;
+			n->hs_waiting--;
+		}
+	}
+	if (m->flags & IPC_F_CLOSE)
+		c->close_after_write = 1;
+	conn_write(n, c, m->body, m->len);
+}
+
+static int on_ipc_message(struct net *n, const struct ipc_msg *m)
+{
+	struct nconn *c;
+
+	switch (m->type) {
+	case IPC_SEND:
+		on_send(n, m);
+		return 0;
+	case IPC_CLOSE:
+		if ((c = conn_of(ipc_map_find(&n->map, m->conn))) != NULL) {
+			c->opened = 0; /* the monitor has forgotten it already */
+			conn_close(n, c, "closed by the monitor");
+		}
+		return 0;
+	case IPC_SHUTDOWN:
+		begin_stop(n, "monitor");
+		return 0;
+	default:
+		return err_set(ERR_PROTOCOL, "monitor sent %s", ipc_type_name(m->type));
+	}
+}
+
+static int ipc_readable(struct net *n)
+{
+	for (;;) {
+		struct ipc_msg m;
+		uint8_t *p;
+		ssize_t got;
+		int r;
+
+		if ((r = buf_reserve(n->ipc_in, NET_IPC_READ, &p)) != 0)
+			return r;
+		got = recv(n->ipc_fd, p, NET_IPC_READ, 0);
+		if (buf_consume_end(n->ipc_in, NET_IPC_READ - (got > 0 ? (size_t)got : 0)) != 0)
+			return ERR_INTERNAL;
+		if (got == 0)
+			return err_set(ERR_IO, "the monitor is gone");
+		if (got < 0) {
+			if (errno == EINTR)
+				continue;
+			if (errno == EAGAIN || errno == EWOULDBLOCK)
+				return 0;
+			return err_sys("IPC read");
+		}
+		while ((r = ipc_get(n->ipc_in, &m)) == 0)
+			if ((r = on_ipc_message(n, &m)) != 0)
+				return r;
+		if (r != ERR_INCOMPLETE)
+			return r;
+	}
+}
+
+#ifdef COFFER_TEST_HOOKS
+/* Test builds only: SIGUSR2 makes a call the sandbox forbids (openat), so a
+ * test can prove that the filter kills the process. */
+static void forbidden_call(void)
+{
+	log_warn("test hook: calling openat, which the sandbox forbids");
+	(void)syscall(SYS_openat, -100, "/etc/passwd", 0);
+	log_error("test hook: openat returned: the sandbox is not enforcing");
+}
+#endif
+
+static void handle_signals(struct net *n)
+{
+	struct signalfd_siginfo si;
+
+	while (read(n->sigfd, &si, sizeof(si)) == (ssize_t)sizeof(si)) {
+		if (si.ssi_signo == SIGTERM || si.ssi_signo == SIGINT)
+			begin_stop(n, "signal");
+#ifdef COFFER_TEST_HOOKS
+		if (si.ssi_signo == SIGUSR2)
+			forbidden_call();
+#endif
+	}
+}
+
+/* Deadlines; while stopping, also close connections with nothing in flight. */
+static void sweep(struct net *n)
+{
+	uint64_t now = now_ms();
+	struct nconn *c, *next;
+
+	for (c = n->conns; c != NULL; c = next) {
+		uint64_t deadline;
+
+		next = c->next;
+		if (c->waiting)
+			continue; /* the monitor answers every frame it gets */
+		if (n->stopping && c->hdr_have == 0 && (c->out == NULL || buf_len(c->out) == 0) &&
+		    !c->linked) {
+			conn_close(n, c, "shutting down");
+			continue;
+		}
+		deadline = c->progress_ms + (uint64_t)n->cfg.idle_timeout * 1000;
+		if (!c->linked) {
+			uint64_t hs = c->started_ms + (uint64_t)n->cfg.handshake_timeout * 1000;
+			if (hs < deadline)
+				deadline = hs;
+		}
+		if (now >= deadline)
+			conn_close(n, c, c->hdr_have > 0 ? "stalled mid-frame" : "timeout");
+	}
+}
+
+int net_prepare(void)
+{
+	sigset_t set;
+
+	sigemptyset(&set);
+	sigaddset(&set, SIGTERM);
+	sigaddset(&set, SIGINT);
+	sigaddset(&set, SIGUSR2);
+	sigaddset(&set, SIGHUP); /* reload is the monitor's; never die of it */
+	if (sigprocmask(SIG_BLOCK, &set, NULL) != 0)
+		return err_sys("sigprocmask");
+	signal(SIGPIPE, SIG_IGN);
+	/* The log's strftime reads /etc/localtime once: now, not in the sandbox. */
+	tzset();
+	return 0;
+}
+
+static int net_setup(struct net *n, const int *listen_fds, size_t count)
+{
+	struct epoll_event ev;
+	sigset_t set;
+	size_t i;
+	int r;
+
+	if ((n->epfd = epoll_create1(EPOLL_CLOEXEC)) < 0)
+		return err_sys("epoll_create1");
+	sigemptyset(&set);
+	sigaddset(&set, SIGTERM);
+	sigaddset(&set, SIGINT);
+	sigaddset(&set, SIGUSR2);
+	if ((n->sigfd = signalfd(-1, &set, SFD_NONBLOCK | SFD_CLOEXEC)) < 0)
+		return err_sys("signalfd");
+	n->sig_tag.kind = EV_SIGNAL;
+	n->ipc_tag.kind = EV_IPC;
+	ev.events = EPOLLIN;
+	ev.data.ptr = &n->sig_tag;
+	if (epoll_ctl(n->epfd, EPOLL_CTL_ADD, n->sigfd, &ev) != 0)
+		return err_sys("epoll_ctl signalfd");
+	ev.data.ptr = &n->ipc_tag;
+	if (epoll_ctl(n->epfd, EPOLL_CTL_ADD, n->ipc_fd, &ev) != 0)
+		return err_sys("epoll_ctl IPC");
+	for (i = 0; i < count; i++) {
+		struct sockaddr_storage ss;
+		socklen_t len = sizeof(ss);
+		struct listener *l = &n->listeners[n->n_listeners];
+
+		l->tag.kind = EV_LISTEN;
+		l->fd = listen_fds[i];
+		n->n_listeners++;
+		if (getsockname(l->fd, (struct sockaddr *)&ss, &len) != 0)
+			return err_sys("listening socket %zu", i);
+		ipc_peer_text((const struct sockaddr *)&ss, l->text, sizeof(l->text));
+		ev.events = EPOLLIN;
+		ev.data.ptr = l;
+		if (epoll_ctl(n->epfd, EPOLL_CTL_ADD, l->fd, &ev) != 0)
+			return err_sys("epoll_ctl %s", l->text);
+	}
+	if ((n->rl = ratelimit_new(n->cfg.rate, n->cfg.burst)) == NULL)
+		return err_set(ERR_ALLOC, "rate limiter");
+	if ((n->ipc_in = buf_new(0)) == NULL || (n->ipc_out = buf_new(0)) == NULL)
+		return err_set(ERR_ALLOC, "IPC buffers");
+	if ((r = ipc_map_init(&n->map, n->cfg.max_connections)) != 0)
+		return r;
+	return 0;
+}
+
+static void net_free(struct net *n)
+{
+	struct nconn *c, *next;
+	size_t i;
+
+	for (c = n->conns; c != NULL; c = next) {
+		next = c->next;
+		conn_free(c);
+	}
+	bury(n);
+	for (i = 0; i < n->n_listeners; i++)
+		if (n->listeners[i].fd >= 0)
+			close(n->listeners[i].fd);
+	if (n->epfd >= 0)
+		close(n->epfd);
+	if (n->sigfd >= 0)
+		close(n->sigfd);
+	ratelimit_free(n->rl);
+	buf_free(n->ipc_in);
+	buf_free(n->ipc_out);
+	ipc_map_clear(&n->map);
+	free(n);
+}
+
+int net_new(const struct ipc_config *c, int ipc_fd, const int *listen_fds, size_t count,
+	    struct net **out)
+{
+	struct net *n;
+	int r;
+
+	*out = NULL;
+	if (count == 0 || count > IPC_MAX_LISTEN)
+		return err_set(ERR_INVALID_ARG, "%zu listening sockets", count);
+	if ((n = calloc(1, sizeof(*n))) == NULL)
+		return err_set(ERR_ALLOC, "network process");
+	n->cfg = *c;
+	n->ipc_fd = ipc_fd;
+	n->epfd = n->sigfd = -1;
+	if ((r = net_setup(n, listen_fds, count)) != 0) {
+		net_free(n);
+		return r;
+	}
+	*out = n;
+	return 0;
+}
+
+int net_run(struct net *n)
+{
+	struct epoll_event evs[NET_MAX_EVENTS];
+	size_t i;
+	int r = 0, k;
+
+	for (i = 0; i < n->n_listeners; i++)
+		log_info("listening on %s", n->listeners[i].text);
+	ipc_send(n, IPC_READY, 0);
+	if ((r = ipc_flush(n)) != 0)
+		return r;
+	for (;;) {
+		if (n->stopping) {
+			if (n->n_conns == 0)
+				break;
+			if (now_ms() >= n->stop_deadline) {
+				log_warn("grace period over: dropping %zu connections", n->n_conns);
+				break;
+			}
+		}
+		k = epoll_wait(n->epfd, evs, NET_MAX_EVENTS, NET_TICK_MS);
+		if (k < 0) {
+			if (errno == EINTR)
+				continue;
+			return err_sys("epoll_wait");
+		}
+		for (i = 0; i < (size_t)k; i++) {
+			struct ev_tag *tag = evs[i].data.ptr;
+			switch (tag->kind) {
+			case EV_LISTEN:
+				if (!n->stopping)
+					accept_all(n, (struct listener *)tag);
+				break;
+			case EV_SIGNAL:
+				handle_signals(n);
+				break;
+			case EV_IPC:
+				if ((evs[i].events & EPOLLOUT) && (r = ipc_flush(n)) != 0)
+					return r;
+				if ((evs[i].events & (EPOLLIN | EPOLLHUP | EPOLLERR)) &&
+				    (r = ipc_readable(n)) != 0)
+					return r;
+				break;
+			case EV_CONN: {
+				struct nconn *c = (struct nconn *)tag;
+				/* Closed earlier in this batch: still in the graveyard. */
+				if (c->fd < 0)
+					break;
+				if (evs[i].events & EPOLLOUT) {
+					if (conn_flush(n, c) != 0)
+						conn_close(n, c, "done");
+				} else if (evs[i].events & (EPOLLIN | EPOLLHUP | EPOLLERR)) {
+					if (c->waiting || (c->out != NULL && buf_len(c->out) > 0)) {
+						if (evs[i].events & (EPOLLHUP | EPOLLERR))
+							conn_close(n, c, "peer hung up");
+						break;
+					}
+					conn_readable(n, c);
+				}
+				break;
+			}
+			}
+		}
+		sweep(n);
+		bury(n);
+		/* One write to the monitor per turn of the loop, whatever it carries. */
+		if ((r = ipc_flush(n)) != 0)
+			return r;
+	}
+	log_info("stopped: %llu connections served, %llu refused at the limit, %llu rate limited",
+		 n->n_accepted, n->n_refused, n->n_rate_limited);
+	return ipc_flush(n);
+}
+
+void net_destroy(struct net *n)
+{
+	if (n != NULL)
+		net_free(n);
+}

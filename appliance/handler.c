@@ -107,7 +107,9 @@ static int do_hello(const struct handler_env *env, struct handler *h, const char
 	sc.dh = token_dh_callback;
 	sc.dh_ctx = env->token;
 	sc.server_pub = token_point(env->token);
-	if ((r = session_server_new(&sc, &h->ps)) != 0)
+	if ((r = session_server_new(&sc, &h->ps)) != 0 ||
+	    (env->test_ephemeral != NULL &&
+	     (r = session_set_ephemeral(h->ps, env->test_ephemeral, 32)) != 0))
 		goto fail_internal;
 	if ((r = session_check_incoming(h->ps, f)) != 0 ||
 	    (r = session_server_hello_begin(h->ps, f, h->client_pub)) != 0) {

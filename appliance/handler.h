@@ -29,6 +29,8 @@ struct handler_env {
 	int audit_required;        /* refuse releases the audit cannot record */
 	void *replay;              /* protocol/'s replay table (struct replay *) */
 	pthread_mutex_t *replay_lock;
+	const uint8_t *test_ephemeral; /* tests and the IPC fuzz target only: a fixed
+					* server ephemeral (32 bytes), else NULL */
 };
 
 /*

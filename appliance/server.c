@@ -454,6 +454,16 @@ pid_t server_net_pid(const struct server *s)
 	return s->net_pid;
 }
 
+struct buf *server_ipc_output(struct server *s)
+{
+	return s->ipc_out;
+}
+
+void server_set_test_ephemeral(struct server *s, const uint8_t *priv)
+{
+	s->env.test_ephemeral = priv;
+}
+
 /* ---- IPC ---- */
 
 static int ipc_watch(struct server *s, int want_out)

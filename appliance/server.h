@@ -72,6 +72,14 @@ pid_t server_net_pid(const struct server *s);
 int server_ipc_input(struct server *s, const uint8_t *p, size_t len) WARN_UNUSED;
 
 /*
+ * Tests and the IPC fuzz target only (a server without a network process):
+ * the messages queued for the network process, and a fixed server
+ * ephemeral key (32 bytes) so that recorded conversations replay.
+ */
+struct buf *server_ipc_output(struct server *s);
+void server_set_test_ephemeral(struct server *s, const uint8_t *priv);
+
+/*
  * Block SIGHUP/SIGTERM/SIGINT for all threads and take them through a
  * signalfd. Call before starting any other thread (the token's included is
  * fine: they only inherit the mask if created later).

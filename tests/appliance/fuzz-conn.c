@@ -7,15 +7,17 @@
  *     judged before any body byte (type, turn, length, limits), the frame
  *     forwarded over IPC, the monitor's replies written back and what went
  *     out tracked;
- *   - the monitor's (server.c, through fuzz-conn-monitor.c): the IPC input
- *     checked as untrusted, the connection table, the handler (Noise IK
+ *   - the monitor's (server.c, through server_ipc_input and
+ *     server_ipc_output, without a worker pool): the IPC input checked as
+ *     untrusted, the connection table, the handler (Noise IK
  *     responder with the key behind the token interface, a two-client state
  *     with one cached ss, the replay table, Get by names, chunked OkGets,
  *     Bye, audit records).
  * Only the waiting of the two event loops is replaced: the harness moves
  * the bytes between them in turns, and checks that neither side ever sends
  * the other something it must refuse. The script's knob sends the audit
- * records to /dev/full, where every write fails.
+ * records to /dev/full, where every write fails (the audit trail's
+ * descriptor is pointed there with dup2).
  */
 #include "../../appliance/net.c"
 
@@ -30,7 +32,6 @@
 #include "state.h"
 #include "token.h"
 
-#include "fuzz-conn.h"
 #include "script.h"
 
 struct rig {
@@ -41,7 +42,8 @@ struct rig {
 	int ipc[2]; /* the network process's IPC descriptor (its traffic goes by the harness) */
 	struct token *tok;
 	struct appl_state *st;
-	struct audit *audit_ok, *audit_full;
+	struct audit *audit;
+	int audit_fd, dev_null, dev_full;
 	/* per input */
 	struct net *n;
 	struct server *s;
@@ -91,8 +93,12 @@ static void setup(struct rig *g)
 	FUZZ_ASSERT(token_dh(g->tok, cl[0].point, ss0) == 0);
 	cl[0].ss = ss0;
 	FUZZ_ASSERT(state_from_clients(cl, 2, &g->st) == 0);
-	FUZZ_ASSERT(audit_open("/dev/null", &g->audit_ok) == 0 &&
-		    audit_open("/dev/full", &g->audit_full) == 0);
+	/* The audit trail's descriptor is the lowest free one when it opens. */
+	FUZZ_ASSERT((g->dev_null = open("/dev/null", O_WRONLY | O_CLOEXEC)) >= 0 &&
+		    (g->dev_full = open("/dev/full", O_WRONLY | O_CLOEXEC)) >= 0 &&
+		    (g->audit_fd = open("/dev/null", O_WRONLY | O_CLOEXEC)) >= 0 &&
+		    close(g->audit_fd) == 0 && audit_open("/dev/null", &g->audit) == 0 &&
+		    fcntl(g->audit_fd, F_GETFD) >= 0);
 	FUZZ_ASSERT((g->msgs = buf_new(0)) != NULL &&
 		    socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, g->ipc) == 0);
 	g->client = -1;
@@ -120,7 +126,9 @@ static void pump(struct rig *g)
 			buf_reset(g->n->ipc_out);
 			moved = 1;
 		}
-		fuzz_monitor_output(g->s, g->msgs);
+		FUZZ_ASSERT(buf_put(g->msgs, buf_ptr(server_ipc_output(g->s)),
+				    buf_len(server_ipc_output(g->s))) == 0);
+		buf_reset(server_ipc_output(g->s));
 		while (ipc_get(g->msgs, &m) == 0) {
 			/* ... and the other way round. */
 			FUZZ_ASSERT(on_ipc_message(g->n, &m) == 0);
@@ -177,7 +185,7 @@ static void rig_knob(void *ctx, uint8_t v)
 {
 	struct rig *g = ctx;
 
-	fuzz_monitor_audit(g->s, (v & 1) ? g->audit_full : g->audit_ok);
+	FUZZ_ASSERT(dup2((v & 1) ? g->dev_full : g->dev_null, g->audit_fd) == g->audit_fd);
 }
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
@@ -189,7 +197,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	if (g.st == NULL)
 		setup(&g);
 	FUZZ_ASSERT((fd = dup(g.listen_fd)) >= 0 && net_new(&g.ic, g.ipc[0], &fd, 1, &g.n) == 0 &&
-		    server_new(&g.cfg, g.tok, g.audit_ok, g.st, &g.s) == 0);
+		    server_new(&g.cfg, g.tok, g.audit, g.st, &g.s) == 0 &&
+		    dup2(g.dev_null, g.audit_fd) == g.audit_fd);
 	ipc_send(g.n, IPC_READY, 0);
 	script_run(data, size, &srv);
 	if (g.client >= 0)

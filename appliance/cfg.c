@@ -23,6 +23,7 @@ enum opt_type {
 	T_BOOL,
 	T_LISTEN,
 	T_ANCHOR,
+	T_STARTUPS,
 	T_CONFIG,
 	T_HELP,
 	T_VERSION,
@@ -73,6 +74,16 @@ static const struct opt opts[] = {
 	 "handshake burst per source address (default 40)"},
 	{"grace", T_UINT, OFF(grace), 0, CFG_MAX_SECONDS, "SEC",
 	 "seconds to finish in-flight work on SIGTERM (default 10)"},
+	{"max-connections-per-source", T_UINT, OFF(max_per_source), 1, 1000000, "N",
+	 "open connections per source address, IPv6 by /64 (default 32, or a quarter of "
+	 "--max-connections if less)"},
+	{"max-startups", T_STARTUPS, OFF(startups), 0, 0, "START:RATE:FULL",
+	 "unauthenticated connections: past START drop new ones with RATE% chance, rising to "
+	 "all at FULL (default 128:30:512)"},
+	{"session-timeout", T_UINT, OFF(session_timeout), 1, CFG_MAX_SECONDS, "SEC",
+	 "seconds from the handshake to the end of a conversation (default 30)"},
+	{"token-budget", T_UINT, OFF(token_budget), 0, 10000000, "N",
+	 "token operations per second for all Hellos; 0: no budget (default 2000)"},
 	{"cache-ss", T_BOOL, OFF(cache_ss), 0, 0, NULL,
 	 "precompute the static-static DH of every client at load"},
 	{"audit-log", T_STR, OFF(audit_log), 0, 0, "FILE", "audit records (JSON lines; default stderr)"},
@@ -100,6 +111,12 @@ void cfg_init(struct cfg *c)
 	c->rate = CFG_DEFAULT_RATE;
 	c->burst = CFG_DEFAULT_BURST;
 	c->grace = CFG_DEFAULT_GRACE;
+	c->max_per_source = CFG_DEFAULT_PER_SOURCE;
+	c->startups[0] = CFG_DEFAULT_STARTUPS_START;
+	c->startups[1] = CFG_DEFAULT_STARTUPS_RATE;
+	c->startups[2] = CFG_DEFAULT_STARTUPS_FULL;
+	c->session_timeout = CFG_DEFAULT_SESSION_TIMEOUT;
+	c->token_budget = CFG_DEFAULT_TOKEN_BUDGET;
 }
 
 void cfg_clear(struct cfg *c)
@@ -250,6 +267,26 @@ static int set_opt(struct cfg *c, const struct opt *o, const char *v, int append
 		if (c->n_listen >= CFG_MAX_LISTEN)
 			return err_set(ERR_INVALID_ARG, "at most %d listen addresses", CFG_MAX_LISTEN);
 		c->listen[c->n_listen++] = l;
+		return 0;
+	}
+	case T_STARTUPS: {
+		unsigned *t = (unsigned *)field, v3[3];
+		const char *p = v;
+		char part[16];
+		size_t i, n;
+		for (i = 0; i < 3; i++) {
+			n = strcspn(p, ":");
+			if (n == 0 || n >= sizeof(part) || (i < 2 && p[n] != ':') || (i == 2 && p[n] != '\0'))
+				return err_set(ERR_INVALID_ARG, "expected START:RATE:FULL");
+			memcpy(part, p, n);
+			part[n] = '\0';
+			if ((r = parse_uint(part, 0, i == 1 ? 100 : 1000000, &v3[i])) != 0)
+				return r;
+			p += n + (i < 2);
+		}
+		if (v3[0] > v3[2])
+			return err_set(ERR_INVALID_ARG, "START must not exceed FULL");
+		memcpy(t, v3, sizeof(v3));
 		return 0;
 	}
 	case T_HELP:

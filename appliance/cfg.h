@@ -26,6 +26,13 @@
 #define CFG_DEFAULT_RATE 20                 /* handshakes per second per source address */
 #define CFG_DEFAULT_BURST 40                /* bucket size per source address */
 #define CFG_DEFAULT_GRACE 10                /* seconds to finish in-flight work at exit */
+#define CFG_DEFAULT_PER_SOURCE 0            /* connections per source: 0 is 32, or a quarter
+					     * of --max-connections if that is less */
+#define CFG_DEFAULT_STARTUPS_START 128      /* unauthenticated connections: drops begin */
+#define CFG_DEFAULT_STARTUPS_RATE 30        /* ... with this probability, percent */
+#define CFG_DEFAULT_STARTUPS_FULL 512       /* ... and every new one is dropped from here */
+#define CFG_DEFAULT_SESSION_TIMEOUT 30      /* seconds from Link to the end of a conversation */
+#define CFG_DEFAULT_TOKEN_BUDGET 2000       /* token operations per second, all sources */
 #define CFG_MAX_WORKERS 256
 #define CFG_MAX_SECONDS 86400
 #define CFG_MAX_LABEL 64                  /* token:LABEL of --trust-anchor */
@@ -67,6 +74,10 @@ struct cfg {
 	unsigned rate;
 	unsigned burst;
 	unsigned grace;
+	unsigned max_per_source;
+	unsigned startups[3]; /* --max-startups START:RATE:FULL */
+	unsigned session_timeout;
+	unsigned token_budget; /* 0: no budget */
 	int cache_ss;
 	/* audit, logging, process */
 	char *audit_log; /* NULL: stderr */

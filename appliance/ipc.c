@@ -154,9 +154,12 @@ void ipc_peer_text(const struct sockaddr *sa, char *out, size_t outlen)
 
 int ipc_config_put(struct buf *out, const struct ipc_config *c)
 {
-	const uint32_t v[] = {c->version, c->max_connections, c->max_frame,
+	const uint32_t v[] = {c->version,        c->max_connections, c->max_frame,
 			      c->handshake_timeout, c->idle_timeout, c->max_handshakes,
-			      c->rate, c->burst, c->grace, c->uid, c->gid};
+			      c->rate,           c->burst,           c->grace,
+			      c->max_per_source, c->startups_start,  c->startups_rate,
+			      c->startups_full,  c->session_timeout, c->token_budget,
+			      c->uid,            c->gid};
 	size_t i;
 	int r;
 
@@ -172,9 +175,12 @@ int ipc_config_put(struct buf *out, const struct ipc_config *c)
 int ipc_config_get(const uint8_t *p, size_t len, struct ipc_config *c)
 {
 	struct buf *b;
-	uint32_t *v[] = {&c->version, &c->max_connections, &c->max_frame,
+	uint32_t *v[] = {&c->version,        &c->max_connections, &c->max_frame,
 			 &c->handshake_timeout, &c->idle_timeout, &c->max_handshakes,
-			 &c->rate, &c->burst, &c->grace, &c->uid, &c->gid};
+			 &c->rate,           &c->burst,           &c->grace,
+			 &c->max_per_source, &c->startups_start,  &c->startups_rate,
+			 &c->startups_full,  &c->session_timeout, &c->token_budget,
+			 &c->uid,            &c->gid};
 	size_t i;
 	int r = 0;
 
@@ -196,9 +202,11 @@ int ipc_config_get(const uint8_t *p, size_t len, struct ipc_config *c)
 		return err_set(ERR_PROTOCOL,
 			       "IPC version %u, this appliance-net speaks %d (binaries from two builds?)",
 			       c->version, IPC_VERSION);
-	if (c->n_listen > IPC_MAX_LISTEN || c->drop > 1 ||
-	    c->max_connections == 0 || c->max_frame < WIRE_HEADER_LEN ||
-	    c->max_frame > WIRE_MAX_FRAME || c->max_handshakes == 0 || c->log_level > 3)
+	if (c->n_listen > IPC_MAX_LISTEN || c->drop > 1 || c->max_connections == 0 ||
+	    c->max_frame < WIRE_HEADER_LEN || c->max_frame > WIRE_MAX_FRAME ||
+	    c->max_handshakes == 0 || c->log_level > 3 ||
+	    c->startups_rate > 100 || c->startups_start > c->startups_full ||
+	    c->session_timeout == 0)
 		return err_set(ERR_PROTOCOL, "IPC CONFIG: a value out of range");
 	return 0;
 }

@@ -44,12 +44,13 @@ struct buf;
 #define IPC_VERSION 1
 #define IPC_HDR_LEN 16
 #define IPC_PEER_LEN 19                        /* family, port, 16 address bytes */
-#define IPC_CONFIG_LEN 47
+#define IPC_CONFIG_LEN 71
 #define IPC_MAX_BODY (WIRE_MAX_FRAME + 64)     /* one frame and its framing */
 #define IPC_MAX_PENDING (64UL * 1024 * 1024)   /* unsent bytes either side keeps */
 #define IPC_FD 3                               /* the socketpair in appliance-net */
 #define IPC_FIRST_LISTEN_FD 4                  /* listening sockets follow it */
 #define IPC_MAX_LISTEN 16
+#define IPC_DEFAULT_PER_SOURCE 32
 
 enum ipc_type {
 	IPC_CONFIG = 1,
@@ -70,10 +71,14 @@ enum ipc_flags {
 
 /* Why the network process refused a connection on its own. */
 enum ipc_refusal {
-	IPC_REFUSED_RATE = 1,       /* handshake rate per address */
-	IPC_REFUSED_BUSY = 2,       /* handshakes in flight */
+	IPC_REFUSED_RATE = 1,        /* handshake rate per address */
+	IPC_REFUSED_BUSY = 2,        /* handshakes in flight */
 	IPC_REFUSED_CONNECTIONS = 3, /* connection limit */
-	IPC_REFUSED_MAX_ = 4,
+	IPC_REFUSED_PER_SOURCE = 4,  /* connections of one source */
+	IPC_REFUSED_STARTUPS = 5,    /* unauthenticated connections (MaxStartups) */
+	IPC_REFUSED_BUDGET = 6,      /* the token budget */
+	IPC_REFUSED_REPLAY = 7,      /* a Hello's ephemeral key seen before */
+	IPC_REFUSED_MAX_ = 8,
 };
 
 struct ipc_msg {
@@ -95,6 +100,12 @@ struct ipc_config {
 	uint32_t rate;
 	uint32_t burst;
 	uint32_t grace;
+	uint32_t max_per_source;    /* connections per source (/32, /64); 0: the default,
+				     * IPC_DEFAULT_PER_SOURCE or a quarter of
+				     * max_connections if less */
+	uint32_t startups_start, startups_rate, startups_full; /* MaxStartups */
+	uint32_t session_timeout;   /* seconds from Link to the end of a conversation */
+	uint32_t token_budget;      /* token operations per second, all sources (0: none) */
 	uint32_t uid, gid;          /* ids to run as when `drop` */
 	uint8_t drop;
 	uint8_t log_level;

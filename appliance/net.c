@@ -8,6 +8,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/epoll.h>
+#include <sys/resource.h>
 #include <sys/signalfd.h>
 #include <sys/socket.h>
 #include <sys/syscall.h>
@@ -19,12 +20,14 @@
 #include "frame.h"
 #include "ipc.h"
 #include "log.h"
-#include "ratelimit.h"
+#include "admit.h"
 #include "secmem.h"
 
 #define NET_TICK_MS 100
 #define NET_MAX_EVENTS 64
 #define NET_IPC_READ (64 * 1024)
+#define NET_LOG_EVERY_MS 10000 /* a repeated condition: one log line per 10 s */
+#define NET_FD_RESERVE 32      /* descriptors kept for everything but connections */
 
 enum ev_kind {
 	EV_LISTEN = 1,
@@ -59,11 +62,13 @@ struct nconn {
 	struct buf *out;
 	int close_after_write;
 	/* the conversation as seen from here */
+	int counted; /* counted per source by admit_conn_open */
 	int opened;  /* the monitor knows it (OPEN sent) */
 	int waiting; /* a frame is with the monitor: read nothing until its reply is whole */
 	int hello;   /* ... and that frame is a Hello (counts against max-handshakes) */
 	int linked;  /* a Link went out */
-	uint64_t started_ms, progress_ms;
+	int rd_pending; /* bytes may wait in the socket (edge-triggered: read them later) */
+	uint64_t started_ms, progress_ms, linked_ms;
 };
 
 struct net {
@@ -74,12 +79,16 @@ struct net {
 	struct buf *ipc_in, *ipc_out;
 	struct listener listeners[IPC_MAX_LISTEN];
 	size_t n_listeners;
-	struct ratelimit *rl;
+	struct admit *lim;
 	struct ipc_map map;
 	struct nconn *conns;
 	struct nconn *graveyard;
 	size_t n_conns;
+	unsigned n_unauth;   /* connections without a Link yet */
 	unsigned hs_waiting;
+	int accept_paused;   /* out of descriptors: listeners unwatched */
+	struct log_every no_fds, refused_limit, refused_source, refused_startups, refused_budget,
+		refused_replay;
 	uint64_t next_id;
 	int stopping;
 	uint64_t stop_deadline;
@@ -151,6 +160,8 @@ static void ipc_refused(struct net *n, const struct sockaddr *peer, enum ipc_ref
 
 /* ---- connections ---- */
 
+static void resume_accept(struct net *n);
+
 static void conn_free(struct nconn *c)
 {
 	if (c == NULL)
@@ -174,8 +185,16 @@ static void conn_close(struct net *n, struct nconn *c, const char *why)
 		n->hs_waiting--;
 		c->hello = 0;
 	}
+	if (c->counted) {
+		admit_conn_close(n->lim, (const struct sockaddr *)&c->peer);
+		if (!c->linked)
+			n->n_unauth--;
+		c->counted = 0;
+	}
 	if (c->opened)
 		ipc_send(n, IPC_CLOSED, c->link.id);
+	if (n->accept_paused)
+		resume_accept(n);
 	ipc_map_del(&n->map, &c->link);
 	if (c->prev != NULL)
 		c->prev->next = c->next;
@@ -200,23 +219,20 @@ static void bury(struct net *n)
 	}
 }
 
-static int conn_watch(struct net *n, struct nconn *c, uint32_t events)
-{
-	struct epoll_event ev = {.events = events, .data.ptr = c};
-
-	return epoll_ctl(n->epfd, EPOLL_CTL_MOD, c->fd, &ev);
-}
-
-/* Send what is queued. Returns 0 (maybe with data left), or -1 to close. */
+/*
+ * Send what is queued. Returns 0 (maybe with data left: connections are
+ * edge-triggered, the EPOLLOUT edge says when to go on), or -1 to close.
+ */
 static int conn_flush(struct net *n, struct nconn *c)
 {
+	(void)n;
 	while (c->out != NULL && buf_len(c->out) > 0) {
 		ssize_t w = send(c->fd, buf_ptr(c->out), buf_len(c->out), MSG_NOSIGNAL);
 		if (w < 0) {
 			if (errno == EINTR)
 				continue;
 			if (errno == EAGAIN || errno == EWOULDBLOCK)
-				return conn_watch(n, c, EPOLLOUT) == 0 ? 0 : -1;
+				return 0;
 			return -1;
 		}
 		if (buf_consume(c->out, (size_t)w) != 0)
@@ -228,8 +244,18 @@ static int conn_flush(struct net *n, struct nconn *c)
 		(void)shutdown(c->fd, SHUT_WR);
 		return -1;
 	}
-	/* Reading resumes only when the monitor's whole reply is out. */
-	return conn_watch(n, c, c->waiting ? 0 : EPOLLIN) == 0 ? 0 : -1;
+	return 0;
+}
+
+static void conn_readable(struct net *n, struct nconn *c);
+
+/* Reading resumes only when the monitor's whole reply is out. */
+static void conn_resume(struct net *n, struct nconn *c)
+{
+	if (c->fd >= 0 && !c->waiting && (c->out == NULL || buf_len(c->out) == 0) && c->rd_pending) {
+		c->rd_pending = 0;
+		conn_readable(n, c);
+	}
 }
 
 static void conn_write(struct net *n, struct nconn *c, const uint8_t *p, size_t len)
@@ -244,6 +270,8 @@ static void conn_write(struct net *n, struct nconn *c, const uint8_t *p, size_t 
 	}
 	if (conn_flush(n, c) != 0)
 		conn_close(n, c, "done");
+	else
+		conn_resume(n, c);
 }
 
 /* A plain Error (before the handshake: nothing sealed) and close. */
@@ -276,18 +304,25 @@ static const char *judge_header(struct net *n, struct nconn *c, uint8_t type, si
 			return "expected Hello";
 		if (len != FRAME_HELLO_LEN)
 			return "bad Hello length";
-		if (!ratelimit_allow(n->rl, (const struct sockaddr *)&c->peer, now_ms())) {
-			n->n_rate_limited++;
-			ipc_refused(n, (const struct sockaddr *)&c->peer, IPC_REFUSED_RATE);
-			return "rate limited";
-		}
 		if (n->hs_waiting >= n->cfg.max_handshakes) {
 			ipc_refused(n, (const struct sockaddr *)&c->peer, IPC_REFUSED_BUSY);
 			return "server busy";
 		}
-		return NULL;
+		switch (admit_hello(n->lim, (const struct sockaddr *)&c->peer, now_ms())) {
+		case ADMIT_OK:
+			return NULL;
+		case ADMIT_RATE:
+			n->n_rate_limited++;
+			ipc_refused(n, (const struct sockaddr *)&c->peer, IPC_REFUSED_RATE);
+			return "rate limited";
+		default:
+			log_every_note(&n->refused_budget, now_ms());
+			ipc_refused(n, (const struct sockaddr *)&c->peer, IPC_REFUSED_BUDGET);
+			return "server busy";
+		}
 	}
 	/* After the Link only Get and Bye travel this way, each within its size. */
+	(void)n;
 	if ((type != FRAME_GET && type != FRAME_BYE) || len > frame_max_len(type) ||
 	    (frame_fixed_len(type) != 0 && len != frame_fixed_len(type)) ||
 	    (type == FRAME_GET && len < FRAME_MIN_SEALED))
@@ -321,8 +356,8 @@ static void conn_forward(struct net *n, struct nconn *c)
 		c->hello = 1;
 		n->hs_waiting++;
 	}
-	if (conn_watch(n, c, 0) != 0)
-		conn_close(n, c, "epoll_ctl");
+	/* More may wait in the socket; read it after the reply. */
+	c->rd_pending = 1;
 }
 
 static void conn_readable(struct net *n, struct nconn *c)
@@ -369,10 +404,59 @@ static void conn_readable(struct net *n, struct nconn *c)
 			c->body_have += (size_t)got;
 		}
 		if (c->body_have == c->body_len) {
+			/* A Hello whose ephemeral key came before is a replay: refused
+			 * before it costs a token DH. */
+			if (c->hdr[2] == FRAME_HELLO && !c->linked &&
+			    admit_ephemeral_seen(n->lim, c->body)) {
+				log_every_note(&n->refused_replay, now_ms());
+				ipc_refused(n, (const struct sockaddr *)&c->peer, IPC_REFUSED_REPLAY);
+				conn_refuse(n, c, "replayed Hello");
+				return;
+			}
 			conn_forward(n, c);
 			return;
 		}
 	}
+}
+
+/* Watch the listeners, or stop watching them (out of descriptors). */
+static void watch_listeners(struct net *n, int on)
+{
+	size_t i;
+
+	for (i = 0; i < n->n_listeners; i++) {
+		struct epoll_event ev = {.events = on ? EPOLLIN : 0, .data.ptr = &n->listeners[i]};
+		if (n->listeners[i].fd >= 0 &&
+		    epoll_ctl(n->epfd, EPOLL_CTL_MOD, n->listeners[i].fd, &ev) != 0)
+			log_warn("epoll_ctl %s: %s", n->listeners[i].text, strerror(errno));
+	}
+	n->accept_paused = !on;
+}
+
+static void resume_accept(struct net *n)
+{
+	if (!n->stopping)
+		watch_listeners(n, 1);
+	n->accept_paused = 0;
+}
+
+/* Refuse a fresh socket before it is a connection: one plain Error, close. */
+static void refuse_fresh(struct net *n, int fd, const struct sockaddr *peer, const char *reason,
+			 enum ipc_refusal why, struct log_every *e)
+{
+	uint8_t f[WIRE_HEADER_LEN + 64];
+	size_t len = strlen(reason);
+
+	f[0] = 0;
+	f[1] = (uint8_t)len;
+	f[2] = FRAME_ERROR;
+	memcpy(f + WIRE_HEADER_LEN, reason, len);
+	/* Best effort; the socket is non-blocking and fresh. */
+	(void)!send(fd, f, WIRE_HEADER_LEN + len, MSG_NOSIGNAL);
+	close(fd);
+	n->n_refused++;
+	log_every_note(e, now_ms());
+	ipc_refused(n, peer, why);
 }
 
 static void accept_all(struct net *n, struct listener *l)
@@ -380,43 +464,59 @@ static void accept_all(struct net *n, struct listener *l)
 	for (;;) {
 		struct sockaddr_storage peer;
 		socklen_t plen = sizeof(peer);
+		const struct sockaddr *sa = (const struct sockaddr *)&peer;
 		struct epoll_event ev;
 		struct nconn *c;
+		enum admit_verdict v;
+		uint64_t now;
 		int fd = accept4(l->fd, (struct sockaddr *)&peer, &plen, SOCK_NONBLOCK | SOCK_CLOEXEC);
 
 		if (fd < 0) {
 			if (errno == EINTR || errno == ECONNABORTED)
 				continue;
-			if (errno != EAGAIN && errno != EWOULDBLOCK)
+			if (errno == EMFILE || errno == ENFILE) {
+				/* The listener stays readable: stop watching it until a
+				 * connection closes, or the loop would spin. */
+				log_every_note(&n->no_fds, now_ms());
+				watch_listeners(n, 0);
+			} else if (errno != EAGAIN && errno != EWOULDBLOCK) {
 				log_warn("accept on %s: %s", l->text, strerror(errno));
+			}
 			return;
 		}
+		now = now_ms();
 		if (n->n_conns >= n->cfg.max_connections) {
-			static const uint8_t busy[] = {0, 20, 0xff, 't', 'o', 'o', ' ', 'm', 'a', 'n', 'y',
-						       ' ', 'c', 'o', 'n', 'n', 'e', 'c', 't', 'i',
-						       'o', 'n', 's'};
-			/* Best effort; the socket is non-blocking and fresh. */
-			(void)!send(fd, busy, sizeof(busy), MSG_NOSIGNAL);
-			close(fd);
-			n->n_refused++;
+			refuse_fresh(n, fd, sa, "too many connections", IPC_REFUSED_CONNECTIONS,
+				     &n->refused_limit);
+			continue;
+		}
+		v = admit_conn_open(n->lim, sa, n->n_unauth, now);
+		if (v == ADMIT_PER_SOURCE || v == ADMIT_TABLE_FULL) {
+			refuse_fresh(n, fd, sa, "too many connections from this address",
+				     IPC_REFUSED_PER_SOURCE, &n->refused_source);
+			continue;
+		}
+		if (v != ADMIT_OK) {
+			refuse_fresh(n, fd, sa, "too many connections", IPC_REFUSED_STARTUPS,
+				     &n->refused_startups);
 			continue;
 		}
 		if ((c = calloc(1, sizeof(*c))) == NULL) {
+			admit_conn_close(n->lim, sa);
 			close(fd);
 			continue;
 		}
 		c->tag.kind = EV_CONN;
 		c->fd = fd;
+		c->counted = 1;
+		n->n_unauth++;
 		c->link.id = ++n->next_id;
 		memcpy(&c->peer, &peer, sizeof(peer));
-		ipc_peer_text((const struct sockaddr *)&peer, c->peer_text, sizeof(c->peer_text));
-		c->started_ms = c->progress_ms = now_ms();
-		ev.events = EPOLLIN;
+		ipc_peer_text(sa, c->peer_text, sizeof(c->peer_text));
+		c->started_ms = c->progress_ms = now;
+		/* Edge-triggered: no epoll_ctl per frame to pause and resume reading. */
+		ev.events = EPOLLIN | EPOLLOUT | EPOLLRDHUP | EPOLLET;
 		ev.data.ptr = c;
-		if (epoll_ctl(n->epfd, EPOLL_CTL_ADD, fd, &ev) != 0) {
-			conn_free(c);
-			continue;
-		}
 		ipc_map_add(&n->map, &c->link);
 		c->next = n->conns;
 		if (n->conns != NULL)
@@ -424,6 +524,10 @@ static void accept_all(struct net *n, struct listener *l)
 		n->conns = c;
 		n->n_conns++;
 		n->n_accepted++;
+		if (epoll_ctl(n->epfd, EPOLL_CTL_ADD, fd, &ev) != 0) {
+			conn_close(n, c, "epoll_ctl");
+			continue;
+		}
 		log_debug("peer %s: connected", c->peer_text);
 	}
 }
@@ -462,8 +566,12 @@ static void on_send(struct net *n, const struct ipc_msg *m)
 	/* What went out tells where the conversation is (Link: the handshake is done). */
 	while (off + WIRE_HEADER_LEN <= m->len) {
 		size_t len = buf_peek_be16(m->body + off);
-		if (m->body[off + 2] == FRAME_LINK)
+		if (m->body[off + 2] == FRAME_LINK && !c->linked) {
 			c->linked = 1;
+			c->linked_ms = now_ms();
+			n->n_unauth--;
+			admit_good(n->lim, (const struct sockaddr *)&c->peer, c->linked_ms);
+		}
 		off += WIRE_HEADER_LEN + len;
 	}
 	if (!(m->flags & IPC_F_MORE)) {
@@ -577,10 +685,27 @@ static void sweep(struct net *n)
 			uint64_t hs = c->started_ms + (uint64_t)n->cfg.handshake_timeout * 1000;
 			if (hs < deadline)
 				deadline = hs;
+		} else {
+			/* A conversation ends in time, however it trickles. */
+			uint64_t end = c->linked_ms + (uint64_t)n->cfg.session_timeout * 1000;
+			if (end < deadline)
+				deadline = end;
 		}
 		if (now >= deadline)
 			conn_close(n, c, c->hdr_have > 0 ? "stalled mid-frame" : "timeout");
 	}
+	log_every_flush(&n->no_fds, now, NET_LOG_EVERY_MS, LOG_LEVEL_WARN,
+			"accept: out of file descriptors; not accepting until a connection closes");
+	log_every_flush(&n->refused_limit, now, NET_LOG_EVERY_MS, LOG_LEVEL_WARN,
+			"refused connections: --max-connections reached");
+	log_every_flush(&n->refused_source, now, NET_LOG_EVERY_MS, LOG_LEVEL_WARN,
+			"refused connections: --max-connections-per-source reached");
+	log_every_flush(&n->refused_startups, now, NET_LOG_EVERY_MS, LOG_LEVEL_WARN,
+			"dropped connections: --max-startups (too many unauthenticated)");
+	log_every_flush(&n->refused_budget, now, NET_LOG_EVERY_MS, LOG_LEVEL_WARN,
+			"refused Hellos: --token-budget exhausted");
+	log_every_flush(&n->refused_replay, now, NET_LOG_EVERY_MS, LOG_LEVEL_WARN,
+			"refused Hellos: ephemeral key seen before (replays)");
 }
 
 int net_prepare(void)
@@ -597,6 +722,43 @@ int net_prepare(void)
 	signal(SIGPIPE, SIG_IGN);
 	/* The log's strftime reads /etc/localtime once: now, not in the sandbox. */
 	tzset();
+	return 0;
+}
+
+/*
+ * Every connection is a descriptor: take the hard limit, and serve no more
+ * connections than fit under it (a full table would make accept fail
+ * instead of refusing with a reason).
+ */
+static int fit_descriptors(struct net *n)
+{
+	struct rlimit rl;
+	rlim_t room;
+
+	if (getrlimit(RLIMIT_NOFILE, &rl) != 0)
+		return err_sys("getrlimit(RLIMIT_NOFILE)");
+	if (rl.rlim_cur < rl.rlim_max) {
+		rl.rlim_cur = rl.rlim_max;
+		if (setrlimit(RLIMIT_NOFILE, &rl) != 0)
+			return err_sys("setrlimit(RLIMIT_NOFILE, %llu)", (unsigned long long)rl.rlim_max);
+	}
+	room = rl.rlim_cur == RLIM_INFINITY ? (rlim_t)UINT32_MAX : rl.rlim_cur;
+	room = room > NET_FD_RESERVE + n->n_listeners ? room - NET_FD_RESERVE - n->n_listeners : 1;
+	if (room < n->cfg.max_connections) {
+		log_warn("--max-connections %u does not fit the descriptor limit %llu: serving at "
+			 "most %llu connections (raise LimitNOFILE=)",
+			 n->cfg.max_connections, (unsigned long long)rl.rlim_cur,
+			 (unsigned long long)room);
+		n->cfg.max_connections = (uint32_t)room;
+	}
+	/* The default: 32, and never more than a quarter of the connections. */
+	if (n->cfg.max_per_source == 0) {
+		n->cfg.max_per_source = n->cfg.max_connections / 4;
+		if (n->cfg.max_per_source > IPC_DEFAULT_PER_SOURCE)
+			n->cfg.max_per_source = IPC_DEFAULT_PER_SOURCE;
+		if (n->cfg.max_per_source == 0)
+			n->cfg.max_per_source = 1;
+	}
 	return 0;
 }
 
@@ -640,8 +802,22 @@ static int net_setup(struct net *n, const int *listen_fds, size_t count)
 		if (epoll_ctl(n->epfd, EPOLL_CTL_ADD, l->fd, &ev) != 0)
 			return err_sys("epoll_ctl %s", l->text);
 	}
-	if ((n->rl = ratelimit_new(n->cfg.rate, n->cfg.burst)) == NULL)
-		return err_set(ERR_ALLOC, "rate limiter");
+	if ((r = fit_descriptors(n)) != 0)
+		return r;
+	{
+		struct admit_config lc;
+		memset(&lc, 0, sizeof(lc));
+		lc.max_connections = n->cfg.max_connections;
+		lc.max_per_source = n->cfg.max_per_source;
+		lc.rate = n->cfg.rate;
+		lc.burst = n->cfg.burst;
+		lc.startups_start = n->cfg.startups_start;
+		lc.startups_rate = n->cfg.startups_rate;
+		lc.startups_full = n->cfg.startups_full;
+		lc.token_budget = n->cfg.token_budget;
+		if ((n->lim = admit_new(&lc)) == NULL)
+			return err_set(ERR_ALLOC, "admission limits");
+	}
 	if ((n->ipc_in = buf_new(0)) == NULL || (n->ipc_out = buf_new(0)) == NULL)
 		return err_set(ERR_ALLOC, "IPC buffers");
 	if ((r = ipc_map_init(&n->map, n->cfg.max_connections)) != 0)
@@ -666,7 +842,7 @@ static void net_free(struct net *n)
 		close(n->epfd);
 	if (n->sigfd >= 0)
 		close(n->sigfd);
-	ratelimit_free(n->rl);
+	admit_free(n->lim);
 	buf_free(n->ipc_in);
 	buf_free(n->ipc_out);
 	ipc_map_clear(&n->map);
@@ -743,17 +919,18 @@ int net_run(struct net *n)
 				/* Closed earlier in this batch: still in the graveyard. */
 				if (c->fd < 0)
 					break;
-				if (evs[i].events & EPOLLOUT) {
-					if (conn_flush(n, c) != 0)
-						conn_close(n, c, "done");
-				} else if (evs[i].events & (EPOLLIN | EPOLLHUP | EPOLLERR)) {
-					if (c->waiting || (c->out != NULL && buf_len(c->out) > 0)) {
-						if (evs[i].events & (EPOLLHUP | EPOLLERR))
-							conn_close(n, c, "peer hung up");
-						break;
-					}
-					conn_readable(n, c);
+				if ((evs[i].events & (EPOLLHUP | EPOLLERR)) &&
+				    (c->waiting || (c->out != NULL && buf_len(c->out) > 0))) {
+					conn_close(n, c, "peer hung up");
+					break;
 				}
+				if ((evs[i].events & EPOLLOUT) && conn_flush(n, c) != 0) {
+					conn_close(n, c, "done");
+					break;
+				}
+				if (evs[i].events & (EPOLLIN | EPOLLRDHUP | EPOLLHUP | EPOLLERR))
+					c->rd_pending = 1;
+				conn_resume(n, c);
 				break;
 			}
 			}

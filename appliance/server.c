@@ -393,6 +393,12 @@ int server_start_net(struct server *s)
 	ic.rate = s->cfg->rate;
 	ic.burst = s->cfg->burst;
 	ic.grace = s->cfg->grace;
+	ic.max_per_source = s->cfg->max_per_source;
+	ic.startups_start = s->cfg->startups[0];
+	ic.startups_rate = s->cfg->startups[1];
+	ic.startups_full = s->cfg->startups[2];
+	ic.session_timeout = s->cfg->session_timeout;
+	ic.token_budget = s->cfg->token_budget;
 	ic.log_level = (uint8_t)log_get_level();
 	ic.n_listen = (uint8_t)n;
 	if ((r = net_binary(s->cfg, path, sizeof(path))) != 0 || (r = net_ids(s->cfg, &ic)) != 0)
@@ -411,22 +417,27 @@ int server_start_net(struct server *s)
 	}
 	if (pid == 0) {
 		/* The child: only async-signal-safe calls until execve. */
+		static const char nodup[] = "appliance-server: cannot pass descriptors to the network process\n";
+		static const char noexec[] = "appliance-server: cannot execute the network process\n";
 		if (prctl(PR_SET_PDEATHSIG, SIGKILL, 0, 0, 0) != 0 || getppid() != parent)
 			_exit(127);
-		/* Out of the way of the fixed numbers first, then into place. */
-		moved[0] = fcntl(sv[1], F_DUPFD_CLOEXEC, 64);
+		/* Out of the way of the fixed numbers first (above them, so it works
+		 * under a low RLIMIT_NOFILE too), then into place. */
+		moved[0] = fcntl(sv[1], F_DUPFD_CLOEXEC, IPC_FD + (int)n + 1);
 		for (i = 0; i < n; i++)
-			moved[1 + i] = fcntl(s->listen_fds[i], F_DUPFD_CLOEXEC, 64);
-		for (i = 0; i <= n; i++)
-			if (moved[i] < 0 || dup2(moved[i], IPC_FD + (int)i) < 0)
+			moved[1 + i] = fcntl(s->listen_fds[i], F_DUPFD_CLOEXEC, IPC_FD + (int)n + 1);
+		for (i = 0; i <= n; i++) {
+			if (moved[i] < 0 || dup2(moved[i], IPC_FD + (int)i) < 0) {
+				(void)!write(STDERR_FILENO, nodup, sizeof(nodup) - 1);
 				_exit(127);
-		if (close_range(IPC_FD + (unsigned)n + 1, ~0U, 0) != 0)
-			_exit(127);
-		execve(path, argv, envp);
-		{
-			static const char msg[] = "appliance-server: cannot execute the network process\n";
-			(void)!write(STDERR_FILENO, msg, sizeof(msg) - 1);
+			}
 		}
+		if (close_range(IPC_FD + (unsigned)n + 1, ~0U, 0) != 0) {
+			(void)!write(STDERR_FILENO, nodup, sizeof(nodup) - 1);
+			_exit(127);
+		}
+		execve(path, argv, envp);
+		(void)!write(STDERR_FILENO, noexec, sizeof(noexec) - 1);
 		_exit(127);
 	}
 	close(sv[1]);
@@ -883,11 +894,19 @@ static int on_refused(struct server *s, const struct ipc_msg *m)
 		[IPC_REFUSED_RATE] = "rate-limited",
 		[IPC_REFUSED_BUSY] = "busy",
 		[IPC_REFUSED_CONNECTIONS] = "too-many-connections",
+		[IPC_REFUSED_PER_SOURCE] = "too-many-connections",
+		[IPC_REFUSED_STARTUPS] = "too-many-connections",
+		[IPC_REFUSED_BUDGET] = "busy",
+		[IPC_REFUSED_REPLAY] = "replay",
 	};
 	static const char *const reasons[IPC_REFUSED_MAX_] = {
 		[IPC_REFUSED_RATE] = "handshake rate per address exceeded",
 		[IPC_REFUSED_BUSY] = "too many handshakes in flight",
 		[IPC_REFUSED_CONNECTIONS] = "connection limit reached",
+		[IPC_REFUSED_PER_SOURCE] = "connections per source address",
+		[IPC_REFUSED_STARTUPS] = "too many unauthenticated connections",
+		[IPC_REFUSED_BUDGET] = "token budget exhausted",
+		[IPC_REFUSED_REPLAY] = "Hello with an ephemeral key seen before",
 	};
 	struct sockaddr_storage peer;
 	char text[64];
@@ -971,6 +990,8 @@ static int ipc_readable(struct server *s)
 				continue;
 			if (errno == EAGAIN || errno == EWOULDBLOCK)
 				return 0;
+			if (errno == ECONNRESET)
+				return ERR_IO; /* gone, with unread bytes of ours */
 			return err_sys("IPC read");
 		}
 		if ((r = server_ipc_input(s, NULL, 0)) != 0)

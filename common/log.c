@@ -130,3 +130,14 @@ void log_fatal(const char *file, int line, const char *fmt, ...)
 	va_end(ap);
 	abort();
 }
+
+void log_every_flush_at(const char *file, int line, struct log_every *e, uint64_t now_ms,
+			unsigned interval_ms, enum log_level level, const char *what)
+{
+	if (e->count == 0 || now_ms < e->next_ms)
+		return;
+	log_emit(level, file, line, "%s (%lu time%s in the last %llu s)", what, e->count,
+		 e->count == 1 ? "" : "s", (unsigned long long)(now_ms - e->first_ms + 999) / 1000);
+	e->count = 0;
+	e->next_ms = now_ms + interval_ms;
+}

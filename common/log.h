@@ -11,6 +11,7 @@
  */
 
 #include <stddef.h>
+#include <stdint.h>
 
 #include "err.h"
 
@@ -56,6 +57,30 @@ char *log_untrusted(char *out, size_t outlen, const char *s, size_t max);
 	log_emit(LOG_LEVEL_ERROR, __FILE__, __LINE__, fmt ": %s", ##__VA_ARGS__, err_msg(r))
 #define warn_fr(r, fmt, ...)                                                                       \
 	log_emit(LOG_LEVEL_WARN, __FILE__, __LINE__, fmt ": %s", ##__VA_ARGS__, err_msg(r))
+
+/*
+ * A condition that may repeat thousands of times a second (a flood, a full
+ * descriptor table): count each occurrence with log_every_note() and call
+ * log_every_flush() from a periodic tick; it writes at most one line per
+ * interval, "<what> (N times in the last S s)", and nothing when nothing
+ * happened. Not thread-safe: one owner.
+ */
+struct log_every {
+	unsigned long count;
+	uint64_t first_ms; /* of the occurrences not logged yet */
+	uint64_t next_ms;  /* no line before this */
+};
+
+static inline void log_every_note(struct log_every *e, uint64_t now_ms)
+{
+	if (e->count++ == 0)
+		e->first_ms = now_ms;
+}
+
+void log_every_flush_at(const char *file, int line, struct log_every *e, uint64_t now_ms,
+			unsigned interval_ms, enum log_level level, const char *what);
+#define log_every_flush(e, now_ms, interval_ms, level, what)                                      \
+	log_every_flush_at(__FILE__, __LINE__, e, now_ms, interval_ms, level, what)
 
 /* A broken contract in our own code: log and abort. */
 #define fatal(...) log_fatal(__FILE__, __LINE__, __VA_ARGS__)

@@ -3,7 +3,12 @@
  * appl-client: a minimal test client on protocol/, for the appliance
  * integration scripts (coffer-get lives in clients/).
  *
- *   appl-client HOST PORT SERVER_PUB.pem CLIENT_KEY.pem [NAME...]
+ *   appl-client [--bind ADDR] [--ts-offset SEC] [--save-hello FILE]
+ *               HOST PORT SERVER_PUB.pem CLIENT_KEY.pem [NAME...]
+ *
+ * --bind connects from that local address (127.0.0.x: another source);
+ * --ts-offset stamps the Hello SEC seconds ahead of (or, negative, behind)
+ * the clock; --save-hello writes the Hello frame as sent (for replays).
  *
  * Prints one "key=value" line per secret (strings, integers, booleans; other
  * types as their text) and exits 0; "KEY_NOT_FOUND" and exit 3 when the
@@ -18,6 +23,7 @@
 #include <string.h>
 #include <sys/socket.h>
 #include <sys/time.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "buf.h"
@@ -29,7 +35,7 @@
 #include "session.h"
 #include "sock.h"
 
-static int dial(const char *host, const char *port)
+static int dial(const char *host, const char *port, const char *bind_addr)
 {
 	struct addrinfo hints, *res = NULL, *ai;
 	struct timeval tv = {15, 0};
@@ -45,6 +51,17 @@ static int dial(const char *host, const char *port)
 		if (fd < 0)
 			continue;
 		setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
+		if (bind_addr != NULL) {
+			struct sockaddr_in src;
+			memset(&src, 0, sizeof(src));
+			src.sin_family = AF_INET;
+			if (ai->ai_family != AF_INET || inet_pton(AF_INET, bind_addr, &src.sin_addr) != 1 ||
+			    bind(fd, (struct sockaddr *)&src, sizeof(src)) != 0) {
+				close(fd);
+				fd = -1;
+				continue;
+			}
+		}
 		if (connect(fd, ai->ai_addr, ai->ai_addrlen) == 0)
 			break;
 		close(fd);
@@ -67,11 +84,26 @@ int main(int argc, char **argv)
 	size_t have = 0, i, nnames = 0, lens[64];
 	const char *names[64];
 	struct frame f;
+	const char *bind_addr = NULL, *save_hello = NULL;
+	long ts_offset = 0;
 	int fd = -1, r, more = 1, rc = 1;
 
 	log_init("appl-client", LOG_LEVEL_WARN);
+	while (argc > 2 && strncmp(argv[1], "--", 2) == 0) {
+		if (strcmp(argv[1], "--bind") == 0)
+			bind_addr = argv[2];
+		else if (strcmp(argv[1], "--ts-offset") == 0)
+			ts_offset = strtol(argv[2], NULL, 10);
+		else if (strcmp(argv[1], "--save-hello") == 0)
+			save_hello = argv[2];
+		else
+			break;
+		argv += 2;
+		argc -= 2;
+	}
 	if (argc < 5 || argc - 5 > 64) {
-		fprintf(stderr, "usage: appl-client HOST PORT SERVER_PUB.pem CLIENT_KEY.pem [NAME...]\n");
+		fprintf(stderr, "usage: appl-client [--bind ADDR] [--ts-offset SEC] [--save-hello FILE] "
+				"HOST PORT SERVER_PUB.pem CLIENT_KEY.pem [NAME...]\n");
 		return 2;
 	}
 	for (i = 5; i < (size_t)argc; i++) {
@@ -88,14 +120,31 @@ int main(int argc, char **argv)
 	cc.dh_ctx = ckey;
 	cc.client_pub = cpub;
 	cc.server_pub = sp;
-	if ((fd = dial(argv[1], argv[2])) < 0) {
+	if (ts_offset != 0) {
+		struct timespec now;
+		clock_gettime(CLOCK_REALTIME, &now);
+		cc.timestamp_ns = (uint64_t)(now.tv_sec + ts_offset) * 1000000000ULL +
+				  (uint64_t)now.tv_nsec;
+	}
+	if ((fd = dial(argv[1], argv[2], bind_addr)) < 0) {
 		fprintf(stderr, "connect %s:%s failed\n", argv[1], argv[2]);
 		goto out;
 	}
 	if ((d = frame_decoder_new()) == NULL || (out = buf_new(0)) == NULL ||
 	    (sh = msg_shard_new(0, 0)) == NULL || session_client_new(&cc, &s) != 0 ||
-	    session_client_hello(s, out) != 0 || sock_send_buf(fd, out) != 0 ||
-	    sock_read_frame(fd, d, stash, &have, &f) != 0) {
+	    session_client_hello(s, out) != 0) {
+		fprintf(stderr, "handshake: no Hello\n");
+		goto out;
+	}
+	if (save_hello != NULL) {
+		FILE *hf = fopen(save_hello, "wb");
+		if (hf == NULL || fwrite(buf_ptr(out), 1, buf_len(out), hf) != buf_len(out) ||
+		    fclose(hf) != 0) {
+			fprintf(stderr, "cannot write %s\n", save_hello);
+			goto out;
+		}
+	}
+	if (sock_send_buf(fd, out) != 0 || sock_read_frame(fd, d, stash, &have, &f) != 0) {
 		fprintf(stderr, "handshake: no answer\n");
 		goto out;
 	}

@@ -116,6 +116,12 @@ static void test_codec(void)
 	c.rate = 20;
 	c.burst = 40;
 	c.grace = 10;
+	c.max_per_source = 32;
+	c.startups_start = 128;
+	c.startups_rate = 30;
+	c.startups_full = 512;
+	c.session_timeout = 30;
+	c.token_budget = 2000;
 	c.uid = 65534;
 	c.gid = 65534;
 	c.drop = 1;

@@ -389,6 +389,7 @@ int main(void)
 		c.workers = 2;
 		c.rate = 1000;
 		c.burst = 1000;
+		c.max_per_source = 1000; /* every client is 127.0.0.1 */
 		i = mkstemp(audit_path);
 		close(i);
 

@@ -127,6 +127,7 @@ int main(void)
 	c.idle_timeout = 1;
 	c.handshake_timeout = 2;
 	c.max_connections = 80;
+	c.max_per_source = 1000; /* the global cap is tested here; every client is 127.0.0.1 */
 	c.rate = 1;
 	c.burst = 90;
 	c.workers = 2;

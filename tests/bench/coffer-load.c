@@ -11,10 +11,12 @@
  *	design). Each loop is one coffer_fetch: connect, Hello, Link, Get, OkGet,
  *	Bye, close; nothing reused. Prints one markdown table row: fetches/s,
  *	p50/p99/p99.9 latency, errors, and with --server-pid the server's CPU
- *	per fetch (utime+stime from /proc/PID/stat over the measured window),
- *	its ratio to --floor-us, and the server's RSS and private memory
- *	sampled half-way through the window (/proc/PID/smaps_rollup), and this
- *	process' own CPU per fetch (the load generator shares the cores).
+ *	per fetch (utime+stime from /proc/PID/stat over the measured window,
+ *	summed over PID and its children: the monitor and its network
+ *	process), its ratio to --floor-us, and the server's RSS and private
+ *	memory (both processes) sampled half-way through the window
+ *	(/proc/PID/smaps_rollup), and this process' own CPU per fetch (the
+ *	load generator shares the cores).
  *
  *   coffer-load hold --server ADDR --count N
  *	Open N TCP connections that never send a byte, print "held N" and keep
@@ -158,6 +160,53 @@ static int proc_mem(long pid, unsigned long *rss_kb, unsigned long *priv_kb)
 	return 0;
 }
 
+/* PID and its live children (the network process of a monitor), up to cap. */
+static size_t proc_family(long pid, long *out, size_t cap)
+{
+	char path[96];
+	size_t n = 0;
+	long child;
+	FILE *f;
+
+	out[n++] = pid;
+	snprintf(path, sizeof(path), "/proc/%ld/task/%ld/children", pid, pid);
+	if ((f = fopen(path, "r")) == NULL)
+		return n;
+	while (n < cap && fscanf(f, "%ld", &child) == 1)
+		out[n++] = child;
+	fclose(f);
+	return n;
+}
+
+/* CPU seconds of the server: the process and its children. */
+static double server_cpu(long pid)
+{
+	long fam[8];
+	size_t n = proc_family(pid, fam, 8), i;
+	double sum = 0, c;
+
+	for (i = 0; i < n; i++)
+		if ((c = proc_cpu(fam[i])) > 0)
+			sum += c;
+	return sum;
+}
+
+/* Memory of the server, summed over the process and its children. */
+static void server_mem(long pid, unsigned long *rss_kb, unsigned long *priv_kb)
+{
+	long fam[8];
+	size_t n = proc_family(pid, fam, 8), i;
+	unsigned long r, p;
+
+	*rss_kb = *priv_kb = 0;
+	for (i = 0; i < n; i++) {
+		if (proc_mem(fam[i], &r, &p) == 0) {
+			*rss_kb += r;
+			*priv_kb += p;
+		}
+	}
+}
+
 /* ---- fetch ---- */
 
 /* This process' CPU seconds, all threads. */
@@ -294,19 +343,19 @@ static int cmd_fetch(const struct opts *o)
 	}
 	sleep_s(o->warmup);
 	if (o->server_pid > 0)
-		c0 = proc_cpu(o->server_pid);
+		c0 = server_cpu(o->server_pid);
 	s0 = self_cpu();
 	t0 = now_s();
 	atomic_store(&phase, PH_MEASURE);
 	sleep_s(o->seconds / 2);
 	if (o->server_pid > 0)
-		(void)proc_mem(o->server_pid, &rss, &priv);
+		server_mem(o->server_pid, &rss, &priv);
 	sleep_s(o->seconds - (now_s() - t0));
 	atomic_store(&phase, PH_STOP);
 	t1 = now_s();
 	s1 = self_cpu();
 	if (o->server_pid > 0)
-		c1 = proc_cpu(o->server_pid);
+		c1 = server_cpu(o->server_pid);
 join:
 	for (i = 0; i < started; i++)
 		pthread_join(w[i].th, NULL);

@@ -14,11 +14,20 @@
 #   3. server memory idle, with 10,000 idle connections, under load;
 #   4. fetches/s, p50/p99/p99.9 and server CPU per fetch (× floor) at 1, 16,
 #      64, 256 concurrent clients (1k clients defined), and at 64 with 100k;
-#   5. the same fetch rate with the appliance key in swtpm.
+#   5. the same fetch rate with the appliance key in swtpm;
+#   6. privilege separation against the single-process server: the same
+#      fetch runs, alternating, against this build and one built from
+#      BENCH_BASELINE (a git revision of the single-process design).
+#
+# The server is two processes (the monitor and appliance-net): CPU and memory
+# are summed over both, descriptors counted where the connections are (the
+# network process).
 #
 # Environment: BENCH_SECONDS (measured seconds per fetch run, default 5),
 # BENCH_HOLD (idle connections, default 10000), BENCH_SIZES (default
-# "1000 10000 100000"), KEEP_TMP=1 keeps the work dir on failure.
+# "1000 10000 100000"), BENCH_BASELINE (default the last single-process
+# commit, 5d1d0a3; "none" skips section 6), KEEP_TMP=1 keeps the work dir on
+# failure.
 set -eu
 COFFER_SRC=$(cd "$(dirname "$0")/../.." && pwd)
 COFFER_BUILD=${COFFER_BUILD:-$COFFER_SRC/build}
@@ -47,9 +56,17 @@ ulimit -n "$(ulimit -Hn)" 2>/dev/null || true
 # ms since some fixed point (monotonic enough for these spans).
 now_ms() { date +%s%3N; }
 section() { printf '\n### %s\n\n' "$*"; }
-# mem PID: "RSS_KiB PRIVATE_KiB" from smaps_rollup.
+# mem PID: "RSS_KiB PRIVATE_KiB" from smaps_rollup, summed over PID and its
+# children (the monitor and its network process).
 mem() {
-	awk '/^Rss:/ {r=$2} /^Private_(Clean|Dirty):/ {p+=$2} END {print r, p}' "/proc/$1/smaps_rollup"
+	# shellcheck disable=SC2046
+	awk '/^Rss:/ {r+=$2} /^Private_(Clean|Dirty):/ {p+=$2} END {print r, p}' \
+		$(for p in $1 $(cat "/proc/$1/task/$1/children" 2>/dev/null); do echo "/proc/$p/smaps_rollup"; done)
+}
+# net_of PID: the network process of the monitor PID (itself if it has none).
+net_of() {
+	_c=$(cat "/proc/$1/task/$1/children" 2>/dev/null | awk '{print $1}')
+	echo "${_c:-$1}"
 }
 mib() { awk -v k="$1" 'BEGIN {printf "%.1f", k / 1024}'; }
 
@@ -177,11 +194,12 @@ echo "(--check includes process start, PKCS#11 module load and token login; hash
 
 # ---------------------------------------------------------------- server runs
 server_pid=
+server_bin=appliance-server
 start_server() { # start_server LOG ARGS...: sets server_pid, port
 	log=$1
 	shift
 	port=$(random_port)
-	appliance-server "$@" --listen "127.0.0.1:$port" --audit-log "$TMP/audit.log" \
+	"$server_bin" "$@" --listen "127.0.0.1:$port" --audit-log "$TMP/audit.log" \
 		--rate 1000000 --burst 1000000 --max-handshakes 100000 --max-connections $((hold + 1000)) \
 		--handshake-timeout 600 --idle-timeout 600 --cache-ss --log-level warn 2>"$log" &
 	server_pid=$!
@@ -224,12 +242,12 @@ done
 grep -q '^held' "$TMP/hold.out" || fail "holder did not report"
 # The last accepts may still be in the server's queue.
 for _ in $(seq 100); do
-	nfd=$(ls "/proc/$server_pid/fd" | wc -l)
+	nfd=$(ls "/proc/$(net_of "$server_pid")/fd" | wc -l)
 	[ "$nfd" -ge "$hold" ] && break
 	sleep 0.1
 done
 sleep 1
-nfd=$(ls "/proc/$server_pid/fd" | wc -l)
+nfd=$(ls "/proc/$(net_of "$server_pid")/fd" | wc -l)
 set -- $(mem "$server_pid")
 held_rss=$1 held_priv=$2
 exec 3>&-
@@ -267,3 +285,60 @@ echo
 echo "(swtpm: the × floor column still uses the SoftHSM2 floor; the TPM's own work runs in the swtpm process, not in the server's CPU.)"
 echo
 echo "Token ECDH on one thread, this run: ${tok_rate1}/s. Audit records written: $(wc -l <"$TMP/audit.log")."
+
+# ---------------------------------------------------------------- 6. privilege separation
+baseline=${BENCH_BASELINE:-5d1d0a3f90c984036d5483ceedabcae17743a98c}
+[ "$baseline" != none ] || exit 0
+section "Privilege separation against the single-process server ($small clients, SoftHSM2 key)"
+git -C "$COFFER_SRC" cat-file -e "$baseline^{commit}" 2>/dev/null ||
+	fail "BENCH_BASELINE $baseline: no such commit in $COFFER_SRC"
+mkdir -p "$TMP/baseline"
+git -C "$COFFER_SRC" archive "$baseline" | tar -x -C "$TMP/baseline" || fail "git archive $baseline"
+buildtype=$(python3 -c 'import json,sys; print([o["value"] for o in json.load(open(sys.argv[1])) if o["name"]=="buildtype"][0])' "$B/meson-info/intro-buildoptions.json")
+meson setup "$TMP/baseline/build" "$TMP/baseline" -Dbuildtype="$buildtype" >/dev/null 2>&1 ||
+	fail "meson setup of the baseline $baseline"
+ninja -C "$TMP/baseline/build" appliance/appliance-server >/dev/null 2>&1 || fail "build of the baseline"
+echo "Baseline: commit $baseline (one process), built here with buildtype $buildtype;" \
+	"the runs alternate (baseline, privsep, baseline, privsep) so that other load on the" \
+	"machine falls on both. CPU per fetch is the server's, summed over both processes."
+echo
+for c in 16 64; do
+	for round in 1 2; do
+		for which in baseline privsep; do
+			if [ "$which" = baseline ]; then
+				server_bin=$TMP/baseline/build/appliance/appliance-server
+			else
+				server_bin=appliance-server
+			fi
+			# shellcheck disable=SC2046
+			start_server "$TMP/server-$which.log" $(p11_args "$TMP/bundle-$small" "$TMP/s-$which.state")
+			hdr=
+			[ "$c" = 16 ] && [ "$round" = 1 ] && [ "$which" = baseline ] && hdr=--header
+			fetch "$which, round $round" "$c" "$base/keys/bench-p11_public.pem" $hdr |
+				tee -a "$TMP/compare.md"
+			stop_server "$TMP/server-$which.log"
+		done
+	done
+done
+server_bin=appliance-server
+echo
+# Mean fetches/s and CPU per fetch per side and concurrency, from the rows.
+python3 - "$TMP/compare.md" <<'PY'
+import re, sys
+rows = [l for l in open(sys.argv[1]) if l.startswith("|") and "round" in l]
+data = {}
+for l in rows:
+    f = [x.strip() for x in l.strip().strip("|").split("|")]
+    label, conc = f[0], int(f[1])
+    which = label.split(",")[0]
+    rate = float(re.sub(r"[^0-9.]", "", f[3]))
+    cpu = float(re.sub(r"[^0-9.]", "", f[8]))
+    data.setdefault((conc, which), []).append((rate, cpu))
+print("| clients | single process: fetches/s | privsep: fetches/s | ratio | single process: server CPU/fetch | privsep: server CPU/fetch | ratio |")
+print("|---------|---------------------------|--------------------|-------|----------------------------------|---------------------------|-------|")
+for conc in sorted({k[0] for k in data}):
+    b, p = data[(conc, "baseline")], data[(conc, "privsep")]
+    br, pr = sum(x[0] for x in b) / len(b), sum(x[0] for x in p) / len(p)
+    bc, pc = sum(x[1] for x in b) / len(b), sum(x[1] for x in p) / len(p)
+    print("| %d | %.0f | %.0f | %.2f | %.0f µs | %.0f µs | %.2f |" % (conc, br, pr, pr / br, bc, pc, pc / bc))
+PY

@@ -21,7 +21,8 @@
  *   0 RAW      u16 n, n bytes: put on the wire as they are
  *   1 HELLO    u8 p: client key p&3 (0, 1 registered; 2 unknown; 3 key 0
  *              pinning a wrong server key); timestamp (p>>2)&3 (0 newer
- *              than the last, 1 the same, 2 older, 3 a u64 from the script);
+ *              than the last, 1 the same, 2 older, 3 a u64 from the script;
+ *              the first "last" is the clock at the start of the run);
  *              p&0x10: the payload is u8 n + n bytes instead of the TAI64N;
  *              p&0x20: an impostor, sending key 0's public key but doing
  *              its DHs with key 2's private key
@@ -38,6 +39,7 @@
 
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "buf.h"
 #include "encoding.h"
@@ -412,11 +414,14 @@ static inline void script_run(const uint8_t *data, size_t size, const struct scr
 {
 	struct script c;
 	struct buf *in = buf_from(data, size);
+	struct timespec now;
 
 	memset(&c, 0, sizeof(c));
 	c.k = script_keys();
 	c.srv = srv;
-	c.ts = TIMESTAMP_NS;
+	/* Timestamps near the server's clock: a server may refuse stale ones. */
+	FUZZ_ASSERT(clock_gettime(CLOCK_REALTIME, &now) == 0);
+	c.ts = (uint64_t)now.tv_sec * 1000000000u + (uint64_t)now.tv_nsec;
 	FUZZ_ASSERT(in != NULL && (c.wire = buf_new(0)) != NULL && (c.reply = buf_new(0)) != NULL);
 	script_connect(&c);
 	while (script_op(&c, in) == 0) {

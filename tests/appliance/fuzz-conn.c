@@ -211,8 +211,3 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	g.n = NULL;
 	return 0;
 }
-
-int fuzz_seeds(const char *dir)
-{
-	return script_seeds(dir);
-}

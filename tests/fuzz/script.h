@@ -477,4 +477,10 @@ static inline int script_seeds(const char *dir)
 	return r;
 }
 
+/* Every target driven by scripts starts from the same ones. */
+int fuzz_seeds(const char *dir)
+{
+	return script_seeds(dir);
+}
+
 #endif

@@ -134,8 +134,3 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	sv.d = NULL;
 	return 0;
 }
-
-int fuzz_seeds(const char *dir)
-{
-	return script_seeds(dir);
-}

@@ -2,8 +2,8 @@
 # SPDX-License-Identifier: ISC
 # 64 coffer-get clients at once, each with its own key (concurrent Hellos
 # from one key are refused as replays by design), against a server whose
-# per-address --rate/--burst are raised: every one gets exactly its own
-# shard. Then the same crowd against the default-like limits: the excess is
+# per-address --rate/--burst and connection limit are raised: every one gets
+# exactly its own shard. Then the same crowd against the default-like limits: the excess is
 # told "rate limited", the rest are served correctly, the server survives.
 set -eu
 . "$COFFER_SRC/tests/helpers.sh"
@@ -44,7 +44,7 @@ crowd() {
 	for p in $_pids; do wait "$p" || true; done
 }
 
-flow_start --workers 2 --rate 1000 --burst 1000 --max-handshakes 128
+flow_start --workers 2 --rate 1000 --burst 1000 --max-handshakes 128 --max-connections-per-source 100
 t0=$(date +%s.%N)
 crowd all
 t1=$(date +%s.%N)
@@ -64,7 +64,7 @@ flow_stop
 # The same crowd against tight limits: the excess is refused as rate limited.
 PORT=$(random_port)
 : >"$SRV_LOG"
-flow_start --workers 2 --rate 2 --burst 8
+flow_start --workers 2 --rate 2 --burst 8 --max-connections-per-source 100
 crowd lim
 ok=0 limited=0
 for i in $(seq $N); do

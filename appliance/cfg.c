@@ -50,10 +50,15 @@ static const struct opt opts[] = {
 	{"tpm2", T_STR, OFF(tpm2), 0, 0, "TCTI", "use the TPM 2.0 backend at TCTI"},
 	{"key-blob", T_STR, OFF(key_blob), 0, 0, "FILE", "TPM key blob of the appliance key"},
 	{"bundle", T_STR, OFF(bundle), 0, 0, "DIR", "the signed bundle directory"},
-	{"trust-anchor", T_ANCHOR, OFF(trust_anchor), 0, 0, "sha256:HEX|token:LABEL",
-	 "master signing key: its SHA-256 fingerprint, or a public-key object in the token"},
+	{"trust-anchor", T_ANCHOR, OFF(trust_anchors), 0, 0, "sha256:HEX|token:LABEL",
+	 "a master signing key: its SHA-256 fingerprint, or a public-key object in the token "
+	 "(repeatable, one per master)"},
+	{"threshold", T_UINT, OFF(threshold), 1, LIMIT_ANCHORS, "K",
+	 "distinct trust anchors that must have signed the bundle (default 1)"},
 	{"state-file", T_STR, OFF(state_file), 0, 0, "FILE",
 	 "last accepted manifest serial (default " CFG_DEFAULT_STATE_FILE ")"},
+	{"rollback-counter", T_STR, OFF(rollback_counter), 0, 0, "tpm2:TCTI",
+	 "also keep the accepted serial in a TPM NV counter (survives the state file)"},
 	{"listen", T_LISTEN, OFF(listen), 0, 0, "ADDR:PORT",
 	 "listen address, repeatable (127.0.0.1:9187, [::1]:9187)"},
 	{"workers", T_UINT, OFF(workers), 0, CFG_MAX_WORKERS, "N",
@@ -117,6 +122,18 @@ void cfg_init(struct cfg *c)
 	c->startups[2] = CFG_DEFAULT_STARTUPS_FULL;
 	c->session_timeout = CFG_DEFAULT_SESSION_TIMEOUT;
 	c->token_budget = CFG_DEFAULT_TOKEN_BUDGET;
+	c->threshold = 1;
+}
+
+static void cfg_clear_anchors(struct cfg *c)
+{
+	size_t i;
+
+	for (i = 0; i < c->n_trust_anchors; i++) {
+		free(c->trust_anchors[i]);
+		c->trust_anchors[i] = NULL;
+	}
+	c->n_trust_anchors = 0;
 }
 
 void cfg_clear(struct cfg *c)
@@ -126,12 +143,19 @@ void cfg_clear(struct cfg *c)
 	if (c == NULL)
 		return;
 	for (i = 0; i < N_OPTS; i++) {
-		if (opts[i].type == T_STR || opts[i].type == T_ANCHOR || opts[i].type == T_CONFIG) {
+		if (opts[i].type == T_STR || opts[i].type == T_CONFIG) {
 			char **p = (char **)((char *)c + opts[i].off);
 			free(*p);
 			*p = NULL;
 		}
 	}
+	cfg_clear_anchors(c);
+}
+
+/* Options that may be given more than once: the values accumulate. */
+static int is_list(const struct opt *o)
+{
+	return o->type == T_LISTEN || o->type == T_ANCHOR;
 }
 
 int cfg_parse_listen(const char *s, struct cfg_listen *out)
@@ -220,7 +244,8 @@ static int parse_bool(const char *s, int *out)
 	return err_set(ERR_INVALID_ARG, "expected true or false");
 }
 
-/* Set option o from text v. `append` adds a listen address instead of resetting the list. */
+/* Set option o from text v. `append` adds to a list option (listen, trust-anchor)
+ * instead of resetting it. */
 static int set_opt(struct cfg *c, const struct opt *o, const char *v, int append)
 {
 	void *field = (char *)c + o->off;
@@ -230,30 +255,36 @@ static int set_opt(struct cfg *c, const struct opt *o, const char *v, int append
 	switch (o->type) {
 	case T_STR:
 	case T_CONFIG:
-	case T_ANCHOR:
 		if (v[0] == '\0')
 			return err_set(ERR_INVALID_ARG, "empty value");
 		if (strlen(v) > 4096)
 			return err_set(ERR_INVALID_ARG, "value too long");
-		if (o->type == T_ANCHOR && strncmp(v, "token:", 6) == 0) {
-			size_t n = strlen(v + 6);
-			if (n == 0 || n > CFG_MAX_LABEL)
-				return err_set(ERR_INVALID_ARG, "token: needs a label of 1..%d bytes",
-					       CFG_MAX_LABEL);
-			memset(c->anchor, 0, sizeof(c->anchor));
-		} else if (o->type == T_ANCHOR) {
-			uint8_t a[32];
-			if (strncmp(v, "sha256:", 7) != 0 ||
-			    (r = hex_decode(v + 7, strlen(v + 7), a, sizeof(a))) != 0)
-				return err_set(ERR_INVALID_ARG,
-					       "expected sha256: and 64 hex digits, or token:LABEL");
-			memcpy(c->anchor, a, sizeof(a));
-		}
 		if ((dup = strdup(v)) == NULL)
 			return err_set(ERR_ALLOC, "out of memory");
 		free(*(char **)field);
 		*(char **)field = dup;
 		return 0;
+	case T_ANCHOR: {
+		uint8_t a[IDENTITY_LEN];
+		if (strncmp(v, "token:", 6) == 0) {
+			size_t n = strlen(v + 6);
+			if (n == 0 || n > CFG_MAX_LABEL)
+				return err_set(ERR_INVALID_ARG, "token: needs a label of 1..%d bytes",
+					       CFG_MAX_LABEL);
+		} else if (identity_parse(v, a) != 0) {
+			err_clear();
+			return err_set(ERR_INVALID_ARG,
+				       "expected sha256: and 64 hex digits, or token:LABEL");
+		}
+		if (!append)
+			cfg_clear_anchors(c);
+		if (c->n_trust_anchors >= LIMIT_ANCHORS)
+			return err_set(ERR_INVALID_ARG, "at most %d trust anchors", LIMIT_ANCHORS);
+		if ((dup = strdup(v)) == NULL)
+			return err_set(ERR_ALLOC, "out of memory");
+		c->trust_anchors[c->n_trust_anchors++] = dup;
+		return 0;
+	}
 	case T_UINT:
 		return parse_uint(v, o->min, o->max, (unsigned *)field);
 	case T_BOOL:
@@ -374,10 +405,11 @@ int cfg_parse_yaml(struct cfg *c, const uint8_t *text, size_t len, const char *n
 			depth = 0;
 			break;
 		case YAML_SEQUENCE_START_EVENT:
-			if (cur == NULL || cur->type != T_LISTEN || in_seq) {
+			if (cur == NULL || !is_list(cur) || in_seq) {
 				r = yaml_fail(name, &ev.start_mark,
 					      cur == NULL ? "expected a mapping of options"
-							  : "a list is only allowed for listen",
+							  : "a list is only allowed for listen and "
+							    "trust-anchor",
 					      NULL);
 				goto out;
 			}
@@ -385,8 +417,13 @@ int cfg_parse_yaml(struct cfg *c, const uint8_t *text, size_t len, const char *n
 			seq_first = 1;
 			break;
 		case YAML_SEQUENCE_END_EVENT:
-			if (seq_first && !(locked != NULL && (*locked >> cur_idx) & 1))
-				c->n_listen = 0;
+			/* An empty list empties the option (and is refused later if it is required). */
+			if (seq_first && !(locked != NULL && (*locked >> cur_idx) & 1)) {
+				if (cur->type == T_LISTEN)
+					c->n_listen = 0;
+				else
+					cfg_clear_anchors(c);
+			}
 			in_seq = 0;
 			cur = NULL;
 			break;
@@ -463,7 +500,8 @@ void cfg_usage(void *fp)
 	size_t i;
 
 	fprintf(f, "usage: appliance-server --pkcs11-module PATH --key URI --pin-source SRC\n"
-		   "                        --bundle DIR --trust-anchor sha256:HEX|token:LABEL\n"
+		   "                        --bundle DIR --trust-anchor sha256:HEX|token:LABEL...\n"
+		   "                        [--threshold K]\n"
 		   "                        --listen ADDR:PORT [options]\n"
 		   "       appliance-server --tpm2 TCTI --key-blob FILE --bundle DIR ... [options]\n"
 		   "       appliance-server --config FILE [options]   (flags win over the file)\n\n");
@@ -481,7 +519,7 @@ int cfg_parse(struct cfg *c, int argc, char **argv, enum cfg_action *action)
 	uint64_t locked = 0;
 	struct buf *text = NULL;
 	size_t i;
-	int r = 0, ch, listen_seen = 0;
+	int r = 0, ch;
 
 	*action = CFG_RUN;
 	memset(lo, 0, sizeof(lo));
@@ -525,14 +563,12 @@ int cfg_parse(struct cfg *c, int argc, char **argv, enum cfg_action *action)
 			continue;
 		}
 		if ((r = set_opt(c, o, o->type == T_BOOL ? "true" : optarg,
-				 o->type == T_LISTEN && listen_seen)) != 0) {
+				 is_list(o) && ((locked >> (ch - 256)) & 1))) != 0) {
 			char why[256];
 			snprintf(why, sizeof(why), "%s", err_detail());
 			r = err_set(ERR_INVALID_ARG, "--%s: %s", o->name, why);
 			goto out;
 		}
-		if (o->type == T_LISTEN)
-			listen_seen = 1;
 		locked |= 1ULL << (ch - 256);
 	}
 	if (optind < argc) {
@@ -553,10 +589,48 @@ out:
 	return r;
 }
 
+/* The anchors: at least one, distinct, at least --threshold of them. */
+static int validate_anchors(const struct cfg *c, int tpm)
+{
+	uint8_t ids[LIMIT_ANCHORS][IDENTITY_LEN];
+	int is_token[LIMIT_ANCHORS];
+	size_t i, j;
+
+	if (c->n_trust_anchors == 0)
+		return err_set(ERR_INVALID_ARG, "--trust-anchor is required");
+	for (i = 0; i < c->n_trust_anchors; i++) {
+		const char *a = c->trust_anchors[i];
+		is_token[i] = strncmp(a, "token:", 6) == 0;
+		if (is_token[i] && tpm)
+			return err_set(ERR_INVALID_ARG, "--trust-anchor token:LABEL needs the "
+							"PKCS#11 backend; give sha256:HEX");
+		if (!is_token[i] && identity_parse(a, ids[i]) != 0)
+			return err_set(ERR_INVALID_ARG, "--trust-anchor %.100s: not a fingerprint", a);
+		for (j = 0; j < i; j++) {
+			if (is_token[i] != is_token[j])
+				continue;
+			if (is_token[i] ? strcmp(a, c->trust_anchors[j]) == 0
+					: memcmp(ids[i], ids[j], IDENTITY_LEN) == 0)
+				return err_set(ERR_INVALID_ARG,
+					       "--trust-anchor %.100s is given twice (each anchor "
+					       "counts once towards --threshold)",
+					       a);
+		}
+	}
+	if (c->threshold < 1 || c->threshold > c->n_trust_anchors)
+		return err_set(ERR_INVALID_ARG,
+			       "--threshold %u is more than the %zu trust anchor%s given "
+			       "(--trust-anchor): no bundle could ever be accepted",
+			       c->threshold, c->n_trust_anchors,
+			       c->n_trust_anchors == 1 ? "" : "s");
+	return 0;
+}
+
 int cfg_validate(const struct cfg *c)
 {
 	int pk = c->pkcs11_module != NULL || c->key != NULL;
 	int tpm = c->tpm2 != NULL || c->key_blob != NULL;
+	int r;
 
 	if (pk && tpm)
 		return err_set(ERR_INVALID_ARG,
@@ -577,11 +651,12 @@ int cfg_validate(const struct cfg *c)
 		return err_set(ERR_INVALID_ARG, "--token is for PKCS#11 tokens, not --tpm2");
 	if (c->bundle == NULL)
 		return err_set(ERR_INVALID_ARG, "--bundle is required");
-	if (c->trust_anchor == NULL)
-		return err_set(ERR_INVALID_ARG, "--trust-anchor is required");
-	if (tpm && strncmp(c->trust_anchor, "token:", 6) == 0)
+	if ((r = validate_anchors(c, tpm)) != 0)
+		return r;
+	if (c->rollback_counter != NULL &&
+	    (strncmp(c->rollback_counter, "tpm2:", 5) != 0 || c->rollback_counter[5] == '\0'))
 		return err_set(ERR_INVALID_ARG,
-			       "--trust-anchor token:LABEL needs the PKCS#11 backend; give sha256:HEX");
+			       "--rollback-counter takes tpm2:TCTI (tpm2:device:/dev/tpmrm0)");
 	if (c->n_listen == 0 && !c->check)
 		return err_set(ERR_INVALID_ARG, "--listen is required");
 	if (c->burst < 1 || c->rate < 1)

@@ -12,6 +12,7 @@
 #include <stdint.h>
 #include <sys/socket.h>
 
+#include "bounds.h"
 #include "encoding.h"
 #include "err.h"
 
@@ -59,9 +60,12 @@ struct cfg {
 	char *key_blob; /* TPM key blob */
 	/* bundle and state */
 	char *bundle;
-	char *trust_anchor; /* "sha256:<64 hex>" or "token:LABEL" as given */
-	uint8_t anchor[32]; /* decoded (sha256: form only) */
+	/* "sha256:<64 hex>", the grouped notation, or "token:LABEL", as given */
+	char *trust_anchors[LIMIT_ANCHORS];
+	size_t n_trust_anchors;
+	unsigned threshold;     /* distinct anchors whose signatures the bundle needs (1) */
 	char *state_file;
+	char *rollback_counter; /* "tpm2:TCTI": the TPM NV counter beside the state file */
 	/* network */
 	struct cfg_listen listen[CFG_MAX_LISTEN];
 	size_t n_listen;
@@ -117,7 +121,9 @@ int cfg_parse_yaml(struct cfg *c, const uint8_t *text, size_t len, const char *n
 		   const uint64_t *locked) WARN_UNUSED;
 
 /* Cross-option checks: one backend (--token and token: anchors need PKCS#11,
- * --pin-source is refused with --tpm2), bundle, trust anchor, listen (unless --check). */
+ * --pin-source is refused with --tpm2), bundle, trust anchors (distinct, at
+ * least --threshold of them), --rollback-counter tpm2:TCTI, listen (unless
+ * --check). */
 int cfg_validate(const struct cfg *c) WARN_UNUSED;
 
 /* Parse "127.0.0.1:9187", "[::1]:9187" (numeric hosts only). ERR_INVALID_ARG. */

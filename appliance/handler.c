@@ -154,6 +154,20 @@ static int do_hello(const struct handler_env *env, struct handler *h, const char
 		h->client = NULL;
 		return handler_plain_error(out, "handshake failed");
 	}
+	if (state_is_revoked(h->st, id)) {
+		/*
+		 * The officers revoked this key (revoked.json): answered as an
+		 * unknown key whatever the definition says, and no replay state
+		 * is kept for it.
+		 */
+		audit_init(&ev, AUDIT_HANDSHAKE, peer, h);
+		ev.have_identity = 1;
+		memcpy(ev.identity, id, IDENTITY_LEN);
+		ev.result = "revoked";
+		audit_or_warn(env, &ev);
+		h->client = NULL;
+		return session_server_key_not_found(h->ps, out);
+	}
 	if (h->client == NULL) {
 		/* Authenticated but unknown: answer, and keep no state for it. */
 		ev.have_identity = 1;

@@ -96,13 +96,15 @@ static int hand_over_state(const struct cfg *c, int dir_existed)
 /*
  * After the drop: what serving needs still works as this user. The state
  * directory takes the next serial; the token answers one DH (a token store
- * the user cannot read would otherwise fail every handshake).
+ * the user cannot read would otherwise fail every handshake); the TPM
+ * rollback counter, if any, can be read (or every reload would fail).
  */
 static int check_after_drop(const struct cfg *c, struct token *t)
 {
 	uint8_t z[P256_DH_LEN];
 	char dir[4096];
-	int r;
+	uint64_t floor;
+	int r, written;
 
 	state_dir(c, dir, sizeof(dir));
 	if (access(dir, W_OK | X_OK) != 0)
@@ -117,6 +119,8 @@ static int check_after_drop(const struct cfg *c, struct token *t)
 		return err_wrap(r, "the token does not answer as user %s (can that user read the "
 				"token's store or device?)",
 				c->user);
+	if ((r = state_rollback_floor(c, &floor, &written)) != 0)
+		return err_wrap(r, "as user %s (can that user use the TPM device?)", c->user);
 	return 0;
 }
 

@@ -10,6 +10,7 @@
 #include "bounds.h"
 #include "buf.h"
 #include "cfg.h"
+#include "hsm.h"
 #include "log.h"
 #include "secmem.h"
 #include "token.h"
@@ -17,6 +18,7 @@
 #include "bundle.h"
 #include "definition.h"
 #include "file.h"
+#include "revoked.h"
 #include "sealed.h"
 
 static int cmp_client(const void *a, const void *b)
@@ -47,6 +49,7 @@ static void state_free(struct appl_state *st)
 	free(st->clients);
 	bundle_free(st->bundle);
 	defs_free(st->defs);
+	revoked_free(st->revoked);
 	free(st);
 }
 
@@ -109,6 +112,11 @@ const struct state_client *state_find(const struct appl_state *st,
 	return bsearch(&key, st->clients, st->n, sizeof(*st->clients), cmp_client);
 }
 
+int state_is_revoked(const struct appl_state *st, const uint8_t id[static IDENTITY_LEN])
+{
+	return st->revoked != NULL && revoked_contains(st->revoked, id);
+}
+
 const struct state_client *state_find_point(const struct appl_state *st,
 					    const uint8_t pt[static P256_POINT_LEN])
 {
@@ -139,7 +147,8 @@ static int cache_ss(struct appl_state *st, struct token *t)
 	for (i = 0; i < st->n; i++) {
 		struct state_client *c = &st->clients[i];
 		uint8_t *slot = st->ss_block + i * P256_DH_LEN;
-		if (!c->have_point)
+		/* A revoked client never completes a handshake: no DH for it. */
+		if (!c->have_point || state_is_revoked(st, c->id))
 			continue;
 		if ((r = token_dh(t, c->point, slot)) != 0)
 			return err_wrap(r, "cache ss for client '%s'", c->name);
@@ -223,6 +232,76 @@ static int index_definition(struct appl_state *st, const uint8_t *text, size_t l
 	return 0;
 }
 
+/* The TCTI of --rollback-counter tpm2:TCTI, or NULL. */
+static const char *rollback_tcti(const struct cfg *c)
+{
+	return c->rollback_counter != NULL ? c->rollback_counter + strlen("tpm2:") : NULL;
+}
+
+int state_rollback_floor(const struct cfg *c, uint64_t *floor, int *written)
+{
+	const char *tcti = rollback_tcti(c);
+	int r;
+
+	*floor = 0;
+	*written = 0;
+	if (tcti == NULL)
+		return 0;
+	if ((r = hsm_counter_read(tcti, HSM_ROLLBACK_NV_INDEX, floor, written)) != 0)
+		return err_wrap(r, "rollback counter %s", c->rollback_counter);
+	return 0;
+}
+
+/* The serial floor the TPM counter holds, logged (0 without a counter). */
+static int rollback_floor(const struct cfg *c, uint64_t *floor)
+{
+	int r, written = 0;
+
+	if ((r = state_rollback_floor(c, floor, &written)) != 0 || c->rollback_counter == NULL)
+		return r;
+	log_info("rollback counter %s: NV index 0x%08x %s %llu", c->rollback_counter,
+		 HSM_ROLLBACK_NV_INDEX, written ? "holds serial" : "never written:",
+		 (unsigned long long)*floor);
+	return 0;
+}
+
+/*
+ * Raise the TPM counter to the serial just accepted, before the state file
+ * records it: a crash in between leaves the TPM ahead, never behind.
+ */
+static int rollback_advance(const struct cfg *c, uint64_t floor, uint64_t serial)
+{
+	const char *tcti = rollback_tcti(c);
+	uint64_t now = 0;
+	int r;
+
+	if (tcti == NULL || (floor == serial && floor > 0))
+		return 0;
+	if ((r = hsm_counter_advance(tcti, HSM_ROLLBACK_NV_INDEX, serial, &now)) != 0)
+		return err_wrap(r, "rollback counter %s: raise to serial %llu", c->rollback_counter,
+				(unsigned long long)serial);
+	if (now != serial)
+		return err_set(ERR_REPLAY,
+			       "rollback counter %s: the TPM counter is at %llu, above the serial "
+			       "%llu just accepted (a counter defined by hand starts above the "
+			       "highest value this TPM's counters held): sign a manifest with a "
+			       "serial of at least %llu",
+			       c->rollback_counter, (unsigned long long)now,
+			       (unsigned long long)serial, (unsigned long long)now);
+	log_info("rollback counter %s: raised from %llu to serial %llu", c->rollback_counter,
+		 (unsigned long long)floor, (unsigned long long)now);
+	return 0;
+}
+
+/* A signature file of the bundle that did not count: the operator must see it. */
+static void note_signature(void *arg, const char *file, const char *why)
+{
+	char e1[256];
+
+	log_warn("bundle %s: %s: %s", (const char *)arg, log_untrusted(e1, sizeof(e1), file, 120),
+		 why);
+}
+
 int state_load(const struct cfg *c, struct token *t, int update_state, struct appl_state **out)
 {
 	struct bundle_verify_opts vo;
@@ -234,30 +313,52 @@ int state_load(const struct cfg *c, struct token *t, int update_state, struct ap
 	enum sealed_format format;
 	struct state_client *clients = NULL;
 	struct appl_state *st = NULL, tmp;
-	char anchor[PKEY_FPR_TEXT_LEN + 1];
+	struct revoked *rv = NULL;
+	char tok[LIMIT_ANCHORS][PKEY_FPR_TEXT_LEN + 1];
+	const char *anchors[LIMIT_ANCHORS];
 	uint64_t serial;
+	size_t listed = 0;
 	int r;
 
 	*out = NULL;
-	if (c->trust_anchor == NULL || c->bundle == NULL || c->state_file == NULL)
+	if (c->n_trust_anchors == 0 || c->n_trust_anchors > LIMIT_ANCHORS || c->bundle == NULL ||
+	    c->state_file == NULL)
 		return err_set(ERR_INVALID_ARG, "load state: bundle, trust anchor and state file are required");
 	memset(&tmp, 0, sizeof(tmp));
 	memset(&vo, 0, sizeof(vo));
-	vo.trust_anchor = c->trust_anchor;
-	if (strncmp(c->trust_anchor, "token:", 6) == 0) {
+	for (i = 0; i < c->n_trust_anchors; i++) {
+		anchors[i] = c->trust_anchors[i];
+		if (strncmp(anchors[i], "token:", 6) != 0)
+			continue;
 		/* Read at every load, so a replaced anchor object takes effect on reload. */
-		if ((r = token_anchor(t, c->trust_anchor + 6, anchor)) != 0)
+		if ((r = token_anchor(t, anchors[i] + 6, tok[i])) != 0)
 			goto out;
-		vo.trust_anchor = anchor;
+		anchors[i] = tok[i];
 	}
+	vo.anchors = anchors;
+	vo.n_anchors = c->n_trust_anchors;
+	vo.threshold = c->threshold;
+	vo.note = note_signature;
+	vo.note_arg = (void *)c->bundle;
 	vo.state_file = c->state_file;
 	/* The serial is recorded only once everything below succeeded. */
 	vo.update_state = 0;
+	/* The TPM's floor holds even when the state file is lost or restored. */
+	if ((r = rollback_floor(c, &vo.min_serial)) != 0)
+		goto out;
 	if ((r = bundle_verify(c->bundle, &vo, &b)) != 0) {
-		r = err_wrap(r, "bundle %s", c->bundle);
+		if (r == ERR_REPLAY && vo.min_serial > 0)
+			r = err_wrap(r, "bundle %s (the TPM rollback counter holds %llu)", c->bundle,
+				     (unsigned long long)vo.min_serial);
+		else
+			r = err_wrap(r, "bundle %s", c->bundle);
 		goto out;
 	}
 	serial = bundle_serial(b);
+	if ((r = revoked_from_bundle(b, &rv)) != 0) {
+		r = err_wrap(r, "bundle %s", c->bundle);
+		goto out;
+	}
 	if ((r = bundle_keys(b, &keys, &nkeys)) != 0)
 		goto out;
 	if ((r = bundle_read_file(b, "coffer.sealed", LIMIT_SEALED, &sealed)) != 0) {
@@ -277,6 +378,10 @@ int state_load(const struct cfg *c, struct token *t, int update_state, struct ap
 		goto out;
 	st->serial = serial;
 	snprintf(st->master_fpr, sizeof(st->master_fpr), "%s", bundle_master_fingerprint(b));
+	st->n_signers = bundle_signer_count(b);
+	st->n_revoked = revoked_count(rv);
+	st->revoked = rv;
+	rv = NULL;
 	st->bundle = b;
 	b = NULL;
 	st->defs = tmp.defs;
@@ -297,6 +402,8 @@ int state_load(const struct cfg *c, struct token *t, int update_state, struct ap
 	err_clear();
 	if (c->cache_ss && (r = cache_ss(st, t)) != 0)
 		goto out;
+	if (update_state && (r = rollback_advance(c, vo.min_serial, serial)) != 0)
+		goto out;
 	if (update_state) {
 		char dir[4096];
 		const char *slash = strrchr(c->state_file, '/');
@@ -314,9 +421,17 @@ int state_load(const struct cfg *c, struct token *t, int update_state, struct ap
 			goto out;
 		}
 	}
+	for (i = 0; i < st->n; i++)
+		if (state_is_revoked(st, st->clients[i].id))
+			listed++;
+	log_info("bundle %s: serial %llu signed by %zu of the trust anchors (threshold %u); %zu "
+		 "identit%s revoked, %zu of them in the definition",
+		 c->bundle, (unsigned long long)serial, st->n_signers, c->threshold, st->n_revoked,
+		 st->n_revoked == 1 ? "y" : "ies", listed);
 	*out = st;
 	st = NULL;
 out:
+	revoked_free(rv);
 	state_free(st);
 	free(clients);
 	defs_free(tmp.defs);

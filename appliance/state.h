@@ -4,9 +4,10 @@
 
 /*
  * What the appliance serves, loaded as one unit: the verified bundle, the
- * unsealed definition and the identity -> shard index built from it, and
- * (with --cache-ss) the static-static DH of every client whose public key
- * the bundle carries, in secure memory. A state is immutable once loaded
+ * unsealed definition and the identity -> shard index built from it, the
+ * identities the officers revoked (revoked.json: refused whatever the
+ * definition says), and (with --cache-ss) the static-static DH of every
+ * client whose public key the bundle carries, in secure memory. A state is immutable once loaded
  * and reference counted: connections hold the state they started on, a
  * reload swaps the server's pointer, and the last reference wipes it.
  */
@@ -38,18 +39,23 @@ struct appl_state {
 	struct state_client *clients; /* sorted by id */
 	size_t n;
 	size_t n_cached;
+	size_t n_signers;  /* trust anchors whose signatures counted */
+	size_t n_revoked;  /* identities in revoked.json */
 	uint8_t *ss_block; /* secure memory: n * P256_DH_LEN */
 	void *bundle;      /* the verified bundle (struct bundle *) */
 	void *defs;        /* the parsed definition (provisioning/'s model, secure memory) */
+	void *revoked;     /* the revocation list (struct revoked *), or NULL: none */
 };
 
 /*
- * Verify the bundle (trust anchor, signature, manifest, serial against the
- * state file, every file), unseal coffer.sealed through the token, parse the
- * definition, index the clients and (cache_ss) precompute ss. With
- * `update_state` the accepted serial is written to the state file. Any
- * failure is returned with the detail naming the step and the file; nothing
- * is half-built. *out has one reference.
+ * Verify the bundle (trust anchors, --threshold distinct master signatures,
+ * manifest, serial against the state file, every file), read revoked.json,
+ * unseal coffer.sealed through the token, parse the definition, index the
+ * clients and (cache_ss) precompute ss for the clients not revoked. Logs
+ * the signature files that did not count and how many identities are
+ * revoked. With `update_state` the accepted serial is written to the state
+ * file. Any failure is returned with the detail naming the step and the
+ * file; nothing is half-built. *out has one reference.
  */
 int state_load(const struct cfg *c, struct token *t, int update_state, struct appl_state **out)
 	WARN_UNUSED;
@@ -62,6 +68,13 @@ int state_load(const struct cfg *c, struct token *t, int update_state, struct ap
 int state_from_clients(const struct state_client *clients, size_t n, struct appl_state **out)
 	WARN_UNUSED;
 
+/*
+ * With --rollback-counter: the serial floor the TPM counter holds (*written
+ * 0 while it was never incremented); without one, 0. Reads only. The error
+ * names the counter.
+ */
+int state_rollback_floor(const struct cfg *c, uint64_t *floor, int *written) WARN_UNUSED;
+
 /* Take a reference (thread-safe). Returns st. */
 struct appl_state *state_ref(struct appl_state *st);
 /* Drop a reference; the last one wipes and frees. NULL is fine. */
@@ -70,6 +83,8 @@ void state_unref(struct appl_state *st);
 /* The client with this identity, or NULL. */
 const struct state_client *state_find(const struct appl_state *st,
 				      const uint8_t id[static IDENTITY_LEN]);
+/* 1 if the officers revoked this identity (revoked.json), else 0. */
+int state_is_revoked(const struct appl_state *st, const uint8_t id[static IDENTITY_LEN]);
 /* The client whose public point is pt (only clients with have_point), or NULL. */
 const struct state_client *state_find_point(const struct appl_state *st,
 					    const uint8_t pt[static P256_POINT_LEN]);

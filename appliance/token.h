@@ -5,7 +5,8 @@
 /*
  * The appliance's key in its token (PKCS#11 or TPM 2.0), behind the narrow
  * hsm/ interface: open and probe at start, ECDH from any worker thread.
- * This is the only file of appliance/ that calls hsm/.
+ * This is the only file of appliance/ that calls hsm/ for keys (state.c keeps
+ * the TPM rollback counter through hsm_counter_*()).
  */
 
 #include <stddef.h>

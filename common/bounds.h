@@ -21,6 +21,14 @@
 #define LIMIT_CONFIG (1024 * 1024)         /* a YAML config file */
 #define LIMIT_RECIPIENTS 1024              /* appliances one sealed file names */
 
+/* Bundle trust: k-of-n master signatures and revocation. */
+#define LIMIT_ANCHORS 16                   /* trust anchors (master fingerprints) configured */
+#define LIMIT_MASTERS 64                   /* master public keys in a bundle */
+#define LIMIT_SIGNATURES 64                /* files in a bundle's signatures/ */
+#define LIMIT_REVOKED 100000               /* identities in revoked.json */
+#define LIMIT_REVOKED_FILE (16 * 1024 * 1024) /* revoked.json */
+#define LIMIT_REVOKE_REASON 256            /* bytes of one revocation reason */
+
 /* Definitions. */
 #define LIMIT_KEY_NAME 256                 /* a secret's name, bytes */
 #define LIMIT_VALUE (60 * 1024)            /* one string value, bytes */

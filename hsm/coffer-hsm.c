@@ -1,7 +1,8 @@
 // SPDX-License-Identifier: ISC
 /*
  * coffer-hsm: key generation and inspection in PKCS#11 tokens and the TPM,
- * trust anchors, and PIN sealing. Exit status: 0 success, 1 failure, 2 usage.
+ * trust anchors, PIN sealing, and the appliance's TPM rollback counter.
+ * Exit status: 0 success, 1 failure, 2 usage.
  */
 #include <getopt.h>
 #include <stdio.h>
@@ -29,13 +30,14 @@ enum opt_bit {
 	O_PLAIN = 1U << 9,
 	O_KEY = 1U << 10,
 	O_IN = 1U << 11,
+	O_DEFINE = 1U << 12,
 };
 #define O_BACKEND (O_MODULE | O_TOKEN | O_PIN | O_TPM2 | O_PLAIN)
 
 struct opts {
 	const char *module, *token, *pin_source, *label, *tcti, *blob, *out, *pcrs, *key, *in;
 	unsigned usage;
-	int plain;
+	int plain, define;
 	unsigned seen;
 	int nargs;
 	char **args;
@@ -348,6 +350,34 @@ out:
 	return rc;
 }
 
+static int cmd_rollback_counter(struct opts *o)
+{
+	uint64_t value = 0;
+	int r, written = 1;
+
+	if (o->tcti == NULL) {
+		fprintf(stderr, "%s rollback-counter: --tpm2 is required\n", prog);
+		return EXIT_USAGE;
+	}
+	if (o->define)
+		r = hsm_counter_define(o->tcti, HSM_ROLLBACK_NV_INDEX, &value);
+	else
+		r = hsm_counter_read(o->tcti, HSM_ROLLBACK_NV_INDEX, &value, &written);
+	if (r != 0)
+		return fail(r, "rollback-counter");
+	if (!written) {
+		printf("nv-index 0x%08x never written\n", HSM_ROLLBACK_NV_INDEX);
+		return 0;
+	}
+	printf("nv-index 0x%08x value %llu\n", HSM_ROLLBACK_NV_INDEX, (unsigned long long)value);
+	if (o->define && value > 1)
+		fprintf(stderr,
+			"%s: this TPM held counters before: the rollback counter starts at %llu, so "
+			"appliances using it refuse bundles with a serial below %llu\n",
+			prog, (unsigned long long)value, (unsigned long long)value);
+	return 0;
+}
+
 static const struct subcommand subcommands[] = {
 	{ "keygen", cmd_keygen, O_BACKEND | O_LABEL | O_USAGE | O_BLOB | O_OUT, 0, 0,
 	  "keygen (--pkcs11-module M [--token URI] --pin-source S --label L | --tpm2 TCTI "
@@ -369,6 +399,9 @@ static const struct subcommand subcommands[] = {
 	  "sign (--pkcs11-module M --token URI --pin-source S | --tpm2 TCTI) --key KEY --in FILE "
 	  "--out SIG",
 	  "SHA-256 + ECDSA over FILE in the token; DER signature (openssl dgst -verify)" },
+	{ "rollback-counter", cmd_rollback_counter, O_TPM2 | O_DEFINE, 0, 0,
+	  "rollback-counter --tpm2 TCTI [--define]",
+	  "show (or define, once) the TPM NV counter of appliance-server --rollback-counter" },
 };
 #define N_SUBCOMMANDS (sizeof(subcommands) / sizeof(subcommands[0]))
 
@@ -378,7 +411,7 @@ static void show_usage(FILE *f)
 
 	fprintf(f, "usage: %s COMMAND [OPTIONS]\n\n", prog);
 	for (i = 0; i < N_SUBCOMMANDS; i++)
-		fprintf(f, "  %-14s %s\n", subcommands[i].name, subcommands[i].help);
+		fprintf(f, "  %-16s %s\n", subcommands[i].name, subcommands[i].help);
 	fprintf(f, "\nPIN sources (never on the command line): file:PATH, env:NAME, prompt, "
 		   "tpm2-sealed:PATH\n");
 	fprintf(f, "Keys: pkcs11:token=T;object=L URIs (RFC 7512) or bare labels; TPM key blobs.\n");
@@ -398,6 +431,7 @@ static const struct option long_opts[] = {
 	{ "plain-session", no_argument, NULL, 'x' },
 	{ "key", required_argument, NULL, 'k' },
 	{ "in", required_argument, NULL, 'i' },
+	{ "define", no_argument, NULL, 'D' },
 	{ "verbose", no_argument, NULL, 'v' },
 	{ "help", no_argument, NULL, 'h' },
 	{ NULL, 0, NULL, 0 },
@@ -458,6 +492,7 @@ int main(int argc, char **argv)
 		case 'x': o.plain = 1; bit = O_PLAIN; break;
 		case 'k': o.key = optarg; bit = O_KEY; break;
 		case 'i': o.in = optarg; bit = O_IN; break;
+		case 'D': o.define = 1; bit = O_DEFINE; break;
 		case 'v':
 			log_set_level(LOG_LEVEL_DEBUG);
 			setenv("TSS2_LOG", "all+warning", 1);

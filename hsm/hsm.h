@@ -228,4 +228,45 @@ int hsm_tpm_seal(const char *tcti, const uint8_t *secret, size_t len, const char
 int hsm_tpm_unseal(const char *tcti, const char *blob_path, uint8_t **secret, size_t *len)
 	WARN_UNUSED;
 
+/*
+ * The rollback counter: a TPM 2.0 NV index of type TPM2_NT_COUNTER (its value
+ * can only grow, and an index deleted and defined again starts above the
+ * highest value any counter of that TPM held) that keeps the highest bundle
+ * serial an appliance accepted, so that deleting or restoring its state file
+ * cannot roll the bundle back. The index is HSM_ROLLBACK_NV_INDEX (in the
+ * range the TCG registry leaves unassigned), 8 bytes, attributes exactly
+ * AUTHREAD | AUTHWRITE | NO_DA with an empty authorization and name
+ * algorithm SHA-256; never ORDERLY (an orderly counter may jump ahead after
+ * a power loss). Defining it needs the owner hierarchy (empty owner
+ * authorization).
+ *
+ * Each call connects to the TPM at tcti and disconnects, unless this process
+ * already holds a connection to that TPM (hsm_open of the same TCTI: the
+ * appliance key), which is then shared: a TPM without a resource manager
+ * (swtpm, /dev/tpm0) serves one connection at a time.
+ *
+ * Errors: ERR_NOT_FOUND (the index is not defined), ERR_FORMAT (an index
+ * with other attributes, size or type is there: not ours), ERR_EXISTS
+ * (define: already defined), ERR_BUSY (the TPM rate-limits NV writes; try
+ * again later), ERR_TPM with the TSS2 code, ERR_UNSUPPORTED without tpm2.
+ */
+#define HSM_ROLLBACK_NV_INDEX 0x018C0FFEU
+#define HSM_COUNTER_MAX_STEPS 100000 /* increments one hsm_counter_advance may make */
+
+/* Define the index and increment it once; *value gets its first value (1 on
+ * a TPM that never had a counter). */
+int hsm_counter_define(const char *tcti, uint32_t index, uint64_t *value) WARN_UNUSED;
+/* The counter's value, after checking the index is ours; *written is 0 (and
+ * *value 0) while it was never incremented. */
+int hsm_counter_read(const char *tcti, uint32_t index, uint64_t *value, int *written) WARN_UNUSED;
+/*
+ * Increment the counter until its value is at least target; *value gets the
+ * value reached (above target if it already was, or when a never-written
+ * counter starts high). ERR_TOO_LARGE, before any increment, if that takes
+ * more than HSM_COUNTER_MAX_STEPS. A failure part-way leaves the counter
+ * between its old value and target.
+ */
+int hsm_counter_advance(const char *tcti, uint32_t index, uint64_t target, uint64_t *value)
+	WARN_UNUSED;
+
 #endif

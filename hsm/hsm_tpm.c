@@ -4,8 +4,8 @@
  * primary (the standard ECC P-256 storage template, recreated when needed and
  * flushed after, so no persistent handle and only one object slot held per
  * key), ECDH with TPM2_ECDH_ZGen, ECDSA-SHA256 with TPM2_Sign, and PIN
- * sealing (optionally under PolicyPCR). One ESYS context per struct hsm,
- * serialised by a mutex.
+ * sealing (optionally under PolicyPCR), and the NV rollback counter. One ESYS
+ * context per struct hsm, serialised by a mutex.
  *
  * Blob file (all integers big-endian, parsed with struct buf):
  *   "COFFTPM\0" | u16 version=1 | u8 kind (1 key, 2 sealed) | u8 flags
@@ -331,6 +331,48 @@ static void tpm_unlock(struct hsm_tpm *t)
 	pthread_mutex_unlock(&t->lock);
 }
 
+/*
+ * The TPM connections this process holds (hsm_tpm_open), by TCTI: the
+ * counter functions share one instead of opening a second connection, which
+ * a TPM without a resource manager would not serve until the first closes.
+ */
+#define TPM_OPEN_MAX 8
+static pthread_mutex_t open_lock = PTHREAD_MUTEX_INITIALIZER;
+static struct hsm_tpm *open_tpms[TPM_OPEN_MAX];
+
+static void open_register(struct hsm_tpm *t, int add)
+{
+	size_t i;
+
+	pthread_mutex_lock(&open_lock);
+	for (i = 0; i < TPM_OPEN_MAX; i++) {
+		if (add && open_tpms[i] == NULL) {
+			open_tpms[i] = t;
+			break;
+		}
+		if (!add && open_tpms[i] == t)
+			open_tpms[i] = NULL;
+	}
+	pthread_mutex_unlock(&open_lock);
+}
+
+/* The open connection to tcti, locked, or NULL: release with tpm_unlock(). */
+static struct hsm_tpm *open_find_locked(const char *tcti)
+{
+	struct hsm_tpm *t = NULL;
+	size_t i;
+
+	pthread_mutex_lock(&open_lock);
+	for (i = 0; i < TPM_OPEN_MAX && t == NULL; i++)
+		if (open_tpms[i] != NULL &&
+		    strcmp(open_tpms[i]->tcti_name, tcti != NULL ? tcti : "(default)") == 0)
+			t = open_tpms[i];
+	if (t != NULL)
+		tpm_lock(t);
+	pthread_mutex_unlock(&open_lock);
+	return t;
+}
+
 int hsm_tpm_open(struct hsm *h, const struct hsm_config *cfg)
 {
 	struct hsm_tpm *t;
@@ -357,6 +399,7 @@ int hsm_tpm_open(struct hsm *h, const struct hsm_config *cfg)
 	h->have = HSM_NEED_ECDH | HSM_NEED_SIGN | HSM_NEED_KEYGEN;
 	snprintf(h->desc, sizeof(h->desc), "TPM 2.0 %s (%s)", t->tcti_name,
 		 t->plain ? "password sessions" : "salted, encrypting session");
+	open_register(t, 1);
 	r = 0;
 out:
 	if (t->ctx != NULL)
@@ -372,6 +415,10 @@ void hsm_tpm_close(struct hsm *h)
 
 	if (t == NULL)
 		return;
+	open_register(t, 0);
+	/* Wait for a counter call that borrowed the connection. */
+	tpm_lock(t);
+	tpm_unlock(t);
 	if (t->ctx != NULL)
 		flush(t->ctx, &t->session);
 	tpm_disconnect(&t->ctx, &t->tcti);
@@ -886,6 +933,234 @@ out:
 	return r;
 }
 
+/* --- the NV rollback counter --------------------------------------------- */
+
+#define COUNTER_ATTRS                                                                          \
+	(TPMA_NV_AUTHREAD | TPMA_NV_AUTHWRITE | TPMA_NV_NO_DA |                                \
+	 ((TPMA_NV)TPM2_NT_COUNTER << TPMA_NV_TPM2_NT_SHIFT))
+#define COUNTER_SIZE 8
+
+/* A connection for counter work: the process' own to that TPM, or a new one. */
+struct counter_conn {
+	struct hsm_tpm *shared; /* locked while held */
+	ESYS_CONTEXT *ctx;
+	TSS2_TCTI_CONTEXT *tcti;
+	const char *name;
+};
+
+static int counter_connect(const char *tcti, struct counter_conn *c)
+{
+	memset(c, 0, sizeof(*c));
+	c->name = tcti != NULL ? tcti : "(default)";
+	if ((c->shared = open_find_locked(tcti)) != NULL) {
+		c->ctx = c->shared->ctx;
+		return 0;
+	}
+	return tpm_connect(tcti, &c->tcti, &c->ctx);
+}
+
+static void counter_disconnect(struct counter_conn *c, ESYS_TR *nv)
+{
+	/* An NV index is not flushed: only our handle to it is closed. */
+	if (c->ctx != NULL && *nv != ESYS_TR_NONE)
+		(void)Esys_TR_Close(c->ctx, nv);
+	*nv = ESYS_TR_NONE;
+	if (c->shared != NULL)
+		tpm_unlock(c->shared);
+	else
+		tpm_disconnect(&c->ctx, &c->tcti);
+	memset(c, 0, sizeof(*c));
+}
+
+static int rc_is(TSS2_RC rc, TSS2_RC want)
+{
+	if ((rc & TSS2_RC_LAYER_MASK) != 0)
+		return 0;
+	if (rc & TPM2_RC_FMT1)
+		return (rc & (TPM2_RC_FMT1 | 0x3f)) == want;
+	return rc == want;
+}
+
+/* Our index, checked: ERR_NOT_FOUND if undefined, ERR_FORMAT if not a counter of ours. */
+static int counter_open(struct counter_conn *c, uint32_t index, ESYS_TR *nv, int *written)
+{
+	TPM2B_NV_PUBLIC *pub = NULL;
+	const TPMS_NV_PUBLIC *p;
+	TSS2_RC rc;
+	int r = 0;
+
+	*nv = ESYS_TR_NONE;
+	*written = 0;
+	rc = Esys_TR_FromTPMPublic(c->ctx, index, ESYS_TR_NONE, ESYS_TR_NONE, ESYS_TR_NONE, nv);
+	if (rc != TSS2_RC_SUCCESS) {
+		*nv = ESYS_TR_NONE;
+		if (rc_is(rc, TPM2_RC_HANDLE))
+			return err_set(ERR_NOT_FOUND,
+				       "NV index 0x%08x is not defined on TPM %s (define it once with "
+				       "'coffer-hsm rollback-counter --define')",
+				       (unsigned)index, c->name);
+		return tss_err(rc, ERR_TPM, "NV index 0x%08x on TPM %s (Esys_TR_FromTPMPublic)",
+			       (unsigned)index, c->name);
+	}
+	rc = Esys_NV_ReadPublic(c->ctx, *nv, ESYS_TR_NONE, ESYS_TR_NONE, ESYS_TR_NONE, &pub, NULL);
+	if (rc != TSS2_RC_SUCCESS)
+		return tss_err(rc, ERR_TPM, "NV index 0x%08x on TPM %s (Esys_NV_ReadPublic)",
+			       (unsigned)index, c->name);
+	p = &pub->nvPublic;
+	if (p->nvIndex != index || p->nameAlg != TPM2_ALG_SHA256 || p->dataSize != COUNTER_SIZE ||
+	    (p->attributes & ~(TPMA_NV)TPMA_NV_WRITTEN) != COUNTER_ATTRS ||
+	    p->authPolicy.size != 0)
+		r = err_set(ERR_FORMAT,
+			    "NV index 0x%08x on TPM %s is not a coffer rollback counter "
+			    "(attributes 0x%08x, %u bytes): another program's index?",
+			    (unsigned)index, c->name, (unsigned)p->attributes,
+			    (unsigned)p->dataSize);
+	else
+		*written = (p->attributes & TPMA_NV_WRITTEN) != 0;
+	Esys_Free(pub);
+	return r;
+}
+
+static int counter_value(struct counter_conn *c, uint32_t index, ESYS_TR nv, uint64_t *value)
+{
+	TPM2B_MAX_NV_BUFFER *data = NULL;
+	struct buf *in = NULL;
+	TSS2_RC rc;
+	int r;
+
+	*value = 0;
+	rc = Esys_NV_Read(c->ctx, nv, nv, ESYS_TR_PASSWORD, ESYS_TR_NONE, ESYS_TR_NONE,
+			  COUNTER_SIZE, 0, &data);
+	if (rc != TSS2_RC_SUCCESS)
+		return tss_err(rc, ERR_TPM, "read NV counter 0x%08x on TPM %s (Esys_NV_Read)",
+			       (unsigned)index, c->name);
+	/* The TPM's answer is read like any other outside bytes. */
+	if ((in = buf_from(data->buffer, data->size)) == NULL) {
+		r = ERR_ALLOC;
+	} else if (buf_get_u64(in, value) != 0 || buf_expect_end(in) != 0) {
+		*value = 0;
+		r = err_set(ERR_TPM, "NV counter 0x%08x on TPM %s: %u bytes read, not %d",
+			    (unsigned)index, c->name, (unsigned)data->size, COUNTER_SIZE);
+	} else {
+		r = 0;
+	}
+	buf_free(in);
+	Esys_Free(data);
+	return r;
+}
+
+static int counter_increment(struct counter_conn *c, uint32_t index, ESYS_TR nv)
+{
+	TSS2_RC rc;
+
+	rc = Esys_NV_Increment(c->ctx, nv, nv, ESYS_TR_PASSWORD, ESYS_TR_NONE, ESYS_TR_NONE);
+	if (rc == TSS2_RC_SUCCESS)
+		return 0;
+	if (rc_is(rc, TPM2_RC_NV_RATE))
+		return tss_err(rc, ERR_BUSY,
+			       "increment NV counter 0x%08x on TPM %s: the TPM limits NV writes; "
+			       "try again later",
+			       (unsigned)index, c->name);
+	return tss_err(rc, ERR_TPM, "increment NV counter 0x%08x on TPM %s (Esys_NV_Increment)",
+		       (unsigned)index, c->name);
+}
+
+int hsm_counter_define(const char *tcti, uint32_t index, uint64_t *value)
+{
+	TPM2B_AUTH auth = { .size = 0 };
+	TPM2B_NV_PUBLIC info = {
+		.nvPublic = {
+			.nvIndex = index,
+			.nameAlg = TPM2_ALG_SHA256,
+			.attributes = COUNTER_ATTRS,
+			.authPolicy = { .size = 0 },
+			.dataSize = COUNTER_SIZE,
+		},
+	};
+	struct counter_conn c;
+	ESYS_TR nv = ESYS_TR_NONE;
+	TSS2_RC rc;
+	int r;
+
+	*value = 0;
+	if ((r = counter_connect(tcti, &c)) != 0)
+		return r;
+	rc = Esys_NV_DefineSpace(c.ctx, ESYS_TR_RH_OWNER, ESYS_TR_PASSWORD, ESYS_TR_NONE,
+				 ESYS_TR_NONE, &auth, &info, &nv);
+	if (rc != TSS2_RC_SUCCESS) {
+		nv = ESYS_TR_NONE;
+		if (rc_is(rc, TPM2_RC_NV_DEFINED))
+			r = err_set(ERR_EXISTS, "NV index 0x%08x is already defined on TPM %s",
+				    (unsigned)index, c.name);
+		else
+			r = tss_err(rc, ERR_TPM,
+				    "define NV counter 0x%08x on TPM %s (Esys_NV_DefineSpace; the "
+				    "owner hierarchy must have an empty authorization)",
+				    (unsigned)index, c.name);
+		goto out;
+	}
+	/* Written once now, so the value it starts from is known at provisioning. */
+	if ((r = counter_increment(&c, index, nv)) != 0 ||
+	    (r = counter_value(&c, index, nv, value)) != 0)
+		goto out;
+out:
+	counter_disconnect(&c, &nv);
+	return r;
+}
+
+int hsm_counter_read(const char *tcti, uint32_t index, uint64_t *value, int *written)
+{
+	struct counter_conn c;
+	ESYS_TR nv = ESYS_TR_NONE;
+	int r;
+
+	*value = 0;
+	*written = 0;
+	if ((r = counter_connect(tcti, &c)) != 0)
+		return r;
+	if ((r = counter_open(&c, index, &nv, written)) == 0 && *written)
+		r = counter_value(&c, index, nv, value);
+	counter_disconnect(&c, &nv);
+	return r;
+}
+
+int hsm_counter_advance(const char *tcti, uint32_t index, uint64_t target, uint64_t *value)
+{
+	struct counter_conn c;
+	ESYS_TR nv = ESYS_TR_NONE;
+	uint64_t v = 0, n;
+	int r, r2, written;
+
+	*value = 0;
+	if ((r = counter_connect(tcti, &c)) != 0)
+		return r;
+	if ((r = counter_open(&c, index, &nv, &written)) != 0 ||
+	    (written && (r = counter_value(&c, index, nv, &v)) != 0))
+		goto out;
+	if (v < target && target - v > HSM_COUNTER_MAX_STEPS) {
+		r = err_set(ERR_TOO_LARGE,
+			    "NV counter 0x%08x on TPM %s is at %llu: reaching %llu takes more than "
+			    "%d increments",
+			    (unsigned)index, c.name, (unsigned long long)v,
+			    (unsigned long long)target, HSM_COUNTER_MAX_STEPS);
+		goto out;
+	}
+	/* The first write starts a counter at a value of the TPM's choosing. */
+	if (!written && ((r = counter_increment(&c, index, nv)) != 0 ||
+			 (r = counter_value(&c, index, nv, &v)) != 0))
+		goto out;
+	/* Then one step at a time (a counter has no other way up), read back at the end. */
+	for (n = v < target ? target - v : 0; n > 0; n--)
+		if ((r = counter_increment(&c, index, nv)) != 0)
+			break;
+	if ((r2 = counter_value(&c, index, nv, &v)) != 0 && r == 0)
+		r = r2;
+out:
+	*value = v;
+	counter_disconnect(&c, &nv);
+	return r;
+}
+
 #else /* !COFFER_HAVE_TPM2 */
 
 static int no_tpm(const char *what)
@@ -960,6 +1235,32 @@ int hsm_tpm_unseal(const char *tcti, const char *blob_path, uint8_t **secret, si
 	*secret = NULL;
 	*len = 0;
 	return no_tpm("unseal");
+}
+
+int hsm_counter_define(const char *tcti, uint32_t index, uint64_t *value)
+{
+	(void)tcti;
+	(void)index;
+	*value = 0;
+	return no_tpm("NV counter");
+}
+
+int hsm_counter_read(const char *tcti, uint32_t index, uint64_t *value, int *written)
+{
+	(void)tcti;
+	(void)index;
+	*value = 0;
+	*written = 0;
+	return no_tpm("NV counter");
+}
+
+int hsm_counter_advance(const char *tcti, uint32_t index, uint64_t target, uint64_t *value)
+{
+	(void)tcti;
+	(void)index;
+	(void)target;
+	*value = 0;
+	return no_tpm("NV counter");
 }
 
 #endif

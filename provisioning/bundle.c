@@ -37,12 +37,62 @@ struct bundle {
 	struct bundle_manifest *m;
 	EVP_PKEY *master;
 	char fpr[PKEY_FPR_TEXT_LEN + 1];
+	size_t n_signers;
+	char signers[LIMIT_ANCHORS][PKEY_FPR_TEXT_LEN + 1];
 };
 
 /* Untrusted names (directory entries) are escaped before they reach a message. */
 static const char *esc(char out[ESC_MAX], const char *s)
 {
 	return log_untrusted(out, ESC_MAX, s, 200);
+}
+
+/* ---- signature file names ----------------------------------------------- */
+
+void bundle_signature_name(const uint8_t fpr[static SHA256_LEN],
+                           char out[static BUNDLE_SIG_NAME_LEN + 1])
+{
+	char hex[2 * SHA256_LEN + 1];
+
+	hex_encode(fpr, SHA256_LEN, hex);
+	snprintf(out, BUNDLE_SIG_NAME_LEN + 1, "sha256-%s.sig", hex);
+}
+
+/* The fingerprint a signature file is named for; ERR_FORMAT for any other name. */
+static int sig_name_parse(const char *name, uint8_t fpr[static SHA256_LEN])
+{
+	size_t i;
+
+	if (strlen(name) != BUNDLE_SIG_NAME_LEN || strncmp(name, "sha256-", 7) != 0 ||
+	    strcmp(name + 7 + 2 * SHA256_LEN, ".sig") != 0)
+		return ERR_FORMAT;
+	/* Lower case only: one file name per key. */
+	for (i = 7; i < 7 + 2 * SHA256_LEN; i++)
+		if (!((name[i] >= '0' && name[i] <= '9') || (name[i] >= 'a' && name[i] <= 'f')))
+			return ERR_FORMAT;
+	return hex_decode(name + 7, 2 * SHA256_LEN, fpr, SHA256_LEN);
+}
+
+static int is_sig_name(const char *name)
+{
+	uint8_t fpr[SHA256_LEN];
+
+	return sig_name_parse(name, fpr) == 0;
+}
+
+/* NAME_public.pem with NAME of [A-Za-z0-9._-]: the names provision-master writes. */
+static int is_key_name(const char *name)
+{
+	size_t n = strlen(name), k = strlen(BUNDLE_KEY_SUFFIX), i;
+
+	if (n <= k || strcmp(name + n - k, BUNDLE_KEY_SUFFIX) != 0)
+		return 0;
+	for (i = 0; i < n - k; i++)
+		if (!((name[i] >= 'A' && name[i] <= 'Z') || (name[i] >= 'a' && name[i] <= 'z') ||
+		      (name[i] >= '0' && name[i] <= '9') || name[i] == '.' || name[i] == '_' ||
+		      name[i] == '-'))
+			return 0;
+	return 1;
 }
 
 /* ---- manifest parsing ---------------------------------------------------- */
@@ -131,6 +181,11 @@ int bundle_path_check(const char *path, size_t len)
 		if (start == 0 && n == 4 && memcmp(path, ".git", 4) == 0 && i < len)
 			return err_set(ERR_FORMAT,
 			               "the top-level .git directory is not part of a bundle");
+		if (start == 0 && n == strlen(BUNDLE_SIGNATURES_DIR) &&
+		    memcmp(path, BUNDLE_SIGNATURES_DIR, n) == 0)
+			return err_set(ERR_FORMAT, "%s/ holds only the signatures over the manifest "
+			                           "(sha256-<64 hex>.sig); it is not listed in it",
+			               BUNDLE_SIGNATURES_DIR);
 		start = i + 1;
 	}
 	if ((len == strlen(BUNDLE_MANIFEST) && memcmp(path, BUNDLE_MANIFEST, len) == 0) ||
@@ -461,6 +516,205 @@ out:
 	return r;
 }
 
+static void names_free(char **names, size_t n)
+{
+	size_t i;
+
+	if (names == NULL)
+		return;
+	for (i = 0; i < n; i++)
+		free(names[i]);
+	free(names);
+}
+
+static int name_cmp(const void *a, const void *b)
+{
+	return strcmp(*(char *const *)a, *(char *const *)b);
+}
+
+/*
+ * The names in the directory `sub` beneath dirfd that `keep` accepts,
+ * sorted. A missing directory, or one that is a link or not a directory
+ * (the tree walk refuses those), gives none. More than `max` names:
+ * ERR_TOO_LARGE. Free with names_free().
+ */
+static int list_names(int dirfd, const char *sub, int (*keep)(const char *), size_t max,
+                      char ***namesp, size_t *np)
+{
+	struct dirent *e;
+	char **names = NULL;
+	size_t n = 0;
+	DIR *d = NULL;
+	int fd, r = 0;
+
+	*namesp = NULL;
+	*np = 0;
+	fd = openat(dirfd, sub, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+	if (fd < 0) {
+		if (errno == ENOENT || errno == ELOOP || errno == ENOTDIR)
+			return 0;
+		return err_sys("open directory %s", sub);
+	}
+	if ((d = fdopendir(fd)) == NULL) {
+		close(fd);
+		return err_sys("open directory %s", sub);
+	}
+	if ((names = calloc(max + 1, sizeof(*names))) == NULL) {
+		r = ERR_ALLOC;
+		goto out;
+	}
+	for (;;) {
+		errno = 0;
+		if ((e = readdir(d)) == NULL) {
+			if (errno != 0)
+				r = err_sys("read directory %s", sub);
+			break;
+		}
+		if (!keep(e->d_name))
+			continue;
+		if (n >= max) {
+			r = err_set(ERR_TOO_LARGE, "%s/ holds more than %zu such files", sub, max);
+			break;
+		}
+		if ((names[n] = strdup(e->d_name)) == NULL) {
+			r = ERR_ALLOC;
+			break;
+		}
+		n++;
+	}
+	if (r != 0)
+		goto out;
+	qsort(names, n, sizeof(*names), name_cmp);
+	*namesp = names;
+	*np = n;
+	names = NULL;
+out:
+	names_free(names, n);
+	closedir(d);
+	return r;
+}
+
+/* ---- master keys --------------------------------------------------------- */
+
+struct master {
+	char path[BUNDLE_PATH_MAX + 1];
+	EVP_PKEY *key;
+	uint8_t id[SHA256_LEN];
+	char fpr[PKEY_FPR_TEXT_LEN + 1];
+};
+
+struct masters {
+	struct master m[LIMIT_MASTERS + 1];
+	size_t n;
+	int top;                 /* index of master_signing_public.pem, or -1 */
+	int top_code;            /* why master_signing_public.pem is not among them */
+	char top_why[ESC_MAX];
+};
+
+static void masters_free(struct masters *ms)
+{
+	size_t i;
+
+	if (ms == NULL)
+		return;
+	for (i = 0; i < ms->n; i++)
+		EVP_PKEY_free(ms->m[i].key);
+	free(ms);
+}
+
+/* Read and parse one master public key; ERR_NOT_FOUND etc. from read_top. */
+static int master_load(int dirfd, const char *path, struct master *m)
+{
+	struct buf *pem = NULL;
+	int r;
+
+	memset(m, 0, sizeof(*m));
+	if ((r = read_top(dirfd, path, PKEY_PEM_MAX, "trust-anchor", &pem)) != 0)
+		return r;
+	r = pkey_public_from_pem(buf_ptr(pem), buf_len(pem), &m->key);
+	buf_free(pem);
+	if (r != 0) {
+		err_clear();
+		return err_set(ERR_AUTH, "check 'trust-anchor' failed for %s: not a PEM public key",
+		               path);
+	}
+	if ((r = pkey_identity(m->key, m->id)) != 0 || (r = pkey_fingerprint(m->key, m->fpr)) != 0) {
+		EVP_PKEY_free(m->key);
+		m->key = NULL;
+		return r;
+	}
+	snprintf(m->path, sizeof(m->path), "%s", path);
+	return 0;
+}
+
+/*
+ * Every master public key of the bundle: master_signing_public.pem and
+ * masters/NAME_public.pem. Unreadable keys are left out (the hash check
+ * names them later); why master_signing_public.pem is missing is kept for
+ * the 'trust-anchor' message. Only the machine's own failures are errors.
+ */
+static int masters_load(int dirfd, struct masters **out)
+{
+	struct masters *ms;
+	char **names = NULL, path[BUNDLE_PATH_MAX + 1];
+	size_t n = 0, i;
+	int r;
+
+	*out = NULL;
+	if ((ms = calloc(1, sizeof(*ms))) == NULL)
+		return ERR_ALLOC;
+	ms->top = -1;
+	r = master_load(dirfd, BUNDLE_MASTER_PUBLIC, &ms->m[0]);
+	if (r == 0) {
+		ms->top = 0;
+		ms->n = 1;
+	} else if (r == ERR_NOT_FOUND || r == ERR_PERMISSION || r == ERR_TOO_LARGE ||
+	           r == ERR_AUTH) {
+		ms->top_code = r;
+		snprintf(ms->top_why, sizeof(ms->top_why), "%s", err_detail());
+		err_clear();
+	} else {
+		goto out;
+	}
+	if ((r = list_names(dirfd, BUNDLE_MASTERS_DIR, is_key_name, LIMIT_MASTERS, &names, &n)) !=
+	    0) {
+		if (r == ERR_TOO_LARGE)
+			r = err_set(r, "check 'trust-anchor' failed for %s/: more than %d master keys",
+			            BUNDLE_MASTERS_DIR, LIMIT_MASTERS);
+		goto out;
+	}
+	for (i = 0; i < n; i++) {
+		if ((size_t)snprintf(path, sizeof(path), "%s/%s", BUNDLE_MASTERS_DIR, names[i]) >=
+		    sizeof(path))
+			continue;
+		r = master_load(dirfd, path, &ms->m[ms->n]);
+		if (r == 0)
+			ms->n++;
+		else if (r == ERR_NOT_FOUND || r == ERR_PERMISSION || r == ERR_TOO_LARGE ||
+		         r == ERR_AUTH)
+			err_clear();
+		else
+			goto out;
+	}
+	*out = ms;
+	ms = NULL;
+	r = 0;
+out:
+	names_free(names, n);
+	masters_free(ms);
+	return r;
+}
+
+static const struct master *masters_find(const struct masters *ms, const uint8_t id[SHA256_LEN])
+{
+	size_t i;
+
+	for (i = 0; i < ms->n; i++)
+		if (CRYPTO_memcmp(ms->m[i].id, id, SHA256_LEN) == 0)
+			return &ms->m[i];
+	return NULL;
+}
+
 /* ---- the tree walk ------------------------------------------------------- */
 
 struct walk {
@@ -571,9 +825,15 @@ static int walk_dir(struct walk *w, int dfd, size_t rlen, int depth)
 	return r;
 }
 
+/* The manifest and the signatures over it: never listed, skipped by the walk. */
 static int is_top_excluded(const char *rel)
 {
-	return strcmp(rel, BUNDLE_MANIFEST) == 0 || strcmp(rel, BUNDLE_SIGNATURE) == 0;
+	size_t n = strlen(BUNDLE_SIGNATURES_DIR);
+
+	if (strcmp(rel, BUNDLE_MANIFEST) == 0 || strcmp(rel, BUNDLE_SIGNATURE) == 0)
+		return 1;
+	return strncmp(rel, BUNDLE_SIGNATURES_DIR, n) == 0 && rel[n] == '/' &&
+	       is_sig_name(rel + n + 1);
 }
 
 static int build_file(struct walk *w, int dfd, const char *name)
@@ -646,11 +906,23 @@ static int open_dir(const char *dir, int *fdp)
 	return 0;
 }
 
+int bundle_json_put(const struct json_t *root, struct buf *out)
+{
+	char *text;
+	int r;
+
+	if ((text = json_dumps(root, JSON_SORT_KEYS | JSON_INDENT(2))) == NULL)
+		return ERR_ALLOC;
+	if ((r = buf_put(out, text, strlen(text))) == 0)
+		r = buf_put_u8(out, '\n');
+	free(text);
+	return r;
+}
+
 static int build_json(const char *dir, uint64_t serial, const char *created, struct buf *out)
 {
 	struct walk *w = NULL;
 	json_t *root = NULL;
-	char *text = NULL;
 	int dfd = -1, r;
 
 	if (serial < 1 || serial > INT64_MAX)
@@ -673,15 +945,10 @@ static int build_json(const char *dir, uint64_t serial, const char *created, str
 		r = ERR_ALLOC;
 		goto out;
 	}
-	if ((text = json_dumps(root, JSON_SORT_KEYS | JSON_INDENT(2))) == NULL) {
-		r = ERR_ALLOC;
-		goto out;
-	}
-	if ((r = buf_put(out, text, strlen(text))) != 0 || (r = buf_put_u8(out, '\n')) != 0)
+	if ((r = bundle_json_put(root, out)) != 0)
 		goto out;
 	r = 0;
 out:
-	free(text);
 	if (w != NULL)
 		json_decref(w->files);
 	free(w);
@@ -744,16 +1011,70 @@ int bundle_next_serial(const char *dir, uint64_t *serial)
 	return 0;
 }
 
-static int remove_signature(const char *dir)
+/* Remove every signature over the current manifest: the legacy file and signatures/. */
+static int remove_signatures(const char *dir)
 {
-	char path[4096];
-	int r;
+	char path[4096], **names = NULL;
+	size_t n = 0, i;
+	int dfd = -1, sfd = -1, r;
 
 	if ((r = join(path, sizeof(path), dir, BUNDLE_SIGNATURE)) != 0)
 		return r;
 	if (unlink(path) != 0 && errno != ENOENT)
 		return err_sys("remove stale %.200s", path);
-	return 0;
+	if ((r = open_dir(dir, &dfd)) != 0)
+		return r;
+	/* A link or a file named signatures is refused by the walk, with its name. */
+	if ((r = list_names(dfd, BUNDLE_SIGNATURES_DIR, is_sig_name, LIMIT_BUNDLE_FILES, &names,
+	                    &n)) != 0 ||
+	    n == 0)
+		goto out;
+	if ((sfd = openat(dfd, BUNDLE_SIGNATURES_DIR,
+	                  O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC)) < 0) {
+		r = err_sys("open %.200s/%s", dir, BUNDLE_SIGNATURES_DIR);
+		goto out;
+	}
+	for (i = 0; i < n; i++) {
+		if (unlinkat(sfd, names[i], 0) != 0 && errno != ENOENT) {
+			r = err_sys("remove stale %.200s/%s/%s", dir, BUNDLE_SIGNATURES_DIR, names[i]);
+			goto out;
+		}
+	}
+	if (fsync(sfd) != 0)
+		r = err_sys("fsync %.200s/%s", dir, BUNDLE_SIGNATURES_DIR);
+out:
+	if (sfd >= 0)
+		close(sfd);
+	names_free(names, n);
+	close(dfd);
+	return r;
+}
+
+int bundle_signature_count(const char *dir, size_t *count)
+{
+	char **names = NULL;
+	size_t n = 0;
+	struct stat st;
+	int dfd = -1, r;
+
+	*count = 0;
+	if ((r = open_dir(dir, &dfd)) != 0)
+		return r;
+	/* Every name counts here, however many: the caller only asks "any?". */
+	r = list_names(dfd, BUNDLE_SIGNATURES_DIR, is_sig_name, LIMIT_BUNDLE_FILES, &names, &n);
+	if (r == 0) {
+		*count = n;
+		/* The legacy file is a copy of the first master's: it counts alone only. */
+		if (fstatat(dfd, BUNDLE_SIGNATURE, &st, AT_SYMLINK_NOFOLLOW) == 0) {
+			if (n == 0)
+				*count = 1;
+		} else if (errno != ENOENT) {
+			r = err_sys("stat %.200s/%s", dir, BUNDLE_SIGNATURE);
+		}
+	}
+	names_free(names, n);
+	close(dfd);
+	return r;
 }
 
 int bundle_manifest_write(const char *dir, time_t created, uint64_t *serialp)
@@ -773,7 +1094,7 @@ int bundle_manifest_write(const char *dir, time_t created, uint64_t *serialp)
 		goto out;
 	}
 	if ((r = bundle_manifest_build(dir, serial, created, b)) != 0 ||
-	    (r = remove_signature(dir)) != 0 ||
+	    (r = remove_signatures(dir)) != 0 ||
 	    (r = file_write_atomic(path, buf_ptr(b), buf_len(b), 0644)) != 0)
 		goto out;
 	if (serialp != NULL)
@@ -783,19 +1104,23 @@ out:
 	return r;
 }
 
-int bundle_manifest_refresh(const char *dir, const char *path)
+/*
+ * Rebuild the manifest of dir with its own serial and time into *bp and
+ * compare it with the one on disk: only `path` (NULL: nothing) may differ.
+ */
+static int manifest_rebuild(const char *dir, const char *path, struct buf **bp)
 {
 	struct bundle_manifest *old = NULL, *new = NULL;
 	struct buf *b = NULL;
-	char mpath[4096];
 	size_t i;
 	int r;
 
-	if ((r = join(mpath, sizeof(mpath), dir, BUNDLE_MANIFEST)) != 0 ||
-	    (r = bundle_manifest_read(dir, &old)) != 0)
+	*bp = NULL;
+	if ((r = bundle_manifest_read(dir, &old)) != 0)
 		goto out;
 	if (old == NULL) {
-		r = err_set(ERR_NOT_FOUND, "%.200s: no manifest yet; run manifest first", mpath);
+		r = err_set(ERR_NOT_FOUND, "%.200s/%s: no manifest yet; run manifest first", dir,
+		            BUNDLE_MANIFEST);
 		goto out;
 	}
 	if ((b = buf_new(LIMIT_MANIFEST)) == NULL) {
@@ -819,7 +1144,8 @@ int bundle_manifest_refresh(const char *dir, const char *path)
 			            n->path);
 			goto out;
 		}
-		if (strcmp(a->path, path) != 0 && memcmp(a->sha256, n->sha256, SHA256_LEN) != 0) {
+		if ((path == NULL || strcmp(a->path, path) != 0) &&
+		    memcmp(a->sha256, n->sha256, SHA256_LEN) != 0) {
 			r = err_set(ERR_AUTH,
 			            "%.200s changed since the manifest was built; run "
 			            "manifest again",
@@ -827,9 +1153,8 @@ int bundle_manifest_refresh(const char *dir, const char *path)
 			goto out;
 		}
 	}
-	if ((r = remove_signature(dir)) != 0 ||
-	    (r = file_write_atomic(mpath, buf_ptr(b), buf_len(b), 0644)) != 0)
-		goto out;
+	*bp = b;
+	b = NULL;
 out:
 	buf_free(b);
 	bundle_manifest_free(old);
@@ -837,22 +1162,88 @@ out:
 	return r;
 }
 
-/* ---- signing ------------------------------------------------------------- */
-
-int bundle_sign(const char *dir, bundle_sign_fn fn, void *ctx, uint8_t digest[SHA256_LEN],
-                uint64_t *serialp)
+int bundle_manifest_refresh(const char *dir, const char *path)
 {
-	struct bundle_manifest *m = NULL;
-	struct buf *data = NULL, *sig = NULL;
-	EVP_PKEY *pub = NULL;
-	char mpath[4096], spath[4096], kpath[4096];
+	struct buf *b = NULL;
+	char mpath[4096];
 	int r;
 
-	if (serialp != NULL)
-		*serialp = 0;
 	if ((r = join(mpath, sizeof(mpath), dir, BUNDLE_MANIFEST)) != 0 ||
-	    (r = join(spath, sizeof(spath), dir, BUNDLE_SIGNATURE)) != 0 ||
-	    (r = join(kpath, sizeof(kpath), dir, BUNDLE_MASTER_PUBLIC)) != 0)
+	    (r = manifest_rebuild(dir, path, &b)) != 0)
+		return r;
+	if ((r = remove_signatures(dir)) == 0)
+		r = file_write_atomic(mpath, buf_ptr(b), buf_len(b), 0644);
+	buf_free(b);
+	return r;
+}
+
+int bundle_manifest_unchanged(const char *dir)
+{
+	struct buf *b = NULL;
+	int r;
+
+	r = manifest_rebuild(dir, NULL, &b);
+	buf_free(b);
+	return r;
+}
+
+/* ---- signing ------------------------------------------------------------- */
+
+/* The master of the bundle open at dfd whose key is pub, or ERR_AUTH. */
+static int master_of(int dfd, const char *dir, EVP_PKEY *pub, struct masters **msp,
+                     const struct master **mp)
+{
+	uint8_t id[SHA256_LEN];
+	char fpr[PKEY_FPR_TEXT_LEN + 1];
+	int r;
+
+	*mp = NULL;
+	if ((r = pkey_identity(pub, id)) != 0 || (r = pkey_fingerprint(pub, fpr)) != 0 ||
+	    (r = masters_load(dfd, msp)) != 0)
+		return r;
+	if ((*mp = masters_find(*msp, id)) == NULL)
+		return err_set(ERR_AUTH,
+		               "the signing key %s is not the bundle's master key (%.200s/%s) nor "
+		               "one of %s/*%s: register it with add-master first",
+		               fpr, dir, BUNDLE_MASTER_PUBLIC, BUNDLE_MASTERS_DIR, BUNDLE_KEY_SUFFIX);
+	return 0;
+}
+
+int bundle_master_find(const char *dir, EVP_PKEY *pub, char path[static BUNDLE_PATH_MAX + 1])
+{
+	const struct master *m = NULL;
+	struct masters *ms = NULL;
+	int dfd = -1, r;
+
+	path[0] = '\0';
+	if ((r = open_dir(dir, &dfd)) != 0)
+		return r;
+	if ((r = master_of(dfd, dir, pub, &ms, &m)) == 0)
+		snprintf(path, BUNDLE_PATH_MAX + 1, "%s", m->path);
+	masters_free(ms);
+	close(dfd);
+	return r;
+}
+
+int bundle_sign(const char *dir, bundle_sign_fn fn, void *ctx, EVP_PKEY *pub,
+                struct bundle_signed *out)
+{
+	struct bundle_signed res;
+	struct bundle_manifest *m = NULL;
+	struct masters *ms = NULL;
+	const struct master *mk = NULL;
+	struct buf *data = NULL, *sig = NULL;
+	char mpath[4096], spath[4096], sdir[4096], name[BUNDLE_SIG_NAME_LEN + 1];
+	int dfd = -1, r;
+
+	memset(&res, 0, sizeof(res));
+	if (out != NULL)
+		memset(out, 0, sizeof(*out));
+	if ((r = join(mpath, sizeof(mpath), dir, BUNDLE_MANIFEST)) != 0 ||
+	    (r = join(sdir, sizeof(sdir), dir, BUNDLE_SIGNATURES_DIR)) != 0 ||
+	    (r = open_dir(dir, &dfd)) != 0)
+		goto out;
+	if ((r = master_of(dfd, dir, pub, &ms, &mk)) != 0)
 		goto out;
 	if ((r = file_read_all(mpath, LIMIT_MANIFEST, &data)) != 0)
 		goto out;
@@ -860,8 +1251,6 @@ int bundle_sign(const char *dir, bundle_sign_fn fn, void *ctx, uint8_t digest[SH
 		err_wrap(r, "%.200s", mpath);
 		goto out;
 	}
-	if ((r = pkey_load_public(kpath, &pub)) != 0)
-		goto out;
 	if ((sig = buf_new(LIMIT_SIGNATURE)) == NULL) {
 		r = ERR_ALLOC;
 		goto out;
@@ -870,21 +1259,38 @@ int bundle_sign(const char *dir, bundle_sign_fn fn, void *ctx, uint8_t digest[SH
 		err_wrap(r, "sign %.200s", mpath);
 		goto out;
 	}
-	if ((r = pkey_verify(pub, buf_ptr(data), buf_len(data), buf_ptr(sig), buf_len(sig))) != 0) {
+	if ((r = pkey_verify(mk->key, buf_ptr(data), buf_len(data), buf_ptr(sig), buf_len(sig))) !=
+	    0) {
+		err_clear();
 		r = err_set(ERR_AUTH,
-		            "the signature made does not verify with %.200s (SHA-256): "
-		            "the signing key is not the bundle's master key",
-		            kpath);
+		            "the signature made does not verify with %.200s (SHA-256): the "
+		            "signing key is not the bundle's master key %s",
+		            mk->path, mk->fpr);
 		goto out;
 	}
-	if ((r = file_write_atomic(spath, buf_ptr(sig), buf_len(sig), 0644)) != 0)
+	bundle_signature_name(mk->id, name);
+	if ((r = join(spath, sizeof(spath), sdir, name)) != 0 ||
+	    (r = file_mkdirs(sdir, 0755)) != 0 ||
+	    (r = file_write_atomic(spath, buf_ptr(sig), buf_len(sig), 0644)) != 0)
 		goto out;
-	if (digest != NULL && (r = pkey_sha256(buf_ptr(data), buf_len(data), digest)) != 0)
+	if (ms->top >= 0 && mk == &ms->m[ms->top]) {
+		if ((r = join(spath, sizeof(spath), dir, BUNDLE_SIGNATURE)) != 0 ||
+		    (r = file_write_atomic(spath, buf_ptr(sig), buf_len(sig), 0644)) != 0)
+			goto out;
+		res.legacy = 1;
+	}
+	if ((r = pkey_sha256(buf_ptr(data), buf_len(data), res.digest)) != 0)
 		goto out;
-	if (serialp != NULL)
-		*serialp = m->serial;
+	res.serial = m->serial;
+	snprintf(res.fpr, sizeof(res.fpr), "%s", mk->fpr);
+	snprintf(res.master, sizeof(res.master), "%s", mk->path);
+	snprintf(res.sigfile, sizeof(res.sigfile), "%s/%s", BUNDLE_SIGNATURES_DIR, name);
+	if (out != NULL)
+		*out = res;
 out:
-	EVP_PKEY_free(pub);
+	masters_free(ms);
+	if (dfd >= 0)
+		close(dfd);
 	buf_free(sig);
 	buf_free(data);
 	bundle_manifest_free(m);
@@ -971,6 +1377,247 @@ EVP_PKEY *bundle_master_key(const struct bundle *b)
 	return b->master;
 }
 
+size_t bundle_signer_count(const struct bundle *b)
+{
+	return b->n_signers;
+}
+
+const char *bundle_signer(const struct bundle *b, size_t i)
+{
+	if (i >= b->n_signers)
+		fatal("bundle_signer: index %zu out of %zu", i, b->n_signers);
+	return b->signers[i];
+}
+
+/* The anchors of o, decoded: distinct, at most LIMIT_ANCHORS, K reachable. */
+static int anchors_parse(const struct bundle_verify_opts *o, uint8_t ids[][SHA256_LEN],
+                         size_t *np, unsigned *kp)
+{
+	const char *const *a = o->anchors;
+	const char *one[1];
+	char e1[ESC_MAX], fpr[2 * SHA256_LEN + 1];
+	size_t n = o->n_anchors, i, j;
+	unsigned k = o->threshold != 0 ? o->threshold : 1;
+
+	if (a == NULL) {
+		if (o->trust_anchor == NULL)
+			fatal("bundle_verify: no trust anchor");
+		one[0] = o->trust_anchor;
+		a = one;
+		n = 1;
+	}
+	if (n == 0)
+		return err_set(ERR_INVALID_ARG, "no trust anchor given");
+	if (n > LIMIT_ANCHORS)
+		return err_set(ERR_INVALID_ARG, "%zu trust anchors given; at most %d", n,
+		               LIMIT_ANCHORS);
+	for (i = 0; i < n; i++) {
+		if (a[i] == NULL || identity_parse(a[i], ids[i]) != 0)
+			return err_set(ERR_INVALID_ARG,
+			               "trust anchor %s: a fingerprint is \"sha256:\" and %d hex "
+			               "digits",
+			               a[i] != NULL ? esc(e1, a[i]) : "(none)", 2 * SHA256_LEN);
+		for (j = 0; j < i; j++) {
+			if (memcmp(ids[j], ids[i], SHA256_LEN) == 0) {
+				hex_encode(ids[i], SHA256_LEN, fpr);
+				return err_set(ERR_INVALID_ARG,
+				               "trust anchor sha256:%s is given twice (each anchor "
+				               "counts once towards the threshold)",
+				               fpr);
+			}
+		}
+	}
+	if (k > n)
+		return err_set(ERR_INVALID_ARG,
+		               "threshold %u is more than the %zu trust anchor%s given: no bundle "
+		               "could ever be accepted",
+		               k, n, n == 1 ? "" : "s");
+	*np = n;
+	*kp = k;
+	return 0;
+}
+
+/* Counting the signatures over the manifest bytes. */
+struct sigcount {
+	const struct bundle_verify_opts *o;
+	const uint8_t (*ids)[SHA256_LEN];
+	size_t n;
+	int counted[LIMIT_ANCHORS];
+	size_t n_counted;
+	size_t n_read;            /* signature files of anchors' keys that could be read */
+	char why[ESC_MAX];        /* the notes that matter, for the error */
+	int legacy_code;          /* why crypto_manifest.json.sig could not be read */
+	char legacy_why[ESC_MAX];
+};
+
+static int anchor_index(const struct sigcount *sc, const uint8_t id[SHA256_LEN])
+{
+	size_t i;
+
+	for (i = 0; i < sc->n; i++)
+		if (CRYPTO_memcmp(sc->ids[i], id, SHA256_LEN) == 0)
+			return (int)i;
+	return -1;
+}
+
+/* Report a signature file that does not count; `matters` keeps it for the error. */
+static void sig_note(struct sigcount *sc, const char *file, int matters, const char *fmt, ...)
+    PRINTF_LIKE(4, 5);
+static void sig_note(struct sigcount *sc, const char *file, int matters, const char *fmt, ...)
+{
+	char why[ESC_MAX];
+	size_t o = strlen(sc->why);
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(why, sizeof(why), fmt, ap);
+	va_end(ap);
+	if (sc->o->note != NULL)
+		sc->o->note(sc->o->note_arg, file, why);
+	if (matters && o + 1 < sizeof(sc->why))
+		snprintf(sc->why + o, sizeof(sc->why) - o, "%s%s: %s", o ? "; " : "", file, why);
+}
+
+/* One signature file over the manifest, by master mk. */
+static int sig_check(struct sigcount *sc, const char *file, const struct master *mk,
+                     const struct buf *man, const struct buf *sig)
+{
+	int a = anchor_index(sc, mk->id), r;
+
+	if (a < 0) {
+		sig_note(sc, file, 0, "by %s, which is not a trust anchor (ignored)", mk->fpr);
+		return 0;
+	}
+	sc->n_read++;
+	r = pkey_verify(mk->key, buf_ptr(man), buf_len(man), buf_ptr(sig), buf_len(sig));
+	if (r == ERR_ALLOC)
+		return r;
+	if (r != 0) {
+		err_clear();
+		sig_note(sc, file, 1, "does not verify over %s with %s (%s); not counted",
+		         BUNDLE_MANIFEST, mk->path, mk->fpr);
+		return 0;
+	}
+	if (!sc->counted[a]) {
+		sc->counted[a] = 1;
+		sc->n_counted++;
+	}
+	return 0;
+}
+
+/* Read a signature file; 1 in *ok if it could be read, else noted. */
+static int sig_read(struct sigcount *sc, int dirfd, const char *file, struct buf **sig, int *ok)
+{
+	int r;
+
+	*ok = 0;
+	r = read_top(dirfd, file, LIMIT_SIGNATURE, "signature", sig);
+	if (r == ERR_NOT_FOUND || r == ERR_PERMISSION || r == ERR_TOO_LARGE) {
+		char why[ESC_MAX], *p;
+		/* "check 'signature' failed for FILE: WHY" -> WHY */
+		snprintf(why, sizeof(why), "%s", err_detail());
+		p = strstr(why, ": ");
+		err_clear();
+		sig_note(sc, file, 1, "%s; not counted", p != NULL ? p + 2 : why);
+		return 0;
+	}
+	if (r == 0)
+		*ok = 1;
+	return r;
+}
+
+/*
+ * Count the distinct anchors whose masters signed the manifest bytes:
+ * crypto_manifest.json.sig (the key in master_signing_public.pem) and every
+ * signatures/sha256-<fpr>.sig. sc->legacy_code says why the legacy file
+ * could not be read (0 if it could): with no other signature to go on, that
+ * is the failure to report.
+ */
+static int sig_count(struct sigcount *sc, int dirfd, const struct masters *ms,
+                     const struct buf *man)
+{
+	char **names = NULL, file[BUNDLE_PATH_MAX + 1];
+	struct buf *sig = NULL;
+	uint8_t id[SHA256_LEN];
+	size_t n = 0, i;
+	int r, ok;
+
+	r = read_top(dirfd, BUNDLE_SIGNATURE, LIMIT_SIGNATURE, "signature", &sig);
+	if (r == ERR_NOT_FOUND || r == ERR_PERMISSION || r == ERR_TOO_LARGE) {
+		sc->legacy_code = r;
+		snprintf(sc->legacy_why, sizeof(sc->legacy_why), "%s", err_detail());
+		err_clear();
+	} else if (r != 0) {
+		return r;
+	} else if (ms->top < 0) {
+		sig_note(sc, BUNDLE_SIGNATURE, 1, "%s is missing or not a public key; not counted",
+		         BUNDLE_MASTER_PUBLIC);
+	} else if ((r = sig_check(sc, BUNDLE_SIGNATURE, &ms->m[ms->top], man, sig)) != 0) {
+		goto out;
+	}
+	buf_free(sig);
+	sig = NULL;
+	if ((r = list_names(dirfd, BUNDLE_SIGNATURES_DIR, is_sig_name, LIMIT_SIGNATURES, &names,
+	                    &n)) != 0) {
+		if (r == ERR_TOO_LARGE)
+			r = err_set(r, "check 'signature' failed for %s/: more than %d signature files",
+			            BUNDLE_SIGNATURES_DIR, LIMIT_SIGNATURES);
+		goto out;
+	}
+	for (i = 0; i < n; i++) {
+		const struct master *mk;
+
+		snprintf(file, sizeof(file), "%s/%s", BUNDLE_SIGNATURES_DIR, names[i]);
+		if ((r = sig_name_parse(names[i], id)) != 0)
+			goto out;
+		if (anchor_index(sc, id) < 0) {
+			sig_note(sc, file, 0, "not by a trust anchor (ignored)");
+			continue;
+		}
+		if ((mk = masters_find(ms, id)) == NULL) {
+			sig_note(sc, file, 1,
+			         "the bundle holds no master public key with this fingerprint; "
+			         "not counted");
+			continue;
+		}
+		buf_free(sig);
+		sig = NULL;
+		if ((r = sig_read(sc, dirfd, file, &sig, &ok)) != 0)
+			goto out;
+		if (ok && (r = sig_check(sc, file, mk, man, sig)) != 0)
+			goto out;
+	}
+	r = 0;
+out:
+	buf_free(sig);
+	names_free(names, n);
+	return r;
+}
+
+/* 'trust-anchor': some master key of the bundle is an anchor; else say why not. */
+static int check_anchors(const struct masters *ms, const struct sigcount *sc)
+{
+	size_t i;
+
+	for (i = 0; i < ms->n; i++)
+		if (anchor_index(sc, ms->m[i].id) >= 0)
+			return 0;
+	if (ms->top < 0)
+		return err_set(ms->top_code, "%s%s", ms->top_why,
+		               ms->n > 0 ? " (and no key in " BUNDLE_MASTERS_DIR
+		                           "/ has an anchor's fingerprint)"
+		                         : "");
+	if (sc->n == 1)
+		return err_set(ERR_AUTH,
+		               "check 'trust-anchor' failed for %s: its fingerprint %s is not the "
+		               "trust anchor",
+		               BUNDLE_MASTER_PUBLIC, ms->m[ms->top].fpr);
+	return err_set(ERR_AUTH,
+	               "check 'trust-anchor' failed for %s: its fingerprint %s is none of the "
+	               "%zu trust anchors, nor is any key in %s/",
+	               BUNDLE_MASTER_PUBLIC, ms->m[ms->top].fpr, sc->n, BUNDLE_MASTERS_DIR);
+}
+
 static int check_file(int dirfd, const struct bundle_entry *e)
 {
 	uint8_t h[SHA256_LEN];
@@ -993,18 +1640,25 @@ static int check_file(int dirfd, const struct bundle_entry *e)
 int bundle_verify(const char *dir, const struct bundle_verify_opts *opts, struct bundle **out)
 {
 	struct bundle *b = NULL;
-	struct buf *pem = NULL, *man = NULL, *sig = NULL;
+	struct buf *man = NULL;
+	struct masters *ms = NULL;
 	struct walk *w = NULL;
-	uint8_t anchor[SHA256_LEN], id[SHA256_LEN];
+	struct sigcount sc;
+	uint8_t ids[LIMIT_ANCHORS][SHA256_LEN];
 	uint64_t recorded = 0;
-	size_t i;
+	unsigned threshold = 1;
+	size_t i, n_anchors = 0;
 	int r;
 
 	*out = NULL;
-	if (opts == NULL || opts->trust_anchor == NULL)
-		fatal("bundle_verify: no trust anchor");
-	if ((r = bundle_fingerprint_parse(opts->trust_anchor, anchor)) != 0)
-		return err_set(ERR_INVALID_ARG, "trust anchor: %s", err_detail());
+	if (opts == NULL)
+		fatal("bundle_verify: no options");
+	if ((r = anchors_parse(opts, ids, &n_anchors, &threshold)) != 0)
+		return r;
+	memset(&sc, 0, sizeof(sc));
+	sc.o = opts;
+	sc.ids = (const uint8_t(*)[SHA256_LEN])ids;
+	sc.n = n_anchors;
 	if (opts->state_file != NULL && (r = bundle_state_read(opts->state_file, &recorded)) != 0)
 		return r;
 	if ((b = calloc(1, sizeof(*b))) == NULL)
@@ -1013,35 +1667,44 @@ int bundle_verify(const char *dir, const struct bundle_verify_opts *opts, struct
 	if ((r = open_dir(dir, &b->dirfd)) != 0)
 		goto out;
 
-	/* trust-anchor */
-	if ((r = read_top(b->dirfd, BUNDLE_MASTER_PUBLIC, PKEY_PEM_MAX, "trust-anchor", &pem)) != 0)
+	/* trust-anchor: the masters' keys, trusted only through the anchors */
+	if ((r = masters_load(b->dirfd, &ms)) != 0 || (r = check_anchors(ms, &sc)) != 0)
 		goto out;
-	if ((r = pkey_public_from_pem(buf_ptr(pem), buf_len(pem), &b->master)) != 0) {
-		r = err_set(ERR_AUTH, "check 'trust-anchor' failed for %s: not a PEM public key",
-		            BUNDLE_MASTER_PUBLIC);
-		goto out;
-	}
-	if ((r = pkey_identity(b->master, id)) != 0 ||
-	    (r = pkey_fingerprint(b->master, b->fpr)) != 0)
-		goto out;
-	if (CRYPTO_memcmp(id, anchor, SHA256_LEN) != 0) {
-		r = err_set(ERR_AUTH,
-		            "check 'trust-anchor' failed for %s: its fingerprint %s is "
-		            "not the trust anchor",
-		            BUNDLE_MASTER_PUBLIC, b->fpr);
-		goto out;
-	}
 
 	/* signature, over the exact bytes, before the manifest is parsed */
 	if ((r = read_top(b->dirfd, BUNDLE_MANIFEST, LIMIT_MANIFEST, "signature", &man)) != 0 ||
-	    (r = read_top(b->dirfd, BUNDLE_SIGNATURE, LIMIT_SIGNATURE, "signature", &sig)) != 0)
+	    (r = sig_count(&sc, b->dirfd, ms, man)) != 0)
 		goto out;
-	if (pkey_verify(b->master, buf_ptr(man), buf_len(man), buf_ptr(sig), buf_len(sig)) != 0) {
-		r = err_set(ERR_AUTH,
-		            "check 'signature' failed for %s: %s does not verify with "
-		            "the master key %s",
-		            BUNDLE_MANIFEST, BUNDLE_SIGNATURE, b->fpr);
+	if (sc.n_counted < threshold) {
+		if (sc.legacy_code != 0 && sc.n_read == 0) {
+			/* Nothing else to go on: the missing legacy file is the failure. */
+			r = err_set(sc.legacy_code, "%s (no signature by a trust anchor: 0 of %u)",
+			            sc.legacy_why, threshold);
+		} else {
+			r = err_set(ERR_AUTH,
+			            "check 'signature' failed for %s: signed by %zu of the trust "
+			            "anchors, %u required%s%s",
+			            BUNDLE_MANIFEST, sc.n_counted, threshold, sc.why[0] ? "; " : "",
+			            sc.why);
+		}
 		goto out;
+	}
+	/* The first master that counted names the bundle in messages. */
+	for (i = 0; i < n_anchors; i++) {
+		const struct master *mk = masters_find(ms, ids[i]);
+		if (!sc.counted[i] || mk == NULL)
+			continue;
+		snprintf(b->signers[b->n_signers++], sizeof(b->signers[0]), "%s", mk->fpr);
+		if (b->master == NULL || (ms->top >= 0 && mk == &ms->m[ms->top])) {
+			EVP_PKEY_free(b->master);
+			if (EVP_PKEY_up_ref(mk->key) != 1) {
+				b->master = NULL;
+				r = err_crypto("keep the master key");
+				goto out;
+			}
+			b->master = mk->key;
+			snprintf(b->fpr, sizeof(b->fpr), "%s", mk->fpr);
+		}
 	}
 
 	/* manifest (and path: bundle_manifest_parse checks every path) */
@@ -1065,7 +1728,7 @@ int bundle_verify(const char *dir, const struct bundle_verify_opts *opts, struct
 		goto out;
 	}
 
-	/* type, unlisted */
+	/* type, unlisted (the masters' keys among them: they must be listed) */
 	if ((w = calloc(1, sizeof(*w))) == NULL) {
 		r = ERR_ALLOC;
 		goto out;
@@ -1088,9 +1751,8 @@ int bundle_verify(const char *dir, const struct bundle_verify_opts *opts, struct
 	r = 0;
 out:
 	free(w);
-	buf_free(pem);
+	masters_free(ms);
 	buf_free(man);
-	buf_free(sig);
 	bundle_free(b);
 	return r;
 }

@@ -22,6 +22,7 @@
 
 #include "config.h"
 
+#include "bounds.h"
 #include "buf.h"
 #include "bundle.h"
 #include "ceremony.h"
@@ -30,6 +31,7 @@
 #include "file.h"
 #include "log.h"
 #include "pkey.h"
+#include "revoked.h"
 #include "secmem.h"
 
 #include "hsm.h"
@@ -52,8 +54,9 @@ enum pm_opt {
 	O_TOKEN = 1U << 2, /* --pkcs11-module, --token, --pin-source, --label */
 	O_TPM = 1U << 3,   /* --tpm2, --key-blob */
 	O_FORCE = 1U << 4,
-	O_VERIFY = 1U << 5, /* --trust-anchor, --min-serial, --state, --update-state */
+	O_VERIFY = 1U << 5, /* --trust-anchor, --threshold, --min-serial, --state, --update-state */
 	O_RECORD = 1U << 6, /* --record FILE */
+	O_REASON = 1U << 7, /* --reason TEXT */
 };
 
 struct pm_opts {
@@ -61,7 +64,10 @@ struct pm_opts {
 	const char *note;
 	const char *module, *token, *pin_source, *label;
 	const char *tcti, *key_blob;
-	const char *trust_anchor, *state, *record;
+	const char *trust_anchors[LIMIT_ANCHORS];
+	size_t n_anchors;
+	unsigned threshold;
+	const char *state, *record, *reason;
 	uint64_t min_serial;
 	int update_state, force;
 	const char *cmd;
@@ -208,6 +214,8 @@ enum {
 	OPT_STATE,
 	OPT_UPDATE_STATE,
 	OPT_RECORD,
+	OPT_THRESHOLD,
+	OPT_REASON,
 };
 
 static const struct {
@@ -229,6 +237,8 @@ static const struct {
     {{"state", required_argument, NULL, OPT_STATE}, O_VERIFY},
     {{"update-state", no_argument, NULL, OPT_UPDATE_STATE}, O_VERIFY},
     {{"record", required_argument, NULL, OPT_RECORD}, O_RECORD},
+    {{"threshold", required_argument, NULL, OPT_THRESHOLD}, O_VERIFY},
+    {{"reason", required_argument, NULL, OPT_REASON}, O_REASON},
 };
 #define N_OPTIONS (sizeof(all_options) / sizeof(all_options[0]))
 
@@ -254,6 +264,7 @@ static int parse_opts(int argc, char **argv, unsigned groups, int min_args, int 
 {
 	struct option longopts[N_OPTIONS + 1];
 	size_t i, n = 0;
+	unsigned long ul;
 	char *end;
 	int c;
 
@@ -299,7 +310,21 @@ static int parse_opts(int argc, char **argv, unsigned groups, int min_args, int 
 			o->force = 1;
 			break;
 		case OPT_TRUST_ANCHOR:
-			o->trust_anchor = optarg;
+			if (o->n_anchors >= LIMIT_ANCHORS)
+				return usage_error(o->cmd, "at most %d --trust-anchor", LIMIT_ANCHORS);
+			o->trust_anchors[o->n_anchors++] = optarg;
+			break;
+		case OPT_THRESHOLD:
+			errno = 0;
+			if (optarg[0] < '1' || optarg[0] > '9' ||
+			    (ul = strtoul(optarg, &end, 10), errno != 0) || *end != '\0' ||
+			    ul > LIMIT_ANCHORS)
+				return usage_error(o->cmd, "--threshold takes a number from 1 to %d",
+				                   LIMIT_ANCHORS);
+			o->threshold = (unsigned)ul;
+			break;
+		case OPT_REASON:
+			o->reason = optarg;
 			break;
 		case OPT_MIN_SERIAL:
 			errno = 0;
@@ -424,9 +449,29 @@ static int check_token_opts(const struct pm_opts *o, int tpm_allowed)
 
 /* ---- subcommands --------------------------------------------------------- */
 
+/* Log the step that made a master key; tell the officer what its fingerprint is for. */
+static int master_made(const struct pm_opts *o, const char *step, const char *name,
+                       const char *fpr, const char *path, const char *advice)
+{
+	char fields[PM_FIELDS_MAX] = "";
+	int r;
+
+	if (name != NULL)
+		field_add(fields, "name", name);
+	field_add(fields, "fpr", fpr);
+	field_add(fields, "label", o->label);
+	field_add(fields, "token", o->token != NULL ? o->token : "(only token)");
+	if ((r = log_step(o, step, fields)) != 0)
+		return r;
+	fprintf(stderr, "master key '%s' generated in the token; public key in %s\n%s\n", o->label,
+	        path, advice);
+	printf("%s\n", fpr);
+	return 0;
+}
+
 static int init_main(int argc, char **argv)
 {
-	char path[PM_PATH_MAX], fpr[PKEY_FPR_TEXT_LEN + 1], fields[PM_FIELDS_MAX] = "";
+	char path[PM_PATH_MAX], fpr[PKEY_FPR_TEXT_LEN + 1];
 	struct pm_opts o;
 	struct buf *pem = NULL;
 	EVP_PKEY *pub = NULL;
@@ -460,31 +505,24 @@ static int init_main(int argc, char **argv)
 	if ((r = pkey_public_pem(pub, pem)) != 0 ||
 	    (r = file_write_new(path, buf_ptr(pem), buf_len(pem), 0644)) != 0)
 		goto out;
-	field_add(fields, "fpr", fpr);
-	field_add(fields, "label", o.label);
-	field_add(fields, "token", o.token != NULL ? o.token : "(only token)");
-	if ((r = log_step(&o, "init", fields)) != 0)
-		goto out;
-	fprintf(stderr,
-	        "master key '%s' generated in the token; public key in %s\n"
-	        "pin this fingerprint on every appliance (--trust-anchor):\n",
-	        o.label, path);
-	printf("%s\n", fpr);
+	r = master_made(&o, "init", NULL, fpr, path,
+	                "pin this fingerprint on every appliance (--trust-anchor):");
 out:
 	buf_free(pem);
 	EVP_PKEY_free(pub);
 	return r != 0 ? fail(&o, r) : PM_EXIT_OK;
 }
 
-/* Write keys/NAME_public.pem for pub (new file unless force). */
-static int write_key(const struct pm_opts *o, const char *name, EVP_PKEY *pub, char *path)
+/* Write SUB/NAME_public.pem (SUB: keys, masters) for pub (new file unless force). */
+static int write_key(const struct pm_opts *o, const char *sub, const char *name, EVP_PKEY *pub,
+                     char *path)
 {
 	char dir[PM_PATH_MAX], file[PM_NAME_MAX + 16];
 	struct buf *pem = NULL;
 	int r;
 
-	snprintf(file, sizeof(file), "%s_public.pem", name);
-	if ((r = join(dir, o->bundle, BUNDLE_KEYS_DIR)) != 0 || (r = join(path, dir, file)) != 0 ||
+	snprintf(file, sizeof(file), "%s%s", name, BUNDLE_KEY_SUFFIX);
+	if ((r = join(dir, o->bundle, sub)) != 0 || (r = join(path, dir, file)) != 0 ||
 	    (r = file_mkdirs(dir, 0755)) != 0)
 		return r;
 	if ((pem = buf_new(PKEY_PEM_MAX)) == NULL)
@@ -498,18 +536,40 @@ static int write_key(const struct pm_opts *o, const char *name, EVP_PKEY *pub, c
 	return r;
 }
 
-static int key_exists(const struct pm_opts *o, const char *name)
+static int key_exists(const struct pm_opts *o, const char *sub, const char *name)
 {
 	char path[PM_PATH_MAX];
 	struct stat st;
 
-	if ((size_t)snprintf(path, sizeof(path), "%s/%s/%s_public.pem", o->bundle, BUNDLE_KEYS_DIR,
-	                     name) >= sizeof(path))
+	if ((size_t)snprintf(path, sizeof(path), "%s/%s/%s%s", o->bundle, sub, name,
+	                     BUNDLE_KEY_SUFFIX) >= sizeof(path))
 		return err_set(ERR_INVALID_ARG, "path too long");
 	if (!o->force && lstat(path, &st) == 0)
 		return err_set(ERR_EXISTS, "%.200s already exists (use --force to replace it)",
 		               path);
 	return 0;
+}
+
+/* NAME, the first argument: -1 if it is good, else the usage error's exit code. */
+static int name_arg(const struct pm_opts *o, const char **name)
+{
+	*name = o->args[0];
+	if (!name_ok(*name))
+		return usage_error(o->cmd, "NAME must be 1 to %d of [A-Za-z0-9._-]", PM_NAME_MAX);
+	return -1;
+}
+
+/* A new key pair in the token for SUB/NAME_public.pem, refused first if that exists. */
+static int generate_named(const struct pm_opts *o, const char *sub, const char *name,
+                          unsigned usage, unsigned need, EVP_PKEY **pub)
+{
+	int r;
+
+	*pub = NULL;
+	/* Refuse before the token makes a key nobody will use. */
+	if ((r = log_ready(o)) != 0 || (r = key_exists(o, sub, name)) != 0)
+		return r;
+	return token_generate(o, o->label, usage, need | HSM_NEED_KEYGEN, pub);
 }
 
 static int server_key_main(int argc, char **argv)
@@ -522,22 +582,18 @@ static int server_key_main(int argc, char **argv)
 
 	if ((x = parse_opts(argc, argv, O_BUNDLE | O_NOTE | O_TOKEN | O_TPM | O_FORCE, 1, 1, &o)) >=
 	        0 ||
-	    (x = check_token_opts(&o, 1)) >= 0)
+	    (x = check_token_opts(&o, 1)) >= 0 || (x = name_arg(&o, &name)) >= 0)
 		return x;
-	name = o.args[0];
-	if (!name_ok(name))
-		return usage_error(o.cmd, "NAME must be 1 to %d of [A-Za-z0-9._-]", PM_NAME_MAX);
 	if (o.label == NULL)
 		o.label = name;
-	if ((r = log_ready(&o)) != 0 || (r = key_exists(&o, name)) != 0 ||
-	    (r = token_generate(&o, o.label, HSM_USAGE_DERIVE, HSM_NEED_ECDH | HSM_NEED_KEYGEN,
-	                        &pub)) != 0)
+	if ((r = generate_named(&o, BUNDLE_KEYS_DIR, name, HSM_USAGE_DERIVE, HSM_NEED_ECDH, &pub)) !=
+	    0)
 		goto out;
 	if (!pkey_is_p256(pub)) {
 		r = err_set(ERR_UNSUPPORTED, "the token made a key that is not P-256");
 		goto out;
 	}
-	if ((r = pkey_fingerprint(pub, fpr)) != 0 || (r = write_key(&o, name, pub, path)) != 0)
+	if ((r = pkey_fingerprint(pub, fpr)) != 0 || (r = write_key(&o, BUNDLE_KEYS_DIR, name, pub, path)) != 0)
 		goto out;
 	field_add(fields, "name", name);
 	field_add(fields, "fpr", fpr);
@@ -564,11 +620,9 @@ static int add_key_main(int argc, char **argv)
 	const char *name;
 	int r, x;
 
-	if ((x = parse_opts(argc, argv, O_BUNDLE | O_NOTE | O_FORCE, 2, 2, &o)) >= 0)
+	if ((x = parse_opts(argc, argv, O_BUNDLE | O_NOTE | O_FORCE, 2, 2, &o)) >= 0 ||
+	    (x = name_arg(&o, &name)) >= 0)
 		return x;
-	name = o.args[0];
-	if (!name_ok(name))
-		return usage_error(o.cmd, "NAME must be 1 to %d of [A-Za-z0-9._-]", PM_NAME_MAX);
 	if ((r = log_ready(&o)) != 0)
 		goto out;
 	if ((r = pkey_load_public(o.args[1], &pub)) != 0) {
@@ -581,7 +635,7 @@ static int add_key_main(int argc, char **argv)
 		r = err_set(ERR_FORMAT, "%.200s is not a P-256 public key", o.args[1]);
 		goto out;
 	}
-	if ((r = pkey_fingerprint(pub, fpr)) != 0 || (r = write_key(&o, name, pub, path)) != 0)
+	if ((r = pkey_fingerprint(pub, fpr)) != 0 || (r = write_key(&o, BUNDLE_KEYS_DIR, name, pub, path)) != 0)
 		goto out;
 	field_add(fields, "name", name);
 	field_add(fields, "fpr", fpr);
@@ -594,11 +648,135 @@ out:
 	return r != 0 ? fail(&o, r) : PM_EXIT_OK;
 }
 
+/*
+ * Log `step` (its fields name serial, the next manifest's), then write that
+ * manifest: it covers the log line. Every earlier signature goes.
+ */
+static int logged_manifest(const struct pm_opts *o, const char *step, const char *fields,
+                           uint64_t serial)
+{
+	uint64_t written = 0;
+	int r;
+
+	if ((r = log_step(o, step, fields)) != 0 ||
+	    (r = bundle_manifest_write(o->bundle, time(NULL), &written)) != 0)
+		return r;
+	if (written != serial)
+		return err_set(ERR_BUSY, "the manifest changed meanwhile (serial %" PRIu64 ")",
+		               written);
+	return 0;
+}
+
+static int add_master_main(int argc, char **argv)
+{
+	char path[PM_PATH_MAX], fpr[PKEY_FPR_TEXT_LEN + 1];
+	char master[BUNDLE_PATH_MAX + 1];
+	struct pm_opts o;
+	EVP_PKEY *pub = NULL;
+	const char *name;
+	int r, x;
+
+	if ((x = parse_opts(argc, argv, O_BUNDLE | O_NOTE | O_TOKEN, 1, 1, &o)) >= 0 ||
+	    (x = check_token_opts(&o, 0)) >= 0 || (x = name_arg(&o, &name)) >= 0)
+		return x;
+	if (o.label == NULL)
+		o.label = PM_DEFAULT_MASTER_LABEL;
+	if ((r = generate_named(&o, BUNDLE_MASTERS_DIR, name, HSM_USAGE_SIGN, HSM_NEED_SIGN,
+	                        &pub)) != 0 ||
+	    (r = pkey_fingerprint(pub, fpr)) != 0)
+		goto out;
+	/* The same key twice would count twice towards nothing: refuse it. */
+	if ((r = bundle_master_find(o.bundle, pub, master)) == 0) {
+		r = err_set(ERR_EXISTS, "this key is already the bundle's master %s", master);
+		goto out;
+	}
+	err_clear();
+	if ((r = write_key(&o, BUNDLE_MASTERS_DIR, name, pub, path)) != 0)
+		goto out;
+	r = master_made(&o, "add-master", name, fpr, path,
+	                "add this fingerprint to the trust anchors of every appliance "
+	                "(--trust-anchor)\nand set --threshold as your policy asks; then run "
+	                "manifest and have the\nmasters sign:");
+out:
+	EVP_PKEY_free(pub);
+	return r != 0 ? fail(&o, r) : PM_EXIT_OK;
+}
+
+/* An operator's text for the log and revoked.json: bounded, no control characters. */
+static int reason_ok(const char *s)
+{
+	size_t i, n = strlen(s);
+
+	if (n > LIMIT_REVOKE_REASON)
+		return 0;
+	for (i = 0; i < n; i++)
+		if ((unsigned char)s[i] < 0x20 || s[i] == 0x7f)
+			return 0;
+	return 1;
+}
+
+static int revoke_main(int argc, char **argv)
+{
+	char path[PM_PATH_MAX], fields[PM_FIELDS_MAX] = "", num[32], text[IDENTITY_TEXT_LEN + 1];
+	struct revoked *rv = NULL;
+	struct buf *data = NULL, *out = NULL;
+	uint8_t id[IDENTITY_LEN];
+	uint64_t serial = 0;
+	struct pm_opts o;
+	int r, x;
+
+	if ((x = parse_opts(argc, argv, O_BUNDLE | O_NOTE | O_REASON, 1, 1, &o)) >= 0)
+		return x;
+	if (identity_parse(o.args[0], id) != 0)
+		return usage_error(o.cmd, "IDENTITY is a client identity: 7F3A-09C1-... (64 hex "
+		                          "digits in groups of four) or sha256:<64 hex>");
+	if (o.reason != NULL && !reason_ok(o.reason))
+		return usage_error(o.cmd, "--reason is at most %d bytes without control characters",
+		                   LIMIT_REVOKE_REASON);
+	identity_format(id, text);
+	if ((r = join(path, o.bundle, BUNDLE_REVOKED)) != 0 || (r = log_ready(&o)) != 0 ||
+	    (r = bundle_next_serial(o.bundle, &serial)) != 0)
+		goto out;
+	r = file_read_all(path, LIMIT_REVOKED_FILE, &data);
+	if (r == ERR_NOT_FOUND)
+		r = revoked_new(&rv);
+	else if (r == 0 && (r = revoked_parse(buf_ptr(data), buf_len(data), &rv)) != 0)
+		err_wrap(r, "existing %.200s (fix or restore it first)", path);
+	if (r != 0)
+		goto out;
+	if ((r = revoked_add(rv, id, o.reason, time(NULL))) != 0)
+		goto out;
+	if ((out = buf_new(LIMIT_REVOKED_FILE)) == NULL) {
+		r = ERR_ALLOC;
+		goto out;
+	}
+	if ((r = revoked_format(rv, out)) != 0)
+		goto out;
+	/* revoked.json, then the log line, then the manifest that covers both. */
+	snprintf(num, sizeof(num), "%" PRIu64, serial);
+	field_add(fields, "identity", text);
+	field_add(fields, "serial", num);
+	field_add(fields, "reason", o.reason != NULL ? o.reason : "");
+	if ((r = file_write_atomic(path, buf_ptr(out), buf_len(out), 0644)) != 0 ||
+	    (r = logged_manifest(&o, "revoke", fields, serial)) != 0)
+		goto out;
+	fprintf(stderr,
+	        "revoked %s (%zu in %s); %s/%s written with serial %" PRIu64 ", every earlier\n"
+	        "signature removed: review it, then the masters sign ('%s sign')\n",
+	        text, revoked_count(rv), BUNDLE_REVOKED, o.bundle, BUNDLE_MANIFEST, serial, PROG);
+	printf("serial %" PRIu64 "\n", serial);
+out:
+	buf_free(out);
+	buf_free(data);
+	revoked_free(rv);
+	return r != 0 ? fail(&o, r) : PM_EXIT_OK;
+}
+
 static int manifest_main(int argc, char **argv)
 {
 	char fields[PM_FIELDS_MAX] = "", num[32];
 	struct pm_opts o;
-	uint64_t serial = 0, written = 0;
+	uint64_t serial = 0;
 	int r, x;
 
 	if ((x = parse_opts(argc, argv, O_BUNDLE | O_NOTE, 0, 0, &o)) >= 0)
@@ -608,14 +786,8 @@ static int manifest_main(int argc, char **argv)
 		goto out;
 	snprintf(num, sizeof(num), "%" PRIu64, serial);
 	field_add(fields, "serial", num);
-	if ((r = log_step(&o, "manifest", fields)) != 0 ||
-	    (r = bundle_manifest_write(o.bundle, time(NULL), &written)) != 0)
+	if ((r = logged_manifest(&o, "manifest", fields, serial)) != 0)
 		goto out;
-	if (written != serial) {
-		r = err_set(ERR_BUSY, "the manifest changed meanwhile (serial %" PRIu64 ")",
-		            written);
-		goto out;
-	}
 	fprintf(stderr, "%s/%s written; review it, then run '%s sign'\n", o.bundle, BUNDLE_MANIFEST,
 	        PROG);
 	printf("serial %" PRIu64 "\n", serial);
@@ -623,27 +795,26 @@ out:
 	return r != 0 ? fail(&o, r) : PM_EXIT_OK;
 }
 
+static int record_step(const struct pm_opts *o, const char *step, const char *fields);
+
 static int sign_main(int argc, char **argv)
 {
 	char fields[PM_FIELDS_MAX] = "", num[32], hex[2 * SHA256_LEN + 1];
-	char fpr[PKEY_FPR_TEXT_LEN + 1], kpath[PM_PATH_MAX];
+	char fpr[PKEY_FPR_TEXT_LEN + 1], master[BUNDLE_PATH_MAX + 1];
 	struct bundle_manifest *m = NULL;
+	struct bundle_signed res;
 	struct token_signer s;
 	struct pm_opts o;
-	EVP_PKEY *master = NULL;
-	uint8_t digest[SHA256_LEN];
-	uint64_t serial = 0;
+	EVP_PKEY *pub = NULL;
+	size_t nsig = 0;
 	int r, x;
 
 	memset(&s, 0, sizeof(s));
-	if ((x = parse_opts(argc, argv, O_BUNDLE | O_NOTE | O_TOKEN, 0, 0, &o)) >= 0 ||
+	if ((x = parse_opts(argc, argv, O_BUNDLE | O_NOTE | O_TOKEN | O_RECORD, 0, 0, &o)) >= 0 ||
 	    (x = check_token_opts(&o, 0)) >= 0)
 		return x;
 	if (o.label == NULL)
 		o.label = PM_DEFAULT_MASTER_LABEL;
-	if ((r = join(kpath, o.bundle, BUNDLE_MASTER_PUBLIC)) != 0 ||
-	    (r = pkey_load_public(kpath, &master)) != 0 || (r = pkey_fingerprint(master, fpr)) != 0)
-		goto out;
 	if ((r = bundle_manifest_read(o.bundle, &m)) != 0)
 		goto out;
 	if (m == NULL) {
@@ -651,38 +822,59 @@ static int sign_main(int argc, char **argv)
 		            o.bundle, BUNDLE_MANIFEST, PROG);
 		goto out;
 	}
-	/* Open the key (and log in) before anything in the bundle changes. */
-	if ((r = signer_open(&o, &s)) != 0)
+	/*
+	 * Open the key (and log in) and make sure it is one of the bundle's
+	 * masters before anything in the bundle changes.
+	 */
+	if ((r = signer_open(&o, &s)) != 0 || (r = hsm_key_public(s.k, &pub)) != 0 ||
+	    (r = pkey_fingerprint(pub, fpr)) != 0 ||
+	    (r = bundle_master_find(o.bundle, pub, master)) != 0 ||
+	    (r = bundle_signature_count(o.bundle, &nsig)) != 0)
 		goto out;
-	if (bundle_manifest_find(m, CEREMONY_LOG) != NULL) {
+	snprintf(num, sizeof(num), "%" PRIu64, bundle_manifest_serial(m));
+	field_add(fields, "serial", num);
+	field_add(fields, "fpr", fpr);
+	field_add(fields, "key", o.label);
+	field_add(fields, "master", master);
+	if (nsig > 0) {
+		/*
+		 * Another master signed these very bytes: neither the manifest
+		 * nor the log it lists may change now, or that signature breaks.
+		 */
+		if ((r = bundle_manifest_unchanged(o.bundle)) != 0)
+			goto out;
+		fprintf(stderr,
+		        "note: the manifest already carries %zu signature%s, so this step is not "
+		        "added to %s (that would change the signed bytes)%s\n",
+		        nsig, nsig == 1 ? "" : "s", CEREMONY_LOG,
+		        o.record != NULL ? "; it goes to the --record log"
+		                         : "; keep it in your own log with --record LOG");
+	} else if (bundle_manifest_find(m, CEREMONY_LOG) != NULL) {
 		/*
 		 * The log is a listed file: append this step's line, then
 		 * refresh only the log's entry. The refresh refuses if
 		 * anything else changed since `manifest` (checked before the
 		 * line is written, too, so a stale manifest leaves no trace).
 		 */
-		if ((r = bundle_manifest_refresh(o.bundle, CEREMONY_LOG)) != 0)
-			goto out;
-		snprintf(num, sizeof(num), "%" PRIu64, bundle_manifest_serial(m));
-		field_add(fields, "serial", num);
-		field_add(fields, "fpr", fpr);
-		field_add(fields, "key", o.label);
-		if ((r = log_step(&o, "sign", fields)) != 0 ||
+		if ((r = bundle_manifest_refresh(o.bundle, CEREMONY_LOG)) != 0 ||
+		    (r = log_step(&o, "sign", fields)) != 0 ||
 		    (r = bundle_manifest_refresh(o.bundle, CEREMONY_LOG)) != 0)
 			goto out;
 	} else {
 		fprintf(stderr, "warning: the manifest lists no %s; this step is not logged\n",
 		        CEREMONY_LOG);
 	}
-	if ((r = bundle_sign(o.bundle, sign_with_key, s.k, digest, &serial)) != 0)
+	if ((r = bundle_sign(o.bundle, sign_with_key, s.k, pub, &res)) != 0 ||
+	    (r = record_step(&o, "sign", fields)) != 0)
 		goto out;
-	hex_encode(digest, sizeof(digest), hex);
-	fprintf(stderr, "%s/%s signed by %s\n", o.bundle, BUNDLE_MANIFEST, fpr);
-	printf("serial %" PRIu64 " sha256:%s\n", serial, hex);
+	hex_encode(res.digest, sizeof(res.digest), hex);
+	fprintf(stderr, "%s/%s signed by %s (%s): %s%s\n", o.bundle, BUNDLE_MANIFEST, res.fpr,
+	        res.master, res.sigfile, res.legacy ? " and " BUNDLE_SIGNATURE : "");
+	printf("serial %" PRIu64 " sha256:%s\n", res.serial, hex);
 out:
 	signer_close(&s);
 	bundle_manifest_free(m);
-	EVP_PKEY_free(master);
+	EVP_PKEY_free(pub);
 	return r != 0 ? fail(&o, r) : PM_EXIT_OK;
 }
 
@@ -706,45 +898,82 @@ static int record_step(const struct pm_opts *o, const char *step, const char *fi
 	return r;
 }
 
+/* A signature file bundle_verify did not count: said on stderr, by name. */
+static void verify_note(void *arg, const char *file, const char *why)
+{
+	const struct pm_opts *o = arg;
+	char e1[256];
+
+	fprintf(stderr, "%s %s: note: %s: %s\n", PROG, o->cmd, log_untrusted(e1, sizeof(e1), file, 120),
+	        why);
+}
+
 static int verify_main(int argc, char **argv)
 {
 	char fields[PM_FIELDS_MAX] = "", num[32], detail[600];
 	struct bundle_verify_opts vo = {0};
+	struct revoked *rv = NULL;
 	struct bundle *b = NULL;
 	struct pm_opts o;
+	size_t i;
 	int r, r2, x;
 
 	if ((x = parse_opts(argc, argv, O_BUNDLE | O_NOTE | O_VERIFY | O_RECORD, 0, 0, &o)) >= 0)
 		return x;
-	if (o.trust_anchor == NULL)
+	if (o.n_anchors == 0)
 		return usage_error(o.cmd, "--trust-anchor sha256:HEX is required");
 	if (o.update_state && o.state == NULL)
 		return usage_error(o.cmd, "--update-state needs --state FILE");
-	vo.trust_anchor = o.trust_anchor;
+	if (o.threshold > o.n_anchors)
+		return usage_error(o.cmd,
+		                   "--threshold %u is more than the %zu --trust-anchor given: no "
+		                   "bundle could ever pass",
+		                   o.threshold, o.n_anchors);
+	vo.anchors = o.trust_anchors;
+	vo.n_anchors = o.n_anchors;
+	vo.threshold = o.threshold;
 	vo.min_serial = o.min_serial;
 	vo.state_file = o.state;
 	vo.update_state = o.update_state;
+	vo.note = verify_note;
+	vo.note_arg = &o;
 	r = bundle_verify(o.bundle, &vo, &b);
+	/* The revocation list is read exactly as the appliance reads it. */
+	if (r == 0 && (r = revoked_from_bundle(b, &rv)) != 0) {
+		bundle_free(b);
+		b = NULL;
+	}
 	snprintf(detail, sizeof(detail), "%s", err_msg(r));
 	if (r == 0) {
 		snprintf(num, sizeof(num), "%" PRIu64, bundle_serial(b));
 		field_add(fields, "result", "ok");
 		field_add(fields, "serial", num);
 		field_add(fields, "fpr", bundle_master_fingerprint(b));
+		snprintf(num, sizeof(num), "%zu", bundle_signer_count(b));
+		field_add(fields, "signatures", num);
 	} else {
 		field_add(fields, "result", "failed");
 		field_add(fields, "reason", err_str(r));
 	}
 	if ((r2 = record_step(&o, "verify", fields)) != 0) {
+		revoked_free(rv);
 		bundle_free(b);
 		return fail(&o, r2);
 	}
 	if (r != 0) {
 		fprintf(stderr, "%s verify: verification FAILED: %s\n", PROG, detail);
+		if (r == ERR_INVALID_ARG)
+			fprintf(stderr, "(see '%s verify --help')\n", PROG);
 		return exit_code(r);
 	}
 	printf("OK serial %" PRIu64 " files %zu master %s\n", bundle_serial(b),
 	       bundle_manifest_count(bundle_get_manifest(b)), bundle_master_fingerprint(b));
+	printf("signatures %zu of threshold %u:", bundle_signer_count(b),
+	       o.threshold != 0 ? o.threshold : 1);
+	for (i = 0; i < bundle_signer_count(b); i++)
+		printf(" %s", bundle_signer(b, i));
+	printf("\nrevoked %zu\n", revoked_count(rv));
+	revoked_free(rv);
 	bundle_free(b);
 	return PM_EXIT_OK;
 }
@@ -802,28 +1031,47 @@ static const struct subcommand subcommands[] = {
      "Register a P-256 public key made elsewhere (another appliance, a companion) as\n"
      "keys/NAME_public.pem. Refuses to replace an existing key without --force.",
      "NAME PEM [--force] [--bundle DIR] [--note TEXT]"},
+    {"add-master", add_master_main,
+     "Create a further master signing key in its own token (k-of-n).\n"
+     "Generate another master signing key pair in a token (non-extractable, sign only),\n"
+     "write masters/NAME_public.pem into the bundle, log the step and print the key's\n"
+     "fingerprint: a further trust anchor for the appliances. NAME: 1 to 64 of\n"
+     "[A-Za-z0-9._-].",
+     "NAME --pkcs11-module PATH [--token URI|LABEL] [--pin-source SRC]\n"
+     "       [--label LABEL (coffer-master)] [--bundle DIR] [--note TEXT]"},
     {"manifest", manifest_main,
      "Write crypto_manifest.json for the bundle (serial + 1).\n"
      "Write crypto_manifest.json: every regular file of the bundle with its SHA-256,\n"
      "serial = previous serial + 1. Symbolic links and special files are refused.\n"
-     "A stale signature is removed.",
+     "Every signature of the previous manifest is removed.",
      "[--bundle DIR] [--note TEXT]"},
+    {"revoke", revoke_main,
+     "Revoke a client identity (officer's brake); write a new manifest.\n"
+     "Add IDENTITY (7F3A-09C1-... or sha256:<hex>) to revoked.json, log the step and\n"
+     "write a new manifest (serial + 1) without signatures, ready for the masters to\n"
+     "sign. Appliances then refuse that client even while the sealed definition lists\n"
+     "it.",
+     "IDENTITY [--reason TEXT] [--bundle DIR] [--note TEXT]"},
     {"sign", sign_main,
-     "Sign the manifest with the master key in the token.\n"
-     "Sign the exact bytes of crypto_manifest.json with the master key in the token\n"
-     "(ECDSA P-256, SHA-256, DER) into crypto_manifest.json.sig. The step's log line is\n"
-     "added first and only the ceremony.log entry of the manifest is refreshed; anything\n"
+     "Sign the manifest with one master key in its token.\n"
+     "Sign the exact bytes of crypto_manifest.json with a master key in the token\n"
+     "(ECDSA P-256, SHA-256, DER) into signatures/sha256-<fingerprint>.sig; the key of\n"
+     "master_signing_public.pem also writes crypto_manifest.json.sig. The key must be one\n"
+     "of the bundle's masters. The first signer adds the step to ceremony.log and\n"
+     "refreshes only its entry in the manifest; later signers change nothing but their\n"
+     "signature file (--record keeps their line in a log outside the bundle). Anything\n"
      "else changed since 'manifest' is refused.",
      "--pkcs11-module PATH [--token URI|LABEL] [--pin-source SRC]\n"
-     "       [--label LABEL|URI (coffer-master)] [--bundle DIR] [--note TEXT]"},
+     "       [--label LABEL|URI (coffer-master)] [--record LOG] [--bundle DIR] [--note TEXT]"},
     {"verify", verify_main,
      "Verify a bundle exactly as an appliance does at start.\n"
-     "Check a bundle as an appliance does: trust anchor, signature, manifest, serial,\n"
-     "paths, types, unlisted files, hashes. Exit 0 ok, 1 failed (the check and the file\n"
-     "are named), 2 usage, 3 system error. The bundle is not changed; --record appends\n"
-     "this step's line to a ceremony log outside the bundle.",
-     "--trust-anchor sha256:HEX [--min-serial N] [--state FILE [--update-state]]\n"
-     "       [--record LOG] [--bundle DIR] [--note TEXT]"},
+     "Check a bundle as an appliance does: trust anchors, K distinct master signatures\n"
+     "(--threshold, default 1), manifest, serial, paths, types, unlisted files, hashes,\n"
+     "revoked.json. Signature files that do not count are named. Exit 0 ok, 1 failed (the\n"
+     "check and the file are named), 2 usage, 3 system error. The bundle is not changed;\n"
+     "--record appends this step's line to a ceremony log outside the bundle.",
+     "--trust-anchor sha256:HEX... [--threshold K] [--min-serial N]\n"
+     "       [--state FILE [--update-state]] [--record LOG] [--bundle DIR] [--note TEXT]"},
     {"log-verify", log_verify_main,
      "Check the hash chain of the ceremony log.\n"
      "Check the hash chain of the ceremony log (the bundle's, or FILE) and print its line\n"

@@ -33,6 +33,11 @@ static int yaml(struct cfg *c, const char *text)
 }
 
 #define ANCHOR "sha256:0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef"
+#define ANCHOR2 "sha256:1123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef"
+/* ANCHOR in the grouped notation: the same anchor. */
+#define ANCHOR_GROUPED                                                                         \
+	"0123-4567-89AB-CDEF-0123-4567-89AB-CDEF-0123-4567-89AB-CDEF-0123-4567-89AB-CDEF"
+#define BASE "--pkcs11-module", "/m.so", "--key", "k", "--bundle", "/b", "--listen", "127.0.0.1:1"
 
 static void test_args(void)
 {
@@ -55,8 +60,10 @@ static void test_args(void)
 	ASSERT_INT_EQ(ntohs(((struct sockaddr_in6 *)&c.listen[1].addr)->sin6_port), 9188);
 	ASSERT_INT_EQ(c.workers, 3);
 	ASSERT_INT_EQ(c.cache_ss, 1);
-	ASSERT_INT_EQ(c.anchor[0], 0x01);
-	ASSERT_INT_EQ(c.anchor[31], 0xef);
+	ASSERT_SIZE_EQ(c.n_trust_anchors, 1);
+	ASSERT_STR_EQ(c.trust_anchors[0], ANCHOR);
+	ASSERT_INT_EQ(c.threshold, 1);
+	ASSERT_TRUE(c.rollback_counter == NULL);
 	ASSERT_INT_EQ(c.max_connections, CFG_DEFAULT_MAX_CONNECTIONS);
 	ASSERT_INT_EQ(cfg_validate(&c), 0);
 	cfg_clear(&c);
@@ -110,6 +117,81 @@ static void test_args(void)
 	ASSERT_TRUE(strstr(err_detail(), "--listen is required") != NULL);
 	c.check = 1;
 	ASSERT_INT_EQ(cfg_validate(&c), 0);
+	cfg_clear(&c);
+	TEST_DONE();
+}
+
+static void test_anchors(void)
+{
+	struct cfg c;
+	enum cfg_action a;
+
+	TEST_START("argv: several trust anchors, threshold, rollback counter");
+	cfg_init(&c);
+	ASSERT_INT_EQ(parse_args(&c, &a, BASE, "--trust-anchor", ANCHOR, "--trust-anchor", ANCHOR2,
+				 "--trust-anchor", "token:master-c", "--threshold", "2",
+				 "--rollback-counter", "tpm2:device:/dev/tpmrm0", NULL),
+		      0);
+	ASSERT_SIZE_EQ(c.n_trust_anchors, 3);
+	ASSERT_STR_EQ(c.trust_anchors[2], "token:master-c");
+	ASSERT_INT_EQ(c.threshold, 2);
+	ASSERT_STR_EQ(c.rollback_counter, "tpm2:device:/dev/tpmrm0");
+	ASSERT_INT_EQ(cfg_validate(&c), 0);
+	c.threshold = 3;
+	ASSERT_INT_EQ(cfg_validate(&c), 0);
+	c.threshold = 4;
+	ASSERT_INT_EQ(cfg_validate(&c), ERR_INVALID_ARG);
+	ASSERT_TRUE(strstr(err_detail(), "--threshold 4 is more than the 3 trust anchors") != NULL);
+	cfg_clear(&c);
+	TEST_DONE();
+
+	TEST_START("validate: an anchor twice, threshold above the anchors, bad counter");
+	cfg_init(&c);
+	ASSERT_INT_EQ(parse_args(&c, &a, BASE, "--trust-anchor", ANCHOR, "--trust-anchor",
+				 ANCHOR_GROUPED, "--threshold", "2", NULL),
+		      0);
+	ASSERT_INT_EQ(cfg_validate(&c), ERR_INVALID_ARG);
+	ASSERT_TRUE(strstr(err_detail(), "is given twice") != NULL);
+	cfg_clear(&c);
+	cfg_init(&c);
+	ASSERT_INT_EQ(parse_args(&c, &a, BASE, "--trust-anchor", "token:m", "--trust-anchor",
+				 "token:m", NULL),
+		      0);
+	ASSERT_INT_EQ(cfg_validate(&c), ERR_INVALID_ARG);
+	ASSERT_TRUE(strstr(err_detail(), "is given twice") != NULL);
+	cfg_clear(&c);
+	cfg_init(&c);
+	ASSERT_INT_EQ(parse_args(&c, &a, BASE, "--trust-anchor", ANCHOR, "--threshold", "2", NULL),
+		      0);
+	ASSERT_INT_EQ(cfg_validate(&c), ERR_INVALID_ARG);
+	ASSERT_TRUE(strstr(err_detail(), "--threshold 2 is more than the 1 trust anchor given") !=
+		    NULL);
+	ASSERT_INT_EQ(parse_args(&c, &a, "--threshold", "0", NULL), ERR_INVALID_ARG);
+	ASSERT_INT_EQ(parse_args(&c, &a, "--threshold", "17", NULL), ERR_INVALID_ARG);
+	cfg_clear(&c);
+	cfg_init(&c);
+	ASSERT_INT_EQ(parse_args(&c, &a, BASE, "--trust-anchor", ANCHOR, "--rollback-counter",
+				 "device:/dev/tpmrm0", NULL),
+		      0);
+	ASSERT_INT_EQ(cfg_validate(&c), ERR_INVALID_ARG);
+	ASSERT_TRUE(strstr(err_detail(), "--rollback-counter takes tpm2:TCTI") != NULL);
+	cfg_clear(&c);
+	TEST_DONE();
+
+	TEST_START("yaml: trust anchors as a list, threshold; flags replace the file's list");
+	cfg_init(&c);
+	ASSERT_INT_EQ(yaml(&c, "trust-anchor:\n  - " ANCHOR "\n  - " ANCHOR2 "\nthreshold: 2\n"),
+		      0);
+	ASSERT_SIZE_EQ(c.n_trust_anchors, 2);
+	ASSERT_INT_EQ(c.threshold, 2);
+	ASSERT_INT_EQ(yaml(&c, "trust-anchor: " ANCHOR "\n"), 0);
+	ASSERT_SIZE_EQ(c.n_trust_anchors, 1);
+	ASSERT_INT_EQ(yaml(&c, "trust-anchor: []\n"), 0);
+	ASSERT_SIZE_EQ(c.n_trust_anchors, 0);
+	ASSERT_INT_EQ(yaml(&c, "threshold: 0\n"), ERR_FORMAT);
+	ASSERT_INT_EQ(yaml(&c, "trust-anchor: [[" ANCHOR "]]\n"), ERR_FORMAT);
+	ASSERT_INT_EQ(yaml(&c, "threshold: [1, 2]\n"), ERR_FORMAT);
+	ASSERT_INT_EQ(yaml(&c, "trust-anchor:\n  - md5:00\n"), ERR_FORMAT);
 	cfg_clear(&c);
 	TEST_DONE();
 }
@@ -190,6 +272,7 @@ static void test_yaml(void)
 int main(void)
 {
 	test_args();
+	test_anchors();
 	test_yaml();
 	return unit_finish("appliance/cfg");
 }

@@ -133,7 +133,8 @@ int main(void)
 	c.workers = 2;
 	c.grace = 2;
 	c.bundle = strdup("/nonexistent");
-	c.trust_anchor = strdup("sha256:0000000000000000000000000000000000000000000000000000000000000000");
+	c.trust_anchors[c.n_trust_anchors++] =
+	    strdup("sha256:0000000000000000000000000000000000000000000000000000000000000000");
 	c.state_file = strdup("/nonexistent/state");
 	i = mkstemp(audit_path);
 	close(i);

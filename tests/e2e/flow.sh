@@ -21,7 +21,12 @@
 #   flow_get NAME [ARGS...] coffer-get as client NAME; stdout in $TMP/got,
 #                           stderr in $TMP/got.err, status in $GOT_RC
 #   flow_stop               SIGTERM, exit status 0
+#   flow_reload_refused WHAT PATTERN  SIGHUP; a new "reload failed" line
+#                           must appear and say PATTERN (grep); the server
+#                           must still run
 #   expect_web TAG          $TMP/got is exactly web's env output for TAG
+#   flow_served TAG [WHAT]  web gets exactly its values for TAG, worker its
+#                           queue_token q-TAG (WHAT names the case on failure)
 #   flow_check_web_worker TAG  env (exact), exec mode, worker's own shard
 #   bug WHAT                a defect found outside tests/ (named in the
 #                           e2e report): printed, counted, the script goes on
@@ -159,6 +164,20 @@ flow_stop() {
 	grep -q "stopped:" "$SRV_LOG" || fail "no clean stop in the log"
 }
 
+flow_reload_refused() {
+	_n=$(grep -c "reload failed" "$SRV_LOG" || true)
+	kill -HUP "$SRV_PID"
+	for _ in $(seq 100); do
+		[ "$(grep -c "reload failed" "$SRV_LOG" || true)" -gt "$_n" ] && break
+		sleep 0.1
+	done
+	[ "$(grep -c "reload failed" "$SRV_LOG" || true)" -gt "$_n" ] ||
+		{ cat "$SRV_LOG" >&2; fail "$1: no 'reload failed' in the log"; }
+	grep "reload failed" "$SRV_LOG" | tail -n1 | grep -q -- "$2" ||
+		fail "$1: the reason does not say '$2': $(grep "reload failed" "$SRV_LOG" | tail -n1)"
+	flow_alive "$1"
+}
+
 # The server must still be running.
 flow_alive() {
 	kill -0 "$SRV_PID" 2>/dev/null || { cat "$SRV_LOG" >&2; fail "appliance-server died ($*)"; }
@@ -189,6 +208,14 @@ EOT
 		diff -u "$TMP/want" "$TMP/got" >&2 || true
 		fail "web's env output differs (rc $GOT_RC: $(cat "$TMP/got.err"))"
 	}
+}
+
+flow_served() {
+	flow_get web
+	[ "$GOT_RC" = 0 ] || fail "${2:-served}: web: exit $GOT_RC: $(cat "$TMP/got.err")"
+	expect_web "$1"
+	flow_get worker --get queue_token
+	[ "$(cat "$TMP/got")" = "q-$1" ] || fail "${2:-served}: worker got '$(cat "$TMP/got")'"
 }
 
 flow_check_web_worker() {

@@ -27,22 +27,8 @@ cp -p "$B/crypto_manifest.json" "$B/crypto_manifest.json.sig" "$B/coffer.sealed"
 # refused WHY PATTERN: SIGHUP; the reload must fail with PATTERN in its reason
 # and the old secrets keep being served.
 refused() {
-	_n=$(grep -c "reload failed" "$SRV_LOG" || true)
-	kill -HUP "$SRV_PID"
-	for _ in $(seq 100); do
-		[ "$(grep -c "reload failed" "$SRV_LOG" || true)" -gt "$_n" ] && break
-		sleep 0.1
-	done
-	[ "$(grep -c "reload failed" "$SRV_LOG" || true)" -gt "$_n" ] ||
-		{ cat "$SRV_LOG" >&2; fail "$1: no 'reload failed' in the log"; }
-	grep "reload failed" "$SRV_LOG" | tail -n1 | grep -q -- "$2" ||
-		fail "$1: the reason does not say '$2': $(grep "reload failed" "$SRV_LOG" | tail -n1)"
-	flow_alive "$1"
-	flow_get web
-	[ "$GOT_RC" = 0 ] || fail "$1: exit $GOT_RC: $(cat "$TMP/got.err")"
-	expect_web one
-	flow_get worker --get queue_token
-	[ "$(cat "$TMP/got")" = q-one ] || fail "$1: worker got '$(cat "$TMP/got")'"
+	flow_reload_refused "$1" "$2"
+	flow_served one "$1"
 	[ "$(cat "$TMP/state/serial")" = 1 ] || fail "$1: serial $(cat "$TMP/state/serial") recorded"
 }
 
@@ -71,10 +57,12 @@ cp "$B/crypto_manifest.json" "$TMP/m2" && cp "$B/crypto_manifest.json.sig" "$TMP
 head -c "$(($(wc -c <"$TMP/m2") / 2))" "$TMP/m2" >"$B/crypto_manifest.json"
 refused "truncated manifest" "crypto_manifest.json"
 
-# 5. The signature cut short.
+# 5. The signature cut short (both copies: signatures/ holds the master's own).
 cp "$TMP/m2" "$B/crypto_manifest.json"
 head -c 20 "$TMP/s2" >"$B/crypto_manifest.json.sig"
+for _s in "$B"/signatures/*.sig; do head -c 20 "$TMP/s2" >"$_s"; done
 refused "truncated signature" "signature"
+for _s in "$B"/signatures/*.sig; do cp "$TMP/s2" "$_s"; done
 
 # 6. An empty manifest and an empty signature.
 : >"$B/crypto_manifest.json"

@@ -3,9 +3,11 @@
  * Unit tests of provisioning/bundle.c and ceremony.c: the manifest parser's
  * table of good and bad inputs, path rules, the state file, the ceremony
  * chain, and a whole build -> sign (software key) -> verify -> read cycle in
- * a temporary directory, including a file swapped after verification.
+ * a temporary directory, including a file swapped after verification; k-of-n
+ * signatures with software masters; revoked.json.
  */
 #include "../../provisioning/bundle.c"
+#include "../../provisioning/revoked.c"
 
 #include <ftw.h>
 #include <openssl/ec.h>
@@ -53,6 +55,7 @@ static const char *good = "{\"created\":\"2026-01-01T00:00:00Z\",\"files\":{\"a\
                           "\"serial\":7,\"version\":1}\n";
 
 #define H64 "\"0000000000000000000000000000000000000000000000000000000000000000\""
+#define H64N "0000000000000000000000000000000000000000000000000000000000000000"
 
 static const struct {
 	const char *json;
@@ -134,8 +137,9 @@ static void test_parse(void)
 
 static void test_paths(void)
 {
-	static const char *ok[] = {"a",   "keys/x_public.pem", ".hidden",   "a/.b/c", "..a",
-	                           "a..", ".gitignore",        "sub/.git/x"};
+	static const char *ok[] = {"a",   "keys/x_public.pem", ".hidden",    "a/.b/c",
+	                           "..a", "a..",               ".gitignore", "sub/.git/x",
+	                           "masters/b_public.pem", "sub/signatures/x", "signatures.txt"};
 	static const char *no[] = {"",
 	                           "/a",
 	                           "a/",
@@ -149,7 +153,10 @@ static void test_paths(void)
 	                           "a\tb",
 	                           "crypto_manifest.json",
 	                           "crypto_manifest.json.sig",
-	                           ".git/HEAD"};
+	                           ".git/HEAD",
+	                           "signatures",
+	                           "signatures/x",
+	                           "signatures/sha256-0000000000000000000000000000000000000000000000000000000000000000.sig"};
 	size_t i;
 
 	TEST_START("path rules");
@@ -239,6 +246,7 @@ static void test_ceremony(void)
 
 static void test_cycle(void)
 {
+	struct bundle_signed res;
 	struct bundle_verify_opts vo = {0};
 	struct bundle *bd = NULL;
 	struct buf *data = NULL;
@@ -263,8 +271,10 @@ static void test_cycle(void)
 	ASSERT_U64_EQ(serial, 1);
 	ASSERT_INT_EQ(bundle_manifest_write(dir, 1000, &serial), 0);
 	ASSERT_U64_EQ(serial, 2);
-	ASSERT_INT_EQ(bundle_sign(dir, soft_sign, master, NULL, &serial), 0);
-	ASSERT_U64_EQ(serial, 2);
+	ASSERT_INT_EQ(bundle_sign(dir, soft_sign, master, master, &res), 0);
+	ASSERT_U64_EQ(res.serial, 2);
+	ASSERT_INT_EQ(res.legacy, 1);
+	ASSERT_STR_EQ(res.fpr, fpr);
 
 	snprintf(state, sizeof(state), "%s/state", tmpdir);
 	vo.trust_anchor = fpr;
@@ -328,7 +338,7 @@ static void test_cycle(void)
 	ASSERT_INT_EQ(bundle_manifest_refresh(dir, ".hidden"), ERR_AUTH);
 
 	/* A wrong anchor is refused; a malformed one is a usage error. */
-	ASSERT_INT_EQ(bundle_sign(dir, soft_sign, master, NULL, NULL), 0);
+	ASSERT_INT_EQ(bundle_sign(dir, soft_sign, master, master, NULL), 0);
 	vo.trust_anchor = "sha256:0000000000000000000000000000000000000000000000000000000000000000";
 	ASSERT_INT_EQ(bundle_verify(dir, &vo, &bd), ERR_AUTH);
 	ASSERT_TRUE(strstr(err_detail(), "check 'trust-anchor' failed") != NULL);
@@ -367,6 +377,184 @@ static void test_walk_limits(void)
 	TEST_DONE();
 }
 
+struct notes {
+	int n;
+	char last[512];
+};
+
+static void note(void *arg, const char *file, const char *why)
+{
+	struct notes *ns = arg;
+
+	ns->n++;
+	snprintf(ns->last, sizeof(ns->last), "%s: %s", file, why);
+}
+
+static void test_kofn(void)
+{
+	struct bundle_verify_opts vo = {0};
+	struct bundle_signed res;
+	struct bundle *bd = NULL;
+	struct notes ns;
+	EVP_PKEY *ka = NULL, *kb = NULL, *kc = NULL;
+	char dir[512], path[700], fa[PKEY_FPR_TEXT_LEN + 1], fb[PKEY_FPR_TEXT_LEN + 1],
+	    fc[PKEY_FPR_TEXT_LEN + 1], name[BUNDLE_SIG_NAME_LEN + 1], grouped[IDENTITY_TEXT_LEN + 1];
+	const char *anchors[3];
+	uint8_t id[SHA256_LEN];
+	size_t count = 0;
+
+	TEST_START("k-of-n: signatures per master, threshold, notes");
+	snprintf(dir, sizeof(dir), "%s/k", tmpdir);
+	snprintf(path, sizeof(path), "%s/masters", dir);
+	ASSERT_INT_EQ(file_mkdirs(path, 0755), 0);
+	ASSERT_INT_EQ(pkey_generate_p256(&ka), 0);
+	ASSERT_INT_EQ(pkey_generate_p256(&kb), 0);
+	ASSERT_INT_EQ(pkey_generate_p256(&kc), 0);
+	snprintf(path, sizeof(path), "%s/%s", dir, BUNDLE_MASTER_PUBLIC);
+	ASSERT_INT_EQ(pkey_save_public(ka, path), 0);
+	snprintf(path, sizeof(path), "%s/masters/b_public.pem", dir);
+	ASSERT_INT_EQ(pkey_save_public(kb, path), 0);
+	ASSERT_INT_EQ(pkey_fingerprint(ka, fa), 0);
+	ASSERT_INT_EQ(pkey_fingerprint(kb, fb), 0);
+	ASSERT_INT_EQ(pkey_fingerprint(kc, fc), 0);
+	write_file("k/coffer.sealed", "x");
+	ASSERT_INT_EQ(bundle_manifest_write(dir, 1000, NULL), 0);
+	ASSERT_INT_EQ(bundle_signature_count(dir, &count), 0);
+	ASSERT_SIZE_EQ(count, 0);
+	/* C is no master of this bundle: refused before anything is signed. */
+	ASSERT_INT_EQ(bundle_sign(dir, soft_sign, kc, kc, NULL), ERR_AUTH);
+	/* The token signing with another key than the one it showed. */
+	ASSERT_INT_EQ(bundle_sign(dir, soft_sign, kc, kb, NULL), ERR_AUTH);
+	ASSERT_INT_EQ(bundle_signature_count(dir, &count), 0);
+	ASSERT_SIZE_EQ(count, 0);
+	ASSERT_INT_EQ(bundle_sign(dir, soft_sign, kb, kb, &res), 0);
+	ASSERT_INT_EQ(res.legacy, 0);
+	ASSERT_STR_EQ(res.master, "masters/b_public.pem");
+	ASSERT_INT_EQ(bundle_sign(dir, soft_sign, ka, ka, &res), 0);
+	ASSERT_INT_EQ(res.legacy, 1);
+	ASSERT_INT_EQ(bundle_signature_count(dir, &count), 0);
+	ASSERT_SIZE_EQ(count, 2);
+	ASSERT_INT_EQ(bundle_manifest_unchanged(dir), 0);
+
+	anchors[0] = fa;
+	anchors[1] = fb;
+	anchors[2] = fc;
+	vo.anchors = anchors;
+	vo.n_anchors = 3;
+	vo.threshold = 2;
+	vo.note = note;
+	vo.note_arg = &ns;
+	memset(&ns, 0, sizeof(ns));
+	ASSERT_INT_EQ(bundle_verify(dir, &vo, &bd), 0);
+	if (bd != NULL) {
+		ASSERT_SIZE_EQ(bundle_signer_count(bd), 2);
+		ASSERT_STR_EQ(bundle_signer(bd, 0), fa);
+		ASSERT_STR_EQ(bundle_signer(bd, 1), fb);
+		ASSERT_STR_EQ(bundle_master_fingerprint(bd), fa);
+		bundle_free(bd);
+		bd = NULL;
+	}
+	ASSERT_INT_EQ(ns.n, 0);
+	vo.threshold = 3;
+	ASSERT_INT_EQ(bundle_verify(dir, &vo, &bd), ERR_AUTH);
+	ASSERT_TRUE(strstr(err_detail(), "signed by 2 of the trust anchors, 3 required") != NULL);
+	vo.threshold = 4;
+	ASSERT_INT_EQ(bundle_verify(dir, &vo, &bd), ERR_INVALID_ARG);
+	/* The same anchor twice, in the two notations. */
+	ASSERT_INT_EQ(pkey_identity(kb, id), 0);
+	identity_format(id, grouped);
+	vo.threshold = 2;
+	anchors[2] = grouped;
+	ASSERT_INT_EQ(bundle_verify(dir, &vo, &bd), ERR_INVALID_ARG);
+	ASSERT_TRUE(strstr(err_detail(), "given twice") != NULL);
+	anchors[2] = fc;
+
+	/* B's signature replaced by A's bytes: noted by name, not counted. */
+	bundle_signature_name(id, name);
+	snprintf(path, sizeof(path), "%s/signatures/%s", dir, name);
+	ASSERT_INT_EQ(file_write_atomic(path, "\x30\x06\x02\x01\x01\x02\x01\x01", 8, 0644), 0);
+	memset(&ns, 0, sizeof(ns));
+	ASSERT_INT_EQ(bundle_verify(dir, &vo, &bd), ERR_AUTH);
+	ASSERT_INT_EQ(ns.n, 1);
+	ASSERT_TRUE(strstr(ns.last, name) != NULL && strstr(ns.last, "does not verify") != NULL);
+	vo.threshold = 1;
+	ASSERT_INT_EQ(bundle_verify(dir, &vo, &bd), 0);
+	bundle_free(bd);
+	bd = NULL;
+	/* A new manifest removes every signature. */
+	ASSERT_INT_EQ(bundle_manifest_write(dir, 1000, NULL), 0);
+	ASSERT_INT_EQ(bundle_signature_count(dir, &count), 0);
+	ASSERT_SIZE_EQ(count, 0);
+	EVP_PKEY_free(ka);
+	EVP_PKEY_free(kb);
+	EVP_PKEY_free(kc);
+	TEST_DONE();
+}
+
+static void test_revoked(void)
+{
+	static const char *bad_rv[] = {
+	    "",
+	    "[]",
+	    "{\"version\":1}",
+	    "{\"version\":2,\"revoked\":[]}",
+	    "{\"version\":1,\"revoked\":{}}",
+	    "{\"version\":1,\"revoked\":[],\"extra\":1}",
+	    "{\"version\":1,\"revoked\":[1]}",
+	    "{\"version\":1,\"revoked\":[{\"identity\":\"7F3A\",\"reason\":\"\",\"time\":\"t\"}]}",
+	    "{\"version\":1,\"revoked\":[{\"identity\":\"sha256:" H64N "\",\"reason\":\"\"}]}",
+	    "{\"version\":1,\"revoked\":[{\"identity\":\"sha256:" H64N "\",\"reason\":\"\",\"time\":\"\"}]}",
+	    "{\"version\":1,\"revoked\":[{\"identity\":\"sha256:" H64N "\",\"reason\":\"a\\nb\",\"time\":\"t\"}]}",
+	    "{\"version\":1,\"revoked\":[{\"identity\":\"sha256:" H64N "\",\"reason\":\"\",\"time\":\"t\",\"x\":1}]}",
+	    "{\"version\":1,\"revoked\":[{\"identity\":\"sha256:" H64N "\",\"reason\":\"\",\"time\":\"t\"},"
+	    "{\"identity\":\"sha256:" H64N "\",\"reason\":\"\",\"time\":\"t\"}]}",
+	    "{\"version\":1,\"revoked\":[]} x",
+	    "{\"version\":1,\"version\":1,\"revoked\":[]}",
+	};
+	struct revoked *rv = NULL, *again = NULL;
+	struct buf *text = NULL;
+	uint8_t a[IDENTITY_LEN], b[IDENTITY_LEN];
+	char reason[LIMIT_REVOKE_REASON + 2];
+	size_t i;
+
+	TEST_START("revoked.json");
+	for (i = 0; i < sizeof(bad_rv) / sizeof(bad_rv[0]); i++) {
+		if (revoked_parse((const uint8_t *)bad_rv[i], strlen(bad_rv[i]), &rv) == 0)
+			UNIT_FAIL("accepted bad revoked.json %zu: %s", i, bad_rv[i]);
+		ASSERT_TRUE(rv == NULL);
+	}
+	memset(a, 0x11, sizeof(a));
+	memset(b, 0x22, sizeof(b));
+	ASSERT_INT_EQ(revoked_new(&rv), 0);
+	ASSERT_INT_EQ(revoked_contains(rv, a), 0);
+	ASSERT_INT_EQ(revoked_add(rv, b, "laptop stolen", 1000), 0);
+	ASSERT_INT_EQ(revoked_add(rv, a, NULL, 1000), 0);
+	ASSERT_INT_EQ(revoked_add(rv, a, "again", 1000), ERR_EXISTS);
+	ASSERT_INT_EQ(revoked_add(rv, a, "tab\there", 1000), ERR_INVALID_ARG);
+	ASSERT_INT_EQ(revoked_add(rv, a, "\xff\xfe", 1000), ERR_INVALID_ARG);
+	memset(reason, 'r', sizeof(reason) - 1);
+	reason[sizeof(reason) - 1] = '\0';
+	ASSERT_INT_EQ(revoked_add(rv, a, reason, 1000), ERR_INVALID_ARG);
+	ASSERT_INT_EQ(revoked_contains(rv, a), 1);
+	ASSERT_INT_EQ(revoked_contains(rv, b), 1);
+	ASSERT_PTR_NE((text = buf_new(0)), NULL);
+	ASSERT_INT_EQ(revoked_format(rv, text), 0);
+	ASSERT_INT_EQ(revoked_parse(buf_ptr(text), buf_len(text), &again), 0);
+	if (again != NULL) {
+		ASSERT_SIZE_EQ(revoked_count(again), 2);
+		/* The order of the file is kept; lookups use a sorted copy. */
+		ASSERT_MEM_EQ(revoked_id(again, 0), b, IDENTITY_LEN);
+		ASSERT_MEM_EQ(revoked_id(again, 1), a, IDENTITY_LEN);
+		ASSERT_INT_EQ(revoked_contains(again, a), 1);
+	}
+	ASSERT_TRUE(strstr((const char *)buf_ptr(text), "\"reason\": \"laptop stolen\"") != NULL);
+	ASSERT_TRUE(strstr((const char *)buf_ptr(text), "1111-1111-1111") != NULL);
+	buf_free(text);
+	revoked_free(again);
+	revoked_free(rv);
+	TEST_DONE();
+}
+
 int main(void)
 {
 	snprintf(tmpdir, sizeof(tmpdir), "%s/bundle-unit.XXXXXX",
@@ -381,6 +569,8 @@ int main(void)
 	test_ceremony();
 	test_cycle();
 	test_walk_limits();
+	test_kofn();
+	test_revoked();
 	nftw(tmpdir, rm_one, 16, FTW_DEPTH | FTW_PHYS);
 	return unit_finish("bundle-unit");
 }

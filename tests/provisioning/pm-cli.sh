@@ -15,7 +15,7 @@ status 2 $PM no-such-command
 says "no subcommand 'no-such-command'"
 status 0 $PM --help
 grep -q '^  verify ' "$TMP/out" || fail "--help lists no verify"
-for c in init server-key add-key manifest sign verify log-verify help; do
+for c in init server-key add-key add-master manifest revoke sign verify log-verify help; do
 	status 0 $PM $c --help
 	grep -q "^usage: provision-master $c" "$TMP/out" || fail "$c --help"
 done

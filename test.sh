@@ -22,7 +22,8 @@ setup() {
 	dir=$1
 	shift
 	if [ -f "$dir/build.ninja" ]; then
-		meson configure "$dir" "$@" >/dev/null
+		# --reconfigure also takes options the tree added since the last setup.
+		meson setup --reconfigure "$dir" "$@" >/dev/null
 	else
 		meson setup "$dir" "$@" >/dev/null
 	fi

@@ -72,7 +72,7 @@ anchor=$(grep -o 'sha256:[0-9a-f]\{64\}' "$demo/init.out" | head -1)
 provision-master server-key demo-appliance --bundle "$bundle" --pkcs11-module "$M" \
 	--token "pkcs11:token=appliance" --pin-source "file:$appliance_pin"
 coffer-seal keygen --out "$demo/companion.pem" --public-out "$demo/companion_public.pem" >/dev/null
-provision-master add-key companion "$demo/companion_public.pem" --bundle "$bundle"
+provision-master add-key --companion companion "$demo/companion_public.pem" --bundle "$bundle"
 
 say "two client hosts make their keys (identities go into the definition)"
 web_id=$(coffer-get keygen --out "$demo/web.pem")

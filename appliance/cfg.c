@@ -14,6 +14,8 @@
 
 #include "bounds.h"
 #include "buf.h"
+#include "cli.h"
+#include "encoding.h"
 #include "file.h"
 #include "log.h"
 
@@ -274,7 +276,8 @@ static int set_opt(struct cfg *c, const struct opt *o, const char *v, int append
 		} else if (identity_parse(v, a) != 0) {
 			err_clear();
 			return err_set(ERR_INVALID_ARG,
-				       "expected sha256: and 64 hex digits, or token:LABEL");
+				       "expected sha256: and 64 hex digits (or the grouped "
+				       "7F3A-09C1-... form), or token:LABEL");
 		}
 		if (!append)
 			cfg_clear_anchors(c);
@@ -544,13 +547,20 @@ int cfg_parse(struct cfg *c, int argc, char **argv, enum cfg_action *action)
 			continue;
 		}
 		if (ch < 256 || ch >= 256 + (int)N_OPTS) {
+			/* The wording of common/cli.h, as in the other four tools. */
 			char esc[80];
-			const char *bad = argv[optind - 1] != NULL ? argv[optind - 1] : "?";
+			const char *bad = argv[optind - 1] != NULL ? argv[optind - 1] : "?",
+				   *hint = cli_suggest_option(bad, lo);
 			log_untrusted(esc, sizeof(esc), bad, 60);
-			r = err_set(ERR_INVALID_ARG, ch == ':' || optopt >= 256
-							     ? "%s: missing argument"
-							     : "unknown option %s (see --help)",
-				    esc);
+			if (ch == ':' || optopt >= 256)
+				r = err_set(ERR_INVALID_ARG,
+					    "option '%s' needs a value (see 'appliance-server --help')",
+					    esc);
+			else
+				r = err_set(ERR_INVALID_ARG, "unknown option '%s'%s%s%s (see "
+							     "'appliance-server --help')",
+					    esc, hint ? "; did you mean '--" : "", hint ? hint : "",
+					    hint ? "'?" : "");
 			goto out;
 		}
 		o = &opts[ch - 256];

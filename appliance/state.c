@@ -158,10 +158,12 @@ static int cache_ss(struct appl_state *st, struct token *t)
 	return 0;
 }
 
-/* Public keys listed under keys/ in the bundle: the companions allowed to
- * seal, and the client keys that make an ss cache possible. */
-static int bundle_keys(struct bundle *b, EVP_PKEY ***keysp, size_t *np)
+/* Public keys listed under dir/ in the bundle: companions/ holds the only
+ * keys allowed to seal; keys/ the appliance keys and the client keys that
+ * make an ss cache possible. */
+static int bundle_keys(struct bundle *b, const char *dir, EVP_PKEY ***keysp, size_t *np)
 {
+	size_t dl = strlen(dir);
 	const struct bundle_manifest *m = bundle_get_manifest(b);
 	size_t i, count = bundle_manifest_count(m), n = 0;
 	EVP_PKEY **keys = NULL;
@@ -175,8 +177,8 @@ static int bundle_keys(struct bundle *b, EVP_PKEY ***keysp, size_t *np)
 	for (i = 0; i < count; i++) {
 		const char *path = bundle_manifest_entry(m, i)->path;
 		size_t len = strlen(path);
-		if (strncmp(path, BUNDLE_KEYS_DIR "/", sizeof(BUNDLE_KEYS_DIR)) != 0 || len < 11 ||
-		    strcmp(path + len - 11, "_public.pem") != 0)
+		if (strncmp(path, dir, dl) != 0 || path[dl] != '/' || strchr(path + dl + 1, '/') ||
+		    len < 11 || strcmp(path + len - 11, "_public.pem") != 0)
 			continue;
 		buf_free(pem);
 		pem = NULL;
@@ -307,8 +309,8 @@ int state_load(const struct cfg *c, struct token *t, int update_state, struct ap
 	struct bundle_verify_opts vo;
 	struct bundle *b = NULL;
 	struct buf *sealed = NULL;
-	EVP_PKEY **keys = NULL;
-	size_t nkeys = 0, i, nclients = 0, ci = 0, textlen = 0;
+	EVP_PKEY **keys = NULL, **comps = NULL;
+	size_t nkeys = 0, ncomps = 0, i, j, nclients = 0, ci = 0, textlen = 0;
 	uint8_t *text = NULL;
 	enum sealed_format format;
 	struct state_client *clients = NULL;
@@ -359,13 +361,25 @@ int state_load(const struct cfg *c, struct token *t, int update_state, struct ap
 		r = err_wrap(r, "bundle %s", c->bundle);
 		goto out;
 	}
-	if ((r = bundle_keys(b, &keys, &nkeys)) != 0)
+	if ((r = bundle_keys(b, BUNDLE_KEYS_DIR, &keys, &nkeys)) != 0 ||
+	    (r = bundle_keys(b, BUNDLE_COMPANIONS_DIR, &comps, &ncomps)) != 0)
 		goto out;
+	/* Only registered companions seal; one of them that is also an appliance's
+	 * or a client's key (keys/) is a bundle mistake, refused. */
+	for (i = 0; i < ncomps; i++)
+		for (j = 0; j < nkeys; j++)
+			if (EVP_PKEY_eq(comps[i], keys[j]) == 1) {
+				r = err_set(ERR_PERMISSION,
+					    "bundle %s: a key in %s/ is also in %s/: a companion is "
+					    "never an appliance's or a client's key",
+					    c->bundle, BUNDLE_COMPANIONS_DIR, BUNDLE_KEYS_DIR);
+				goto out;
+			}
 	if ((r = bundle_read_file(b, "coffer.sealed", LIMIT_SEALED, &sealed)) != 0) {
 		r = err_wrap(r, "bundle %s: coffer.sealed", c->bundle);
 		goto out;
 	}
-	if ((r = sealed_open(buf_ptr(sealed), buf_len(sealed), token_key(t), keys, nkeys, &text,
+	if ((r = sealed_open(buf_ptr(sealed), buf_len(sealed), token_key(t), comps, ncomps, &text,
 			     &textlen, &format, &ci)) != 0) {
 		r = err_wrap(r, "unseal %s/coffer.sealed", c->bundle);
 		goto out;
@@ -442,5 +456,8 @@ out:
 	for (i = 0; i < nkeys; i++)
 		EVP_PKEY_free(keys[i]);
 	free(keys);
+	for (i = 0; i < ncomps; i++)
+		EVP_PKEY_free(comps[i]);
+	free(comps);
 	return r;
 }

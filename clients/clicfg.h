@@ -6,8 +6,8 @@
  * The coffer-get config file (/etc/coffer/client.yaml), YAML:
  *
  *   servers:                 # a list (or one string) of host:port, tried in order
- *     - coffer1.example:7700
- *     - "[2001:db8::2]:7700"
+ *     - coffer1.example:9187
+ *     - "[2001:db8::2]:9187"
  *   server-key: /etc/coffer/server.pem   # pinned; or a list, one per server
  *   key: /etc/coffer/client.pem          # PEM file, pkcs11: URI, or TPM blob
  *   pkcs11-module: /usr/lib/softhsm/libsofthsm2.so

@@ -13,11 +13,13 @@
 #include <unistd.h>
 
 #include "buf.h"
+#include "cli.h"
 #include "clicfg.h"
 #include "coffer.h"
 #include "config.h"
 #include "encoding.h"
 #include "envp.h"
+#include "exitcode.h"
 #include "file.h"
 #include "hsm.h"
 #include "log.h"
@@ -29,19 +31,6 @@
 extern char **environ;
 
 #define DEFAULT_CONFIG COFFER_SYSCONFDIR "/coffer/client.yaml"
-
-/* Exit codes (coffer-get(1)): 1..8 are the negated coffer_status values. */
-enum {
-	EXIT_OK = 0,
-	EXIT_USAGE = 1,
-	EXIT_NETWORK = 2,
-	EXIT_SERVER_AUTH = 3,
-	EXIT_UNKNOWN_CLIENT = 4,
-	EXIT_SERVER = 5,
-	EXIT_PROTOCOL = 6,
-	EXIT_LOCAL = 7,
-	EXIT_MISSING = 8,
-};
 
 static const char *prog = "coffer-get";
 
@@ -58,11 +47,29 @@ static void msg(const char *fmt, ...)
 	fputc('\n', stderr);
 }
 
+/* The exit status (common/exitcode.h) for a libcoffer status. */
 static int exit_for_status(int st)
 {
-	if (st >= COFFER_E_NOT_FOUND && st <= COFFER_E_CONFIG)
-		return -st;
-	return EXIT_LOCAL;
+	switch (st) {
+	case COFFER_OK:
+		return EXIT_OK;
+	case COFFER_E_CONFIG:
+		return EXIT_USAGE;
+	case COFFER_E_NETWORK:
+		return EXIT_NETWORK;
+	case COFFER_E_SERVER_AUTH:
+		return EXIT_SERVER_AUTH;
+	case COFFER_E_UNKNOWN_CLIENT:
+		return EXIT_UNKNOWN_CLIENT;
+	case COFFER_E_SERVER:
+		return EXIT_SERVER;
+	case COFFER_E_PROTOCOL:
+		return EXIT_PROTOCOL;
+	case COFFER_E_NOT_FOUND:
+		return EXIT_NOT_FOUND;
+	default:
+		return EXIT_TOKEN;
+	}
 }
 
 static void usage(FILE *f)
@@ -92,10 +99,13 @@ static void usage(FILE *f)
 	       "  -o, --out FILE          write atomically to FILE (mode 0600) instead of stdout\n"
 	       "      --only K1,K2        fetch only these secrets\n"
 	       "      --env-prefix P      prefix names in env, dotenv and exec mode\n"
+	       "      --allow-env NAME    let a secret set NAME although it changes how programs\n"
+	       "                          run (LD_*, PATH, BASH_ENV, ...; see coffer-get(1))\n"
 	       "  -h, --help              this help;  -V, --version  the version\n"
 	       "\n"
-	       "Exit: 0 ok, 1 usage/config, 2 network, 3 server authentication, 4 unknown\n"
-	       "client, 5 server error, 6 protocol error, 7 local error, 8 secret not found.\n");
+	       "Exit: 0 ok, 1 refused (a name, a value or the output target), 2 usage or\n"
+	       "config, 3 token or system, 4 network, 5 server authentication, 6 unknown\n"
+	       "client, 7 server error, 8 protocol error, 9 secret not found.\n");
 }
 
 /* ---- options ---- */
@@ -108,6 +118,8 @@ struct opts {
 	size_t n_server_keys;
 	const char *key, *pkcs11_module, *pin_source, *tpm2, *timeout;
 	const char *format, *get, *out, *only, *env_prefix;
+	const char *allow_env[65]; /* NULL-terminated */
+	size_t n_allow_env;
 	/* keygen / id */
 	const char *token, *label, *public_pem;
 	char **cmd; /* exec mode: argv after "--" */
@@ -122,6 +134,7 @@ enum {
 	OPT_TOKEN,
 	OPT_LABEL,
 	OPT_PUBLIC,
+	OPT_ALLOW_ENV,
 };
 
 static const struct option long_opts[] = {
@@ -138,6 +151,7 @@ static const struct option long_opts[] = {
     {"out", required_argument, NULL, 'o'},
     {"only", required_argument, NULL, OPT_ONLY},
     {"env-prefix", required_argument, NULL, OPT_ENV_PREFIX},
+    {"allow-env", required_argument, NULL, OPT_ALLOW_ENV},
     {"token", required_argument, NULL, OPT_TOKEN},
     {"label", required_argument, NULL, OPT_LABEL},
     {"public", required_argument, NULL, OPT_PUBLIC},
@@ -147,14 +161,15 @@ static const struct option long_opts[] = {
 };
 
 /* 0 ok, -1 exit 0 (help shown), else an exit code. */
-static int parse_opts(int argc, char **argv, struct opts *o)
+static int parse_opts(int argc, char **argv, const char *who, struct opts *o)
 {
+	static const char shortopts[] = "+c:s:S:k:t:f:g:o:hV";
 	int c;
 
 	memset(o, 0, sizeof(*o));
 	optind = 1;
 	opterr = 0;
-	while ((c = getopt_long(argc, argv, "+c:s:S:k:t:f:g:o:hV", long_opts, NULL)) != -1) {
+	while ((c = getopt_long(argc, argv, shortopts, long_opts, NULL)) != -1) {
 		switch (c) {
 		case 'c':
 			o->config = optarg;
@@ -203,6 +218,14 @@ static int parse_opts(int argc, char **argv, struct opts *o)
 		case OPT_ENV_PREFIX:
 			o->env_prefix = optarg;
 			break;
+		case OPT_ALLOW_ENV:
+			if (o->n_allow_env >= 64)
+				return cli_usage_error(who, "too many --allow-env options (at most 64)");
+			if (!output_env_name_ok(optarg, strlen(optarg)))
+				return cli_usage_error(who, "--allow-env takes an environment name "
+				                            "([A-Za-z_][A-Za-z0-9_]*)");
+			o->allow_env[o->n_allow_env++] = optarg;
+			break;
 		case OPT_TOKEN:
 			o->token = optarg;
 			break;
@@ -219,19 +242,16 @@ static int parse_opts(int argc, char **argv, struct opts *o)
 			printf("coffer-get %s\n", COFFER_VERSION);
 			return -1;
 		default:
-			if (optopt != 0)
-				msg("option -%c: unknown or missing its argument (see --help)",
-				    optopt);
-			else
-				msg("unknown option '%.64s' (see --help)", argv[optind - 1]);
-			return EXIT_USAGE;
+			return cli_bad_option(who, argv, optind, optopt, shortopts, long_opts);
 		}
 	}
 	if (optind < argc) {
 		if (strcmp(argv[optind - 1], "--") != 0) {
-			msg("unexpected argument '%.64s'; a command to run goes after --",
-			    argv[optind]);
-			return EXIT_USAGE;
+			char tmp[300];
+			return cli_usage_error(who,
+			                       "unexpected argument '%s'; a command to run goes "
+			                       "after --",
+			                       log_untrusted(tmp, sizeof(tmp), argv[optind], 64));
 		}
 		o->cmd = &argv[optind];
 	}
@@ -391,6 +411,17 @@ static int write_stdout(const uint8_t *p, size_t len)
 	return 0;
 }
 
+/* After KeyNotFound: tell the host its own identity, ready to register. */
+static void say_unknown_client(struct coffer_client *client)
+{
+	char idt[COFFER_IDENTITY_TEXT_LEN + 1];
+
+	if (coffer_client_identity(client, idt) == COFFER_OK)
+		msg("this client's identity is %s: register it in the definition's [clients] "
+		    "table (name = \"%s\")",
+		    idt, idt);
+}
+
 static int get_main(int argc, char **argv)
 {
 	struct opts o;
@@ -402,42 +433,36 @@ static int get_main(int argc, char **argv)
 	enum output_format fmt = OUTPUT_ENV;
 	const char **names = NULL;
 	char *names_copy = NULL, **envp = NULL, tmp[300];
-	size_t n_names = 0, n, i;
+	size_t n_names = 0, n = 0, i;
 	int rc, st, r;
 
-	if ((rc = parse_opts(argc, argv, &o)) != 0)
+	if ((rc = parse_opts(argc, argv, prog, &o)) != 0)
 		return rc < 0 ? EXIT_OK : rc;
-	if (o.token != NULL || o.label != NULL || o.public_pem != NULL) {
-		msg("--token, --label and --public belong to keygen / id");
-		return EXIT_USAGE;
-	}
-	if (o.format != NULL && (output_format_parse(o.format, &fmt) != 0 || fmt == OUTPUT_RAW)) {
-		msg("--format: expected env, dotenv or json");
-		return EXIT_USAGE;
-	}
-	if (o.get != NULL && (o.format != NULL || o.only != NULL)) {
-		msg("--get prints one value: it takes no --format or --only");
-		return EXIT_USAGE;
-	}
-	if (o.cmd != NULL && (o.format != NULL || o.get != NULL || o.out != NULL)) {
-		msg("exec mode (-- COMMAND) takes no --format, --get or --out");
-		return EXIT_USAGE;
-	}
-	if (o.env_prefix != NULL && !output_env_name_ok(o.env_prefix, strlen(o.env_prefix))) {
-		msg("--env-prefix must match [A-Za-z_][A-Za-z0-9_]*");
-		return EXIT_USAGE;
+	if (o.token != NULL || o.label != NULL || o.public_pem != NULL)
+		return cli_usage_error(prog, "--token, --label and --public belong to keygen / id");
+	if (o.format != NULL && (output_format_parse(o.format, &fmt) != 0 || fmt == OUTPUT_RAW))
+		return cli_usage_error(prog, "--format: expected env, dotenv or json");
+	if (o.get != NULL && (o.format != NULL || o.only != NULL))
+		return cli_usage_error(prog, "--get prints one value: it takes no --format or --only");
+	if (o.cmd != NULL && (o.format != NULL || o.get != NULL || o.out != NULL))
+		return cli_usage_error(prog, "exec mode (-- COMMAND) takes no --format, --get or --out");
+	if (o.env_prefix != NULL && !output_env_name_ok(o.env_prefix, strlen(o.env_prefix)))
+		return cli_usage_error(prog, "--env-prefix must match [A-Za-z_][A-Za-z0-9_]*");
+	/* Refuse a target we would destroy, or cannot write, before the fetch (an audited release). */
+	if (o.out != NULL && (r = file_check_target(o.out)) != 0) {
+		msg("--out: %s", err_msg(r));
+		return exit_code(r);
 	}
 	if (o.get != NULL) {
 		names = calloc(1, sizeof(*names));
 		if (names == NULL) {
 			msg("out of memory");
-			return EXIT_LOCAL;
+			return EXIT_TOKEN;
 		}
 		names[0] = o.get;
 		n_names = 1;
 	} else if (o.only != NULL && split_names(o.only, &names_copy, &names, &n_names) != 0) {
-		msg("--only: expected a comma-separated list of secret names");
-		return EXIT_USAGE;
+		return cli_usage_error(prog, "--only: expected a comma-separated list of secret names");
 	}
 	if ((st = build_config(&o, &cfg)) != 0) {
 		rc = exit_for_status(st);
@@ -450,13 +475,15 @@ static int get_main(int argc, char **argv)
 			    log_untrusted(tmp, sizeof(tmp), o.get != NULL ? o.get : o.only, 200));
 		else
 			msg("%s", coffer_last_error());
+		if (st == COFFER_E_UNKNOWN_CLIENT)
+			say_unknown_client(client);
 		rc = exit_for_status(st);
 		goto out;
 	}
 	n = coffer_result_count(res);
 	if ((items = calloc(n + 1, sizeof(*items))) == NULL) {
 		msg("out of memory");
-		rc = EXIT_LOCAL;
+		rc = EXIT_TOKEN;
 		goto out;
 	}
 	for (i = 0; i < n; i++) {
@@ -470,14 +497,14 @@ static int get_main(int argc, char **argv)
 		if (coffer_result_find(res, names[i]) == NULL) {
 			msg("secret '%s' is not in this client's shard",
 			    log_untrusted(tmp, sizeof(tmp), names[i], 100));
-			rc = EXIT_MISSING;
+			rc = EXIT_NOT_FOUND;
 			goto out;
 		}
 	}
 	if (o.cmd != NULL) {
-		if ((r = envp_build(environ, items, n, o.env_prefix, &envp)) != 0) {
-			msg("exec mode: %s", err_msg(r));
-			rc = EXIT_LOCAL;
+		if ((r = envp_build(environ, items, n, o.env_prefix, o.allow_env, &envp)) != 0) {
+			msg("exec mode: %s; nothing was run", err_msg(r));
+			rc = exit_code(r);
 			goto out;
 		}
 		/* The values live on only in envp: wipe the fetched copies first. */
@@ -486,12 +513,12 @@ static int get_main(int argc, char **argv)
 		res = NULL;
 		r = envp_exec(o.cmd[0], o.cmd, envp);
 		msg("%s", err_msg(r));
-		rc = r == ERR_NOT_FOUND ? 127 : 126;
+		rc = r == ERR_NOT_FOUND ? EXIT_EXEC_NOT_FOUND : EXIT_CANNOT_EXEC;
 		goto out;
 	}
 	if ((text = buf_new(0)) == NULL) {
 		msg("out of memory");
-		rc = EXIT_LOCAL;
+		rc = EXIT_TOKEN;
 		goto out;
 	}
 	if (o.get != NULL) {
@@ -499,12 +526,12 @@ static int get_main(int argc, char **argv)
 			if (strlen(o.get) == items[i].key_len &&
 			    memcmp(items[i].key, o.get, items[i].key_len) == 0)
 				break;
-		r = output_render(OUTPUT_RAW, &items[i], 1, NULL, text);
+		r = output_render(OUTPUT_RAW, &items[i], 1, NULL, NULL, text);
 	} else
-		r = output_render(fmt, items, n, o.env_prefix, text);
+		r = output_render(fmt, items, n, o.env_prefix, o.allow_env, text);
 	if (r != 0) {
-		msg("output: %s", err_msg(r));
-		rc = EXIT_LOCAL;
+		msg("output: %s; nothing was written", err_msg(r));
+		rc = exit_code(r);
 		goto out;
 	}
 	if (o.out != NULL)
@@ -513,7 +540,7 @@ static int get_main(int argc, char **argv)
 		r = write_stdout(buf_ptr(text), buf_len(text));
 	if (r != 0) {
 		msg("%s", err_msg(r));
-		rc = EXIT_LOCAL;
+		rc = exit_code(r);
 		goto out;
 	}
 	rc = EXIT_OK;
@@ -534,15 +561,19 @@ out:
 
 /* ---- keygen ---- */
 
+/* The identity on stdout (the value for [clients]); both notations on stderr. */
 static int print_identity(EVP_PKEY *pub)
 {
 	uint8_t id[IDENTITY_LEN];
-	char text[IDENTITY_TEXT_LEN + 1];
+	char text[IDENTITY_TEXT_LEN + 1], hex[2 * IDENTITY_LEN + 1];
 	int r;
 
 	if ((r = pkey_identity(pub, id)) != 0)
 		return r;
 	identity_format(id, text);
+	hex_encode(id, IDENTITY_LEN, hex);
+	fprintf(stderr, "%s: identity %s, also written sha256:%s ([clients] takes either)\n",
+	        prog, text, hex);
 	printf("%s\n", text);
 	return fflush(stdout) == 0 ? 0 : err_sys("write to standard output");
 }
@@ -556,38 +587,41 @@ static int keygen_main(int argc, char **argv)
 	EVP_PKEY *k = NULL, *pub = NULL;
 	int rc, r;
 
-	if ((rc = parse_opts(argc, argv, &o)) != 0)
+	if ((rc = parse_opts(argc, argv, "coffer-get keygen", &o)) != 0)
 		return rc < 0 ? EXIT_OK : rc;
-	if (o.cmd != NULL || o.n_servers || o.n_server_keys || o.format || o.get || o.only) {
-		msg("keygen: takes --out FILE, --pkcs11-module --token --pin-source --label, "
-		    "or --tpm2 TCTI --out BLOB");
-		return EXIT_USAGE;
-	}
+	if (o.cmd != NULL || o.n_servers || o.n_server_keys || o.format || o.get || o.only)
+		return cli_usage_error("coffer-get keygen",
+		                       "takes --out FILE, --pkcs11-module --token --pin-source "
+		                       "--label, or --tpm2 TCTI --out BLOB");
 	memset(&hc, 0, sizeof(hc));
 	if (o.tpm2 != NULL) {
 		/* A key wrapped by the TPM, kept as a blob file (0600, never overwritten). */
-		if (o.out == NULL || o.pkcs11_module != NULL || o.token != NULL) {
-			msg("keygen --tpm2 TCTI: give --out BLOB");
-			return EXIT_USAGE;
-		}
+		if (o.out == NULL || o.pkcs11_module != NULL || o.token != NULL)
+			return cli_usage_error("coffer-get keygen", "--tpm2 TCTI: give --out BLOB");
 		hc.backend = HSM_BACKEND_TPM2;
 		hc.tcti = o.tpm2;
 	} else if (o.pkcs11_module == NULL) {
-		if (o.out == NULL || o.token != NULL || o.label != NULL) {
-			msg("keygen: give --out FILE (a PEM file), or --pkcs11-module M --token "
-			    "URI --pin-source S --label L (a key in a token)");
-			return EXIT_USAGE;
-		}
+		if (o.out == NULL || o.token != NULL || o.label != NULL)
+			return cli_usage_error("coffer-get keygen",
+			                       "give --out FILE (a PEM file), or --pkcs11-module M "
+			                       "--token URI --pin-source S --label L (a key in a "
+			                       "token)");
 	} else {
-		if (o.label == NULL || o.out != NULL) {
-			msg("keygen in a token: give --label L (and --token URI, --pin-source S), "
-			    "not --out");
-			return EXIT_USAGE;
-		}
+		if (o.label == NULL || o.out != NULL)
+			return cli_usage_error("coffer-get keygen",
+			                       "in a token: give --label L (and --token URI, "
+			                       "--pin-source S), not --out");
 		hc.backend = HSM_BACKEND_PKCS11;
 		hc.module = o.pkcs11_module;
 		hc.token = o.token;
 		hc.pin_source = o.pin_source;
+	}
+	/* Refuse an existing or unsafe target before the token makes a key. */
+	if (o.out != NULL && (r = file_check_target(o.out)) == 0 && access(o.out, F_OK) == 0)
+		r = err_set(ERR_EXISTS, "%.200s already exists; refusing to overwrite a key", o.out);
+	if (o.out != NULL && r != 0) {
+		msg("keygen: %s", err_msg(r));
+		return exit_code(r);
 	}
 	if (hc.backend == 0) {
 		/* A PEM file, mode 0600, never overwritten. */
@@ -604,12 +638,13 @@ static int keygen_main(int argc, char **argv)
 	}
 	if (r != 0 || pub == NULL) {
 		msg("keygen: %s", err_msg(r != 0 ? r : ERR_ALLOC));
-		rc = r == ERR_EXISTS ? EXIT_USAGE : EXIT_LOCAL;
+		rc = hc.backend == 0 ? exit_code(r != 0 ? r : ERR_ALLOC)
+		                     : exit_code_token(r != 0 ? r : ERR_ALLOC);
 		goto out;
 	}
 	if ((r = print_identity(pub)) != 0) {
 		msg("%s", err_msg(r));
-		rc = EXIT_LOCAL;
+		rc = exit_code(r);
 		goto out;
 	}
 	rc = EXIT_OK;
@@ -633,17 +668,16 @@ static int id_main(int argc, char **argv)
 	const char *k, *module, *pin, *tpm2;
 	int rc, r;
 
-	if ((rc = parse_opts(argc, argv, &o)) != 0)
+	if ((rc = parse_opts(argc, argv, "coffer-get id", &o)) != 0)
 		return rc < 0 ? EXIT_OK : rc;
-	if (o.cmd != NULL || o.format || o.get || o.only || o.out) {
-		msg("id: takes --key KEY (with --pkcs11-module/--pin-source or --tpm2) or --public "
-		    "PEM");
-		return EXIT_USAGE;
-	}
+	if (o.cmd != NULL || o.format || o.get || o.only || o.out)
+		return cli_usage_error("coffer-get id",
+		                       "takes --key KEY (with --pkcs11-module/--pin-source or "
+		                       "--tpm2) or --public PEM");
 	if (o.public_pem != NULL) {
 		if ((r = pkey_load_public(o.public_pem, &pub)) != 0) {
 			msg("%s", err_msg(r));
-			rc = EXIT_USAGE;
+			rc = r == ERR_CRYPTO ? EXIT_REFUSED : exit_code(r);
 			goto out;
 		}
 	} else {
@@ -660,8 +694,7 @@ static int id_main(int argc, char **argv)
 		pin = o.pin_source ? o.pin_source : (file ? file->pin_source : NULL);
 		tpm2 = o.tpm2 ? o.tpm2 : (file ? file->tpm2 : NULL);
 		if (k == NULL) {
-			msg("id: give --key KEY or --public PEM");
-			rc = EXIT_USAGE;
+			rc = cli_usage_error("coffer-get id", "give --key KEY or --public PEM");
 			goto out;
 		}
 		{
@@ -677,13 +710,14 @@ static int id_main(int argc, char **argv)
 			r = hsm_key_public(key, &pub);
 		if (r != 0) {
 			msg("%s", err_msg(r));
-			rc = EXIT_LOCAL;
+			rc = strncmp(k, "pkcs11:", 7) == 0 || tpm2 != NULL ? exit_code_token(r)
+			                                                 : exit_code(r);
 			goto out;
 		}
 	}
 	if ((r = print_identity(pub)) != 0) {
 		msg("%s", err_msg(r));
-		rc = EXIT_LOCAL;
+		rc = exit_code(r);
 		goto out;
 	}
 	rc = EXIT_OK;

@@ -494,7 +494,23 @@ struct collector {
 	struct buf *items; /* struct pending records */
 	struct buf *pool;
 	size_t n;
+	const char *const *names; /* asked for (n_names > 0), or all */
+	size_t n_names;
 };
+
+/* Was this name asked for? Always, when all were. */
+static int asked_for(const struct collector *col, const struct secret *s)
+{
+	size_t i;
+
+	if (col->n_names == 0)
+		return 1;
+	for (i = 0; i < col->n_names; i++)
+		if (strlen(col->names[i]) == s->key_len &&
+		    memcmp(col->names[i], s->key, s->key_len) == 0)
+			return 1;
+	return 0;
+}
 
 static int text_type(enum secret_type t)
 {
@@ -523,6 +539,13 @@ static int collect(void *ctx, const struct secret *items, size_t n)
 		const struct secret *s = &items[i];
 		if (col->n >= COFFER_MAX_ITEMS)
 			return err_set(ERR_TOO_LARGE, "more than %d secrets", COFFER_MAX_ITEMS);
+		if (!asked_for(col, s)) {
+			/* Least privilege: a name not asked for must not reach the output or a child. */
+			char tmp[300];
+			return err_set(ERR_PROTOCOL, "the server answered '%s', which was not asked for",
+			               log_untrusted(tmp, sizeof(tmp), s->key,
+			                             s->key_len < 100 ? s->key_len : 100));
+		}
 		memset(&pd, 0, sizeof(pd));
 		pd.type = s->type;
 		if ((r = pool_add(col->pool, s->key, s->key_len, &pd.key_off)) != 0)
@@ -635,7 +658,7 @@ int coffer_fetch(struct coffer_client *c, const char *const *names, size_t n_nam
 	struct collector col = {0};
 	struct fetch_params sp;
 	char acc[COFFER_MSG_MAX] = "";
-	int worst = 0, st = COFFER_E_NETWORK, r, fd;
+	int worst = 0, st = COFFER_E_NETWORK, r, fd, retried = 0;
 	size_t i;
 
 	if (out == NULL)
@@ -650,10 +673,13 @@ int coffer_fetch(struct coffer_client *c, const char *const *names, size_t n_nam
 			            "secret name %zu is empty or longer than %d bytes", i + 1,
 			            LIMIT_KEY_NAME);
 	}
+	col.names = names;
+	col.n_names = n_names;
 	for (i = 0; i < c->n_servers; i++) {
 		const struct server *s = &c->servers[i];
 		uint64_t deadline = net_now_ms() + c->timeout_ms;
 
+	again:
 		err_clear();
 		buf_free(col.items);
 		buf_free(col.pool);
@@ -681,6 +707,15 @@ int coffer_fetch(struct coffer_client *c, const char *const *names, size_t n_nam
 		if (st == COFFER_OK) {
 			st = finish(&col, s->addr, out);
 			goto out;
+		}
+		if (st == COFFER_E_SERVER && sp.replayed && !retried) {
+			/*
+			 * Two fetches with one key at once: the server kept the newer
+			 * Hello and refused ours. A fresh Hello (a newer timestamp) on
+			 * a new connection, once, within this server's deadline.
+			 */
+			retried = 1;
+			goto again;
 		}
 		append_msg(acc, sizeof(acc), s->addr, st, err_detail());
 		if (st == COFFER_E_UNKNOWN_CLIENT || st == COFFER_E_NOT_FOUND ||

@@ -6,8 +6,8 @@
  * libcoffer: fetch this host's secrets from Coffer appliances.
  *
  *	struct coffer_config *cfg = coffer_config_new();
- *	coffer_config_add_server(cfg, "coffer1.example:7700", NULL);
- *	coffer_config_add_server(cfg, "[2001:db8::2]:7700", NULL);
+ *	coffer_config_add_server(cfg, "coffer1.example:9187", NULL);
+ *	coffer_config_add_server(cfg, "[2001:db8::2]:9187", NULL);
  *	coffer_config_set_server_key_file(cfg, "/etc/coffer/server.pem");
  *	coffer_config_set_key_file(cfg, "/etc/coffer/client.pem");
  *	struct coffer_client *c;
@@ -26,7 +26,7 @@
  * the negative enum coffer_status values below; coffer_last_error() gives a
  * message for the last failure on the calling thread (it names the server,
  * the file or the token operation, and never contains a secret value).
- * The exit codes of coffer-get are the negated status codes.
+ * coffer-get maps each status to an exit code of its own (coffer-get(1)).
  *
  * Fail-over: the servers are tried in the order they were added, each with
  * its own deadline (coffer_config_set_timeout_ms, covering connect,
@@ -38,6 +38,9 @@
  *     the pinned key: a wrong address or a man in the middle must not make
  *     the healthy replicas unreachable; nothing secret is sent to a server
  *     that has not proved it holds the pinned key).
+ * A server that refuses the Hello as "replayed Hello" (another fetch with
+ * this key got there first) is asked once more with a fresh Hello on a new
+ * connection, within the same deadline.
  * It stops at once on COFFER_E_UNKNOWN_CLIENT (an authenticated replica
  * answered that this client key is not registered, and all replicas serve
  * the same signed bundle), on COFFER_E_NOT_FOUND (likewise for a named
@@ -184,7 +187,8 @@ struct coffer_result;
 
 /*
  * Fetch this client's secrets: all of them (names NULL / n_names 0), or only
- * the named ones (sent to the server, which returns only those). Tries the
+ * the named ones (sent to the server, which returns only those: a server
+ * that answers a name not asked for is COFFER_E_PROTOCOL). Tries the
  * servers as described at the top. On success *out holds the values in
  * locked, non-dumpable memory; free it with coffer_result_free.
  */

@@ -74,7 +74,7 @@ out:
 }
 
 int envp_build(char *const *base, const struct secret *items, size_t n, const char *prefix,
-               char ***envpp)
+               const char *const *allow, char ***envpp)
 {
 	char **env = NULL, **mine = NULL;
 	size_t nbase = envp_count(base), i, j, k = 0;
@@ -82,7 +82,7 @@ int envp_build(char *const *base, const struct secret *items, size_t n, const ch
 
 	*envpp = NULL;
 	for (i = 0; i < n; i++)
-		if ((r = output_check_env(&items[i], prefix)) != 0)
+		if ((r = output_check_env(&items[i], prefix, allow)) != 0)
 			return r;
 	if (nbase > SIZE_MAX / sizeof(char *) - n - 1 ||
 	    (env = calloc(nbase + n + 1, sizeof(char *))) == NULL ||

@@ -17,11 +17,12 @@
  * A new NULL-terminated envp: every entry of base (may be NULL) whose name
  * is not set by a secret, in order, then prefix+key=text for each secret in
  * shard order (a later secret of the same name replaces an earlier one).
- * Names and values are checked first (output_check_env): ERR_FORMAT names
- * the key. Free with envp_free, which wipes every entry.
+ * Names and values are checked first (output_check_env, with allow):
+ * ERR_FORMAT or ERR_PERMISSION names the key. Free with envp_free, which
+ * wipes every entry.
  */
 int envp_build(char *const *base, const struct secret *items, size_t n, const char *prefix,
-               char ***envpp) WARN_UNUSED;
+               const char *const *allow, char ***envpp) WARN_UNUSED;
 /* Wipe and free an envp made by envp_build; NULL is fine. */
 void envp_free(char **envp);
 /* Number of entries (without the final NULL). */

@@ -80,7 +80,7 @@ static int send_buf(int fd, struct buf *out, uint64_t deadline)
 	return r == 0 ? 0 : classify_io(r);
 }
 
-int fetch_run(const struct fetch_params *p, fetch_sink_fn sink, void *ctx)
+int fetch_run(struct fetch_params *p, fetch_sink_fn sink, void *ctx)
 {
 	struct session_client_config sc;
 	struct session *s = NULL;
@@ -129,6 +129,7 @@ int fetch_run(const struct fetch_params *p, fetch_sink_fn sink, void *ctx)
 			/* An unauthenticated Error: the handshake did not complete. */
 			st = strstr(err_detail(), "handshake") != NULL ? COFFER_E_SERVER_AUTH
 			                                               : COFFER_E_SERVER;
+			p->replayed = strstr(err_detail(), "replayed Hello") != NULL;
 			if (st == COFFER_E_SERVER_AUTH)
 				err_wrap(ERR_AUTH, "the server could not open our Hello with the "
 				                   "pinned key (wrong --server-key?)");
@@ -173,7 +174,7 @@ int fetch_run(const struct fetch_params *p, fetch_sink_fn sink, void *ctx)
 		goto out;
 	}
 	if ((r = sink(ctx, list.items, list.n)) != 0) {
-		st = COFFER_E_LOCAL;
+		st = r == ERR_PROTOCOL ? COFFER_E_PROTOCOL : COFFER_E_LOCAL;
 		goto out;
 	}
 	st = COFFER_OK;

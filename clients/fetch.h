@@ -25,6 +25,7 @@ struct fetch_params {
 	const char *const *names;    /* NULL: all */
 	size_t n_names;
 	uint64_t deadline; /* net_now_ms() clock */
+	int replayed;      /* out: the server refused the Hello as replayed */
 };
 
 /* Receives the whole shard once it is complete (items valid during the call). */
@@ -38,10 +39,14 @@ typedef int (*fetch_sink_fn)(void *ctx, const struct secret *items, size_t n);
  *                           or a plain Error whose reason starts "handshake"
  *   COFFER_E_UNKNOWN_CLIENT KeyNotFound (checked to carry our key)
  *   COFFER_E_NOT_FOUND      a named secret is not in the shard
- *   COFFER_E_SERVER         any other Error frame (its reason, escaped)
- *   COFFER_E_PROTOCOL       anything off the protocol
+ *   COFFER_E_SERVER         any other Error frame (its reason, escaped); for
+ *                           "replayed Hello" p->replayed is set too (another
+ *                           fetch with this key got in first: a fresh Hello
+ *                           on a new connection will do)
+ *   COFFER_E_PROTOCOL       anything off the protocol, or the sink refused the
+ *                           shard with ERR_PROTOCOL
  *   COFFER_E_LOCAL          our key's DH failed, out of memory, the sink failed
  */
-int fetch_run(const struct fetch_params *p, fetch_sink_fn sink, void *ctx) WARN_UNUSED;
+int fetch_run(struct fetch_params *p, fetch_sink_fn sink, void *ctx) WARN_UNUSED;
 
 #endif

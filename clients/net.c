@@ -7,6 +7,8 @@
 #include <netinet/in.h>
 #include <netinet/tcp.h>
 #include <poll.h>
+#include <pthread.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
@@ -134,25 +136,132 @@ fail:
 	return r == ERR_SYSTEM ? ERR_IO : r;
 }
 
-int net_connect(const char *addr, uint64_t deadline, int *fdp)
-{
-	struct addrinfo hints, *res = NULL, *ai;
+/*
+ * getaddrinfo() has no deadline, and a silent resolver holds it for
+ * timeout x attempts x servers (tens of seconds). It runs on a detached
+ * thread; we wait on a condition variable until the deadline. A lookup that
+ * outlives its caller frees its own state when it ends.
+ */
+struct lookup {
+	pthread_mutex_t lock;
+	pthread_cond_t done_cv;
+	int refs; /* caller and thread */
+	int done, gai;
 	char host[NET_HOST_MAX], port[NET_PORT_MAX];
-	int r, g;
+	struct addrinfo *res;
+};
 
-	*fdp = -1;
-	if ((r = net_parse_addr(addr, host, port)) != 0)
-		return r;
+static void lookup_unref(struct lookup *l)
+{
+	int last;
+
+	pthread_mutex_lock(&l->lock);
+	last = --l->refs == 0;
+	pthread_mutex_unlock(&l->lock);
+	if (!last)
+		return;
+	if (l->res != NULL)
+		freeaddrinfo(l->res);
+	pthread_cond_destroy(&l->done_cv);
+	pthread_mutex_destroy(&l->lock);
+	free(l);
+}
+
+static void *lookup_run(void *arg)
+{
+	struct lookup *l = arg;
+	struct addrinfo hints, *res = NULL;
+	int g;
+
 	memset(&hints, 0, sizeof(hints));
 	hints.ai_family = AF_UNSPEC;
 	hints.ai_socktype = SOCK_STREAM;
 	hints.ai_flags = AI_ADDRCONFIG | AI_NUMERICSERV;
-	/* XXX getaddrinfo has no deadline; a slow resolver can exceed it. */
-	if ((g = getaddrinfo(host, port, &hints, &res)) != 0) {
-		if (g == EAI_SYSTEM)
-			return err_sys("resolve %s", host);
-		return err_set(ERR_NOT_FOUND, "resolve %s: %s", host, gai_strerror(g));
+	g = getaddrinfo(l->host, l->port, &hints, &res);
+	pthread_mutex_lock(&l->lock);
+	l->gai = g;
+	l->res = g == 0 ? res : NULL;
+	l->done = 1;
+	pthread_cond_signal(&l->done_cv);
+	pthread_mutex_unlock(&l->lock);
+	lookup_unref(l);
+	return NULL;
+}
+
+/* Resolve host:port before deadline. *resp freed with freeaddrinfo. */
+static int resolve(const char *host, const char *port, uint64_t deadline, struct addrinfo **resp)
+{
+	struct lookup *l;
+	pthread_condattr_t ca;
+	pthread_attr_t ta;
+	pthread_t t;
+	struct timespec until;
+	int r = 0, g = 0, ok;
+
+	*resp = NULL;
+	if ((l = calloc(1, sizeof(*l))) == NULL)
+		return err_set(ERR_ALLOC, "resolve %s", host);
+	snprintf(l->host, sizeof(l->host), "%s", host);
+	snprintf(l->port, sizeof(l->port), "%s", port);
+	l->refs = 2;
+	if (pthread_condattr_init(&ca) != 0) {
+		free(l);
+		return err_set(ERR_ALLOC, "resolve %s", host);
 	}
+	ok = pthread_condattr_setclock(&ca, CLOCK_MONOTONIC) == 0 &&
+	     pthread_cond_init(&l->done_cv, &ca) == 0;
+	pthread_condattr_destroy(&ca);
+	if (!ok) {
+		free(l);
+		return err_set(ERR_ALLOC, "resolve %s", host);
+	}
+	pthread_mutex_init(&l->lock, NULL);
+	if (pthread_attr_init(&ta) != 0) {
+		l->refs = 1;
+		lookup_unref(l);
+		return err_set(ERR_ALLOC, "resolve %s", host);
+	}
+	pthread_attr_setdetachstate(&ta, PTHREAD_CREATE_DETACHED);
+	ok = pthread_create(&t, &ta, lookup_run, l) == 0;
+	pthread_attr_destroy(&ta);
+	if (!ok) {
+		l->refs = 1;
+		lookup_unref(l);
+		return err_set(ERR_SYSTEM, "resolve %s: cannot start a thread", host);
+	}
+	until.tv_sec = (time_t)(deadline / 1000);
+	until.tv_nsec = (long)(deadline % 1000) * 1000000L;
+	pthread_mutex_lock(&l->lock);
+	while (!l->done && r == 0)
+		if (pthread_cond_timedwait(&l->done_cv, &l->lock, &until) == ETIMEDOUT && !l->done)
+			r = err_set(ERR_TIMEOUT, "resolve %s: timed out", host);
+	if (r == 0) {
+		g = l->gai;
+		*resp = l->res;
+		l->res = NULL;
+	}
+	pthread_mutex_unlock(&l->lock);
+	lookup_unref(l);
+	if (r != 0)
+		return r;
+	if (g == EAI_SYSTEM)
+		return err_set(ERR_IO, "resolve %s: system error", host);
+	if (g != 0)
+		return err_set(ERR_NOT_FOUND, "resolve %s: %s", host, gai_strerror(g));
+	return 0;
+}
+
+int net_connect(const char *addr, uint64_t deadline, int *fdp)
+{
+	struct addrinfo *res = NULL, *ai;
+	char host[NET_HOST_MAX], port[NET_PORT_MAX];
+	int r;
+
+	*fdp = -1;
+	if ((r = net_parse_addr(addr, host, port)) != 0)
+		return r;
+	if ((r = resolve(host, port, deadline, &res)) != 0)
+		return r;
 	r = ERR_IO;
 	for (ai = res; ai != NULL; ai = ai->ai_next) {
 		if ((r = connect_one(ai, deadline, fdp)) == 0 || r == ERR_TIMEOUT)

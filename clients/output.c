@@ -10,7 +10,9 @@
 
 #include <jansson.h>
 
+#include "bounds.h"
 #include "buf.h"
+#include "envname.h"
 #include "log.h"
 #include "secmem.h"
 
@@ -55,14 +57,12 @@ static int is_digit(char c)
 
 int output_env_name_ok(const char *name, size_t len)
 {
-	size_t i;
+	return envname_ok(name, len);
+}
 
-	if (len == 0 || !is_alpha_(name[0]))
-		return 0;
-	for (i = 1; i < len; i++)
-		if (!is_alpha_(name[i]) && !is_digit(name[i]))
-			return 0;
-	return 1;
+int output_env_name_refused(const char *name, size_t len)
+{
+	return envname_refused(name, len);
 }
 
 static int is_text_type(enum secret_type t)
@@ -76,7 +76,35 @@ static const char *safe_key(const struct secret *s, char *tmp, size_t tmplen)
 	return log_untrusted(tmp, tmplen, s->key, s->key_len < 100 ? s->key_len : 100);
 }
 
-int output_check_env(const struct secret *s, const char *prefix)
+/* Is prefix+key one of the names the user allowed with --allow-env? */
+static int allowed(const char *prefix, size_t plen, const struct secret *s,
+                   const char *const *allow)
+{
+	size_t i, l;
+
+	for (i = 0; allow != NULL && allow[i] != NULL; i++) {
+		l = strlen(allow[i]);
+		if (l == plen + s->key_len && (plen == 0 || memcmp(allow[i], prefix, plen) == 0) &&
+		    memcmp(allow[i] + plen, s->key, s->key_len) == 0)
+			return 1;
+	}
+	return 0;
+}
+
+/* Is prefix+key on the refused list? */
+static int refused(const char *prefix, size_t plen, const struct secret *s)
+{
+	char name[LIMIT_KEY_NAME + 256];
+
+	if (plen + s->key_len >= sizeof(name))
+		return 0; /* longer than any refused name */
+	if (plen > 0)
+		memcpy(name, prefix, plen);
+	memcpy(name + plen, s->key, s->key_len);
+	return output_env_name_refused(name, plen + s->key_len);
+}
+
+int output_check_env(const struct secret *s, const char *prefix, const char *const *allow)
 {
 	size_t plen = prefix != NULL ? strlen(prefix) : 0;
 	char tmp[512];
@@ -103,6 +131,13 @@ int output_check_env(const struct secret *s, const char *prefix)
 	if (is_text_type(s->type) && memchr(s->v.str.ptr, '\0', s->v.str.len) != NULL)
 		return err_set(ERR_FORMAT, "the value of '%s' holds a NUL byte",
 		               safe_key(s, tmp, sizeof(tmp)));
+	if (refused(prefix, plen, s) && !allowed(prefix, plen, s, allow))
+		return err_set(ERR_PERMISSION,
+		               "secret '%s' would set %s%s, a variable that changes how programs "
+		               "load or run: refused (give --env-prefix, or --allow-env %s%s if "
+		               "it is meant)",
+		               safe_key(s, tmp, sizeof(tmp)), plen > 0 ? prefix : "", tmp,
+		               plen > 0 ? prefix : "", tmp);
 	return 0;
 }
 
@@ -379,7 +414,7 @@ static int render_json(const struct secret *items, size_t n, struct buf *out)
 }
 
 int output_render(enum output_format format, const struct secret *items, size_t n,
-                  const char *prefix, struct buf *out)
+                  const char *prefix, const char *const *allow, struct buf *out)
 {
 	struct buf *tmp = NULL;
 	size_t i;
@@ -391,7 +426,7 @@ int output_render(enum output_format format, const struct secret *items, size_t 
 	case OUTPUT_ENV:
 	case OUTPUT_DOTENV:
 		for (i = 0; i < n; i++)
-			if ((r = output_check_env(&items[i], prefix)) != 0)
+			if ((r = output_check_env(&items[i], prefix, allow)) != 0)
 				goto out;
 		for (i = 0; i < n; i++) {
 			r = format == OUTPUT_ENV ? render_env(&items[i], prefix, tmp)

@@ -25,7 +25,10 @@
  *
  * Names in env, dotenv and exec mode are prefix + key and must match
  * [A-Za-z_][A-Za-z0-9_]*; any other is refused (ERR_FORMAT) before anything
- * is written. A string holding a NUL byte cannot be put into env, dotenv or
+ * is written. A name that changes how programs load or run (LD_*, PATH,
+ * BASH_ENV, PYTHON*, ...: output_env_name_refused) is refused too
+ * (ERR_PERMISSION) unless the caller allows that exact name; a prefix such
+ * as APP_ makes every name safe, since the check is on prefix + key. A string holding a NUL byte cannot be put into env, dotenv or
  * an environment and is refused too. Error details name the key (escaped),
  * never the value.
  */
@@ -50,11 +53,19 @@ int output_format_parse(const char *s, enum output_format *out) WARN_UNUSED;
 /* 1 if name[0..len) matches [A-Za-z_][A-Za-z0-9_]*, else 0. */
 int output_env_name_ok(const char *name, size_t len);
 
+/* 1 if name[0..len) is on the one list of names that change how programs
+ * load or run (exact names such as PATH, BASH_ENV, IFS, GLIBC_TUNABLES, and
+ * the prefixes LD_, PYTHON, PERL5, ...; see coffer-get(1)), else 0. */
+int output_env_name_refused(const char *name, size_t len);
+
 /*
- * Check that prefix + key is a valid environment name for s, and that s's
- * text has no NUL byte. 0 or ERR_FORMAT (detail names the key).
+ * Check that prefix + key is a valid environment name for s, that s's text
+ * has no NUL byte (ERR_FORMAT), and that the name is not refused
+ * (ERR_PERMISSION) unless it is in allow (a NULL-terminated list of full
+ * names, or NULL). The detail names the key, never the value.
  */
-int output_check_env(const struct secret *s, const char *prefix) WARN_UNUSED;
+int output_check_env(const struct secret *s, const char *prefix,
+                     const char *const *allow) WARN_UNUSED;
 
 /* The shortest round-trip text of a double (rules above) into out (>= 32 bytes). */
 void output_float_text(double f, char *out, size_t outlen);
@@ -63,11 +74,12 @@ void output_float_text(double f, char *out, size_t outlen);
 int output_value_text(const struct secret *s, struct buf *out) WARN_UNUSED;
 
 /*
- * Append the whole shard in `format` to out. prefix (NULL: none) applies to
- * env and dotenv names. For OUTPUT_RAW, n must be 1. Nothing is appended on
- * failure (ERR_FORMAT for a refused name or value, ERR_ALLOC).
+ * Append the whole shard in `format` to out. prefix (NULL: none) and allow
+ * (see output_check_env) apply to env and dotenv names. For OUTPUT_RAW, n
+ * must be 1. Nothing is appended on failure (ERR_FORMAT for a malformed
+ * name or value, ERR_PERMISSION for a refused name, ERR_ALLOC).
  */
 int output_render(enum output_format format, const struct secret *items, size_t n,
-                  const char *prefix, struct buf *out) WARN_UNUSED;
+                  const char *prefix, const char *const *allow, struct buf *out) WARN_UNUSED;
 
 #endif

@@ -27,18 +27,76 @@ static int write_full(int fd, const uint8_t *p, size_t len)
 	return 0;
 }
 
+/* The directory part of path ("." when there is none) into dir[PATH_MAX]. */
+static void dir_of(const char *path, char *dir)
+{
+	const char *slash = strrchr(path, '/');
+
+	if (slash == NULL)
+		snprintf(dir, PATH_MAX, ".");
+	else if (slash == path)
+		snprintf(dir, PATH_MAX, "/");
+	else
+		snprintf(dir, PATH_MAX, "%.*s", (int)(slash - path), path);
+}
+
+static const char *node_kind(mode_t m)
+{
+	if (S_ISLNK(m))
+		return "a symbolic link";
+	if (S_ISDIR(m))
+		return "a directory";
+	if (S_ISCHR(m))
+		return "a character device";
+	if (S_ISBLK(m))
+		return "a block device";
+	if (S_ISFIFO(m))
+		return "a FIFO";
+	if (S_ISSOCK(m))
+		return "a socket";
+	return "not a regular file";
+}
+
+int file_check_target(const char *path)
+{
+	char dir[PATH_MAX];
+	struct stat st;
+
+	if (path == NULL || path[0] == '\0' || strlen(path) >= PATH_MAX - 16)
+		return err_set(ERR_INVALID_ARG, "output path is empty or too long");
+	if (path[strlen(path) - 1] == '/')
+		return err_set(ERR_PERMISSION, "refusing to write %.200s: it names a directory",
+		               path);
+	if (lstat(path, &st) == 0) {
+		if (!S_ISREG(st.st_mode))
+			return err_set(ERR_PERMISSION,
+			               "refusing to write %.200s: it is %s, not a regular file", path,
+			               node_kind(st.st_mode));
+	} else if (errno != ENOENT && errno != ENOTDIR) {
+		return err_sys("stat %.200s", path);
+	}
+	dir_of(path, dir);
+	if (stat(dir, &st) != 0) {
+		if (errno == ENOENT || errno == ENOTDIR)
+			return err_set(ERR_NOT_FOUND, "cannot write %.200s: no directory %.200s",
+			               path, dir);
+		return err_sys("stat directory %.200s", dir);
+	}
+	if (!S_ISDIR(st.st_mode))
+		return err_set(ERR_NOT_FOUND, "cannot write %.200s: %.200s is not a directory", path,
+		               dir);
+	if (access(dir, W_OK | X_OK) != 0)
+		return err_set(ERR_PERMISSION, "cannot write %.200s: directory %.200s is not writable",
+		               path, dir);
+	return 0;
+}
+
 static int fsync_dir_of(const char *path)
 {
 	char dir[PATH_MAX];
-	const char *slash = strrchr(path, '/');
 	int fd, r = 0;
 
-	if (slash == NULL)
-		snprintf(dir, sizeof(dir), ".");
-	else if (slash == path)
-		snprintf(dir, sizeof(dir), "/");
-	else
-		snprintf(dir, sizeof(dir), "%.*s", (int)(slash - path), path);
+	dir_of(path, dir);
 	if ((fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC)) < 0)
 		return err_sys("open directory %s", dir);
 	if (fsync(fd) != 0 && errno != EINVAL)
@@ -68,6 +126,8 @@ static int write_atomic(const char *path, const void *data, size_t len, mode_t m
 		return err_set(ERR_INVALID_ARG, "path too long: %.100s", path);
 	if (excl && lstat(path, &st) == 0)
 		return err_set(ERR_EXISTS, "%s already exists; refusing to overwrite", path);
+	if ((r = file_check_target(path)) != 0)
+		return r;
 	if ((fd = mkostemp(tmp, O_CLOEXEC)) < 0)
 		return err_sys("create temporary file for %s", path);
 	if (fchmod(fd, mode) != 0) {

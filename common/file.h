@@ -18,11 +18,25 @@
 
 struct buf;
 
+/*
+ * May path be the target of a write? It must be absent or a regular file
+ * (never a device, FIFO, socket, directory or symbolic link, dangling or
+ * not: the write would replace the node, or the link, with a new file), and
+ * its directory must exist, be a directory and be writable by us. Tools call
+ * it for every output path before any work (a fetch, a token operation);
+ * file_write_atomic() and file_write_new() check again. Returns 0,
+ * ERR_PERMISSION (not a regular file, directory not writable), ERR_NOT_FOUND
+ * (no such directory) or ERR_INVALID_ARG (empty or too long a path); the
+ * detail names the path and what it is.
+ */
+int file_check_target(const char *path) WARN_UNUSED;
+
 /* Atomically replace path with len bytes at data, mode `mode` (e.g. 0600).
  * Returns 0, ERR_SYSTEM or ERR_IO (short write), detail names the path. */
 int file_write_atomic(const char *path, const void *data, size_t len, mode_t mode) WARN_UNUSED;
 
-/* Like file_write_atomic but refuses (ERR_EXISTS) if path already exists. */
+/* Like file_write_atomic but refuses (ERR_EXISTS) if path already exists.
+ * Both refuse a target that file_check_target() refuses. */
 int file_write_new(const char *path, const void *data, size_t len, mode_t mode) WARN_UNUSED;
 
 /*

@@ -2,7 +2,9 @@
 /*
  * coffer-hsm: key generation and inspection in PKCS#11 tokens and the TPM,
  * trust anchors, PIN sealing, and the appliance's TPM rollback counter.
- * Exit status: 0 success, 1 failure, 2 usage.
+ * Exit status (common/exitcode.h, shared by the five tools): 0 success,
+ * 1 refused (bad input file, existing or unsafe output), 2 usage, 3 token or
+ * system error (a wrong PIN included).
  */
 #include <getopt.h>
 #include <stdio.h>
@@ -10,12 +12,13 @@
 #include <string.h>
 
 #include "buf.h"
+#include "cli.h"
+#include "config.h"
+#include "exitcode.h"
 #include "file.h"
 #include "hsm.h"
 #include "log.h"
 #include "secmem.h"
-
-#define EXIT_USAGE 2
 
 enum opt_bit {
 	O_MODULE = 1U << 0,
@@ -73,10 +76,30 @@ static int parse_usage(const char *s, unsigned *out)
 	return *out == 0 ? -1 : 0;
 }
 
+/* A failure of a token step: exit 3 whatever the code (a wrong PIN is ERR_AUTH). */
 static int fail(int r, const char *what)
 {
 	fprintf(stderr, "%s: %s: %s\n", prog, what, err_msg(r));
-	return 1;
+	return exit_code_token(r);
+}
+
+/* A failure of the input or output files: exit by the code (1 refused, 3 system). */
+static int fail_file(int r, const char *what)
+{
+	fprintf(stderr, "%s: %s: %s\n", prog, what, err_msg(r));
+	return exit_code(r);
+}
+
+/* Refuse an output path before any work (a key made in the token, a PIN sealed). */
+static int check_outputs(const struct opts *o)
+{
+	int r;
+
+	if (o->out != NULL && (r = file_check_target(o->out)) != 0)
+		return fail_file(r, "--out");
+	if (o->blob != NULL && (r = file_check_target(o->blob)) != 0)
+		return fail_file(r, "--key-blob");
+	return 0;
 }
 
 /* Open the backend the options name: --tpm2, --pkcs11-module, or software. */
@@ -142,26 +165,29 @@ static int cmd_keygen(struct opts *o)
 		fprintf(stderr, "%s keygen: --key-blob is required with --tpm2\n", prog);
 		return EXIT_USAGE;
 	}
+	if ((rc = check_outputs(o)) != 0)
+		return rc;
+	rc = 1;
 	if (usage & HSM_USAGE_DERIVE)
 		need |= HSM_NEED_ECDH;
 	if (usage & HSM_USAGE_SIGN)
 		need |= HSM_NEED_SIGN;
 	if ((r = open_backend(o, need, &h)) != 0) {
-		fail(r, "open token");
+		rc = fail(r, "open token");
 		goto out;
 	}
 	if ((r = hsm_generate(h, o->label, usage, o->blob, &k)) != 0) {
-		fail(r, "keygen");
+		rc = fail(r, "keygen");
 		goto out;
 	}
 	if ((r = hsm_key_public(k, &pub)) != 0 || (r = pkey_fingerprint(pub, fpr)) != 0) {
-		fail(r, "keygen: public key");
+		rc = fail(r, "keygen: public key");
 		goto out;
 	}
 	fprintf(stderr, "%s: generated %s in %s (%s)\n", prog, hsm_key_name(k), hsm_describe(h),
 		fpr);
 	if ((r = write_or_print_pem(pub, o->out)) != 0) {
-		fail(r, "keygen: write public key");
+		rc = fail_file(r, "keygen: write public key");
 		goto out;
 	}
 	rc = 0;
@@ -183,8 +209,11 @@ static int cmd_pubkey(struct opts *o)
 		fprintf(stderr, "%s pubkey: --out takes exactly one KEY\n", prog);
 		return EXIT_USAGE;
 	}
+	if ((rc = check_outputs(o)) != 0)
+		return rc;
+	rc = 1;
 	if ((r = open_backend(o, 0, &h)) != 0) {
-		fail(r, "open token");
+		rc = fail(r, "open token");
 		goto out;
 	}
 	for (i = 0; i < o->nargs; i++) {
@@ -198,11 +227,11 @@ static int cmd_pubkey(struct opts *o)
 		else if (r == 0)
 			r = hsm_key_public(k, &pub);
 		if (r != 0) {
-			fail(r, "pubkey");
+			rc = fail(r, "pubkey");
 			goto out;
 		}
 		if ((r = write_or_print_pem(pub, o->out)) != 0) {
-			fail(r, "pubkey");
+			rc = fail_file(r, "pubkey");
 			goto out;
 		}
 		EVP_PKEY_free(pub);
@@ -236,12 +265,12 @@ static int cmd_list(struct opts *o)
 		return EXIT_USAGE;
 	}
 	if ((r = open_backend(o, 0, &h)) != 0) {
-		fail(r, "open token");
+		rc = fail(r, "open token");
 		goto out;
 	}
 	printf("# %s\n", hsm_describe(h));
 	if ((r = hsm_list(h, print_info, NULL)) != 0) {
-		fail(r, "list");
+		rc = fail(r, "list");
 		goto out;
 	}
 	rc = 0;
@@ -263,12 +292,15 @@ static int cmd_seal_pin(struct opts *o)
 		fprintf(stderr, "%s seal-pin: the PIN source cannot be a sealed PIN itself\n", prog);
 		return EXIT_USAGE;
 	}
+	if ((rc = check_outputs(o)) != 0)
+		return rc;
+	rc = 1;
 	if ((r = hsm_pin_read(o->pin_source, o->tcti, &pin)) != 0) {
-		fail(r, "seal-pin: read PIN");
+		rc = fail(r, "seal-pin: read PIN");
 		goto out;
 	}
 	if ((r = hsm_tpm_seal(o->tcti, (const uint8_t *)pin, strlen(pin), o->pcrs, o->out)) != 0) {
-		fail(r, "seal-pin");
+		rc = fail(r, "seal-pin");
 		goto out;
 	}
 	fprintf(stderr, "%s: PIN sealed to %s%s%s; use --pin-source tpm2-sealed:%s\n", prog,
@@ -292,16 +324,16 @@ static int cmd_import_anchor(struct opts *o)
 		return EXIT_USAGE;
 	}
 	if ((r = pkey_load_public(o->args[0], &pub)) != 0) {
-		fail(r, "import-anchor");
+		rc = fail_file(r == ERR_CRYPTO ? ERR_FORMAT : r, "import-anchor");
 		goto out;
 	}
 	if ((r = open_backend(o, 0, &h)) != 0) {
-		fail(r, "open token");
+		rc = fail(r, "open token");
 		goto out;
 	}
 	if ((r = hsm_import_public(h, o->label, pub)) != 0 ||
 	    (r = pkey_fingerprint(pub, fpr)) != 0) {
-		fail(r, "import-anchor");
+		rc = fail(r, "import-anchor");
 		goto out;
 	}
 	printf("%s %s\n", o->label, fpr);
@@ -323,22 +355,25 @@ static int cmd_sign(struct opts *o)
 		fprintf(stderr, "%s sign: --key, --in and --out are required\n", prog);
 		return EXIT_USAGE;
 	}
+	if ((rc = check_outputs(o)) != 0)
+		return rc;
+	rc = 1;
 	if ((r = file_read_all(o->in, BUF_MAX_DEFAULT - 1, &data)) != 0) {
-		fail(r, "sign: read input");
+		rc = fail_file(r, "sign: read input");
 		goto out;
 	}
 	if ((sig = buf_new(0)) == NULL) {
-		fail(ERR_ALLOC, "sign");
+		rc = fail(ERR_ALLOC, "sign");
 		goto out;
 	}
 	if ((r = open_backend(o, HSM_NEED_SIGN, &h)) != 0) {
-		fail(r, "open token");
+		rc = fail(r, "open token");
 		goto out;
 	}
 	if ((r = hsm_key_open(h, o->key, &k)) != 0 ||
 	    (r = hsm_key_sign_data(k, buf_ptr(data), buf_len(data), sig)) != 0 ||
 	    (r = file_write_atomic(o->out, buf_ptr(sig), buf_len(sig), 0644)) != 0) {
-		fail(r, "sign");
+		rc = fail(r, "sign");
 		goto out;
 	}
 	rc = 0;
@@ -415,7 +450,9 @@ static void show_usage(FILE *f)
 	fprintf(f, "\nPIN sources (never on the command line): file:PATH, env:NAME, prompt, "
 		   "tpm2-sealed:PATH\n");
 	fprintf(f, "Keys: pkcs11:token=T;object=L URIs (RFC 7512) or bare labels; TPM key blobs.\n");
-	fprintf(f, "Run '%s COMMAND --help' for a command's options.\n", prog);
+	fprintf(f, "Run '%s COMMAND --help' for a command's options; '%s --version' for the version.\n", prog, prog);
+	fprintf(f, "Exit: 0 ok, 1 refused (input file, existing or unsafe output), 2 usage,\n"
+		   "3 token or system error (a wrong PIN included).\n");
 }
 
 static const struct option long_opts[] = {
@@ -443,6 +480,7 @@ int main(int argc, char **argv)
 	struct opts o;
 	unsigned bit;
 	size_t i;
+	char who[64];
 	int c;
 
 	log_init(prog, LOG_LEVEL_WARN);
@@ -458,19 +496,26 @@ int main(int argc, char **argv)
 		show_usage(stdout);
 		return 0;
 	}
+	if (strcmp(argv[1], "--version") == 0 || strcmp(argv[1], "-V") == 0) {
+		printf("%s %s\n", prog, COFFER_VERSION);
+		return 0;
+	}
 	for (i = 0; i < N_SUBCOMMANDS; i++)
 		if (strcmp(argv[1], subcommands[i].name) == 0)
 			cmd = &subcommands[i];
 	if (cmd == NULL) {
-		fprintf(stderr, "%s: unknown command '%.100s'\n", prog, argv[1]);
-		show_usage(stderr);
-		return EXIT_USAGE;
+		const char *names[N_SUBCOMMANDS];
+		for (i = 0; i < N_SUBCOMMANDS; i++)
+			names[i] = subcommands[i].name;
+		return cli_unknown_command(prog, argv[1], names, N_SUBCOMMANDS);
 	}
+	snprintf(who, sizeof(who), "%s %s", prog, cmd->name);
 	memset(&o, 0, sizeof(o));
 	argv++;
 	argc--;
 	optind = 1;
-	while ((c = getopt_long(argc, argv, "hv", long_opts, NULL)) != -1) {
+	opterr = 0;
+	while ((c = getopt_long(argc, argv, ":hv", long_opts, NULL)) != -1) {
 		bit = 0;
 		switch (c) {
 		case 'm': o.module = optarg; bit = O_MODULE; break;
@@ -501,14 +546,11 @@ int main(int argc, char **argv)
 			printf("usage: %s %s\n  %s\n", prog, cmd->usage, cmd->help);
 			return 0;
 		default:
-			fprintf(stderr, "usage: %s %s\n", prog, cmd->usage);
-			return EXIT_USAGE;
+			return cli_bad_option(who, argv, optind, optopt, ":hv", long_opts);
 		}
-		if (bit != 0 && !(cmd->allowed & bit)) {
-			fprintf(stderr, "%s %s: option %s does not apply\nusage: %s %s\n", prog,
-				cmd->name, argv[optind - 1], prog, cmd->usage);
-			return EXIT_USAGE;
-		}
+		if (bit != 0 && !(cmd->allowed & bit))
+			return cli_usage_error(who, "option '%s' does not apply (usage: %s %s)",
+					       argv[optind - 1], prog, cmd->usage);
 	}
 	if (o.module != NULL && o.tcti != NULL) {
 		fprintf(stderr, "%s %s: --pkcs11-module and --tpm2 exclude each other\n", prog,

@@ -1301,9 +1301,11 @@ out:
 
 int bundle_fingerprint_parse(const char *text, uint8_t out[static SHA256_LEN])
 {
-	if (strncmp(text, "sha256:", 7) != 0 || strlen(text) != 7 + 2 * SHA256_LEN ||
-	    hex_decode(text + 7, 2 * SHA256_LEN, out, SHA256_LEN) != 0)
-		return err_set(ERR_FORMAT, "a fingerprint is \"sha256:\" and %d hex digits",
+	_Static_assert(SHA256_LEN == IDENTITY_LEN, "a fingerprint is an identity");
+	/* One notation for one hash: sha256:<hex> or the grouped 7F3A-09C1-... */
+	if (identity_parse(text, out) != 0)
+		return err_set(ERR_FORMAT, "a fingerprint is \"sha256:\" and %d hex digits, or "
+		                           "the same digits in groups of four joined by '-'",
 		               2 * SHA256_LEN);
 	return 0;
 }

@@ -66,6 +66,7 @@
 #define BUNDLE_SIGNATURE "crypto_manifest.json.sig"
 #define BUNDLE_MASTER_PUBLIC "master_signing_public.pem"
 #define BUNDLE_KEYS_DIR "keys"
+#define BUNDLE_COMPANIONS_DIR "companions" /* the only keys that may seal coffer.sealed */
 #define BUNDLE_MASTERS_DIR "masters"       /* masters/NAME_public.pem: further master keys */
 #define BUNDLE_SIGNATURES_DIR "signatures" /* signatures/sha256-<hex>.sig: one per master */
 #define BUNDLE_KEY_SUFFIX "_public.pem"

@@ -17,7 +17,12 @@
 
 #include "bounds.h"
 #include "buf.h"
+#include "cli.h"
+#include "bundle.h"
 #include "definition.h"
+#include "encoding.h"
+#include "envname.h"
+#include "exitcode.h"
 #include "file.h"
 #include "hsm.h"
 #include "log.h"
@@ -28,13 +33,11 @@
 #define MAX_RECIPIENTS LIMIT_RECIPIENTS
 #define MAX_COMPANIONS 256
 
-/* Exit codes (documented in docs/man/coffer-seal.1). */
-enum {
-	EXIT_OK = 0,
-	EXIT_FAIL = 1,  /* the operation failed (bad definition, not sealed to us, tampered) */
-	EXIT_USAGE = 2, /* bad command line */
-	EXIT_LOCAL = 3, /* token, key file or system error */
-};
+/* Exit codes: the five tools' table (common/exitcode.h, coffer-seal(1)):
+ * 1 the operation was refused (bad definition, not sealed to us, tampered,
+ * an unsafe output), 2 usage, 3 token, key file or system error. */
+#define EXIT_FAIL EXIT_REFUSED
+#define EXIT_LOCAL EXIT_TOKEN
 
 static int key_open(const struct hsm_key_spec *o, struct hsm **hp, struct hsm_key **kp)
 {
@@ -96,7 +99,8 @@ static int keygen_main(int argc, char **argv)
 	char idt[IDENTITY_TEXT_LEN + 1];
 	int c, r, rc = EXIT_LOCAL;
 
-	while ((c = getopt_long(argc, argv, "o:h", opts, NULL)) != -1) {
+	opterr = 0;
+	while ((c = getopt_long(argc, argv, ":o:h", opts, NULL)) != -1) {
 		switch (c) {
 		case 'o': out = optarg; break;
 		case 'p': pubout = optarg; break;
@@ -105,7 +109,9 @@ static int keygen_main(int argc, char **argv)
 		case 's': pin = optarg; break;
 		case 'l': label = optarg; break;
 		case 'h': keygen_usage(stdout); return EXIT_OK;
-		default: keygen_usage(stderr); return EXIT_USAGE;
+		default:
+			return cli_bad_option("coffer-seal keygen", argv, optind, optopt, ":o:h",
+					      opts);
 		}
 	}
 	if (optind != argc || (out == NULL) == (module == NULL) ||
@@ -113,6 +119,10 @@ static int keygen_main(int argc, char **argv)
 		keygen_usage(stderr);
 		return EXIT_USAGE;
 	}
+	/* Refuse an existing or unsafe target before a key is made. */
+	if ((out != NULL && (r = file_check_target(out)) != 0) ||
+	    (pubout != NULL && (r = file_check_target(pubout)) != 0))
+		return fail(exit_code(r), r, "keygen");
 	if (out != NULL) {
 		if ((r = pkey_generate_p256(&k)) != 0 || (r = pkey_save_private(k, out)) != 0) {
 			rc = fail(EXIT_LOCAL, r, "keygen");
@@ -142,6 +152,12 @@ static int keygen_main(int argc, char **argv)
 		goto out;
 	}
 	identity_format(id, idt);
+	{
+		/* Both notations on stderr; stdout keeps the one value for scripts. */
+		char hex[2 * IDENTITY_LEN + 1];
+		hex_encode(id, IDENTITY_LEN, hex);
+		fprintf(stderr, "coffer-seal: identity %s, also written sha256:%s\n", idt, hex);
+	}
 	printf("%s\n", idt);
 	rc = EXIT_OK;
 out:
@@ -149,6 +165,54 @@ out:
 	EVP_PKEY_free(pub);
 	key_close(h, hk);
 	return rc;
+}
+
+/* ---- lint ---- */
+
+/*
+ * What a definition may hold but probably should not: a secret name that
+ * coffer-get cannot put into an environment (not [A-Za-z_][A-Za-z0-9_]*),
+ * or one it refuses there (LD_*, PATH, BASH_ENV, ... unless the host gives
+ * --env-prefix or --allow-env), and a client listed in [clients] without a
+ * table (an empty shard). A table without a client is an error already.
+ * Prints one warning per finding; returns their number.
+ */
+static size_t lint(const struct definition *def, const char *file)
+{
+	size_t i, j, n = 0;
+	char name[300], key[300];
+
+	for (i = 0; i < definition_client_count(def); i++) {
+		const struct def_client *cl = definition_client_at(def, i);
+		struct secret_list l = def_client_secrets(cl);
+		log_untrusted(name, sizeof(name), def_client_name(cl), 64);
+		if (l.n == 0) {
+			fprintf(stderr, "coffer-seal: %s: warning: client '%s' has no table: its "
+					"shard is empty\n",
+				file, name);
+			n++;
+		}
+		for (j = 0; j < l.n; j++) {
+			const struct secret *s = &l.items[j];
+			log_untrusted(key, sizeof(key), s->key, 64);
+			if (!envname_ok(s->key, s->key_len)) {
+				fprintf(stderr,
+					"coffer-seal: %s: warning: secret '%s' of client '%s' is "
+					"not a valid environment name: coffer-get's env, dotenv and "
+					"exec mode refuse it unless an --env-prefix makes it one\n",
+					file, key, name);
+				n++;
+			} else if (envname_refused(s->key, s->key_len)) {
+				fprintf(stderr,
+					"coffer-seal: %s: warning: secret '%s' of client '%s' changes "
+					"how programs load or run: coffer-get's env, dotenv and exec "
+					"mode refuse it without --env-prefix or --allow-env %s\n",
+					file, key, name, key);
+				n++;
+			}
+		}
+	}
+	return n;
 }
 
 /* ---- seal ---- */
@@ -186,7 +250,8 @@ static int seal_main(int argc, char **argv)
 	struct hsm_key *hk = NULL;
 	int c, r, rc = EXIT_LOCAL;
 
-	while ((c = getopt_long(argc, argv, "o:h", opts, NULL)) != -1) {
+	opterr = 0;
+	while ((c = getopt_long(argc, argv, ":o:h", opts, NULL)) != -1) {
 		switch (c) {
 		case 'c': ko.key = optarg; break;
 		case 'r':
@@ -202,7 +267,8 @@ static int seal_main(int argc, char **argv)
 		case 's': ko.pin_source = optarg; break;
 		case 'f': fmtname = optarg; break;
 		case 'h': seal_usage(stdout); return EXIT_OK;
-		default: seal_usage(stderr); return EXIT_USAGE;
+		default:
+			return cli_bad_option("coffer-seal seal", argv, optind, optopt, ":o:h", opts);
 		}
 	}
 	if (optind + 1 != argc || ko.key == NULL || nr == 0 || out == NULL) {
@@ -210,6 +276,9 @@ static int seal_main(int argc, char **argv)
 		return EXIT_USAGE;
 	}
 	deffile = argv[optind];
+	/* The output is checked before anything is read, opened or sealed. */
+	if ((r = file_check_target(out)) != 0)
+		return fail(exit_code(r), r, "-o");
 	if (fmtname == NULL)
 		fmt = definition_format_of(deffile);
 	else if (strcmp(fmtname, "toml") == 0)
@@ -241,6 +310,7 @@ static int seal_main(int argc, char **argv)
 		rc = fail(EXIT_FAIL, r, "definition refused");
 		goto out;
 	}
+	(void)lint(def, deffile);
 	if ((r = key_open(&ko, &h, &hk)) != 0) {
 		rc = fail(EXIT_LOCAL, r, "companion key");
 		goto out;
@@ -280,14 +350,18 @@ static void check_usage(FILE *f)
 {
 	fprintf(f,
 		"usage: coffer-seal check --key KEY [--pkcs11-module M --pin-source SRC | --tpm2 TCTI]\n"
-		"                         (--bundle DIR | --companion-public PUB.pem ...) SEALED\n"
+		"                         (--bundle DIR | --companion-public PUB.pem ...) [--strict]\n"
+		"                         SEALED\n"
 		"Open SEALED as the appliance holding KEY would (KEY: pkcs11: URI, TPM key\n"
 		"blob with --tpm2, or PEM), accepting only companion keys from the bundle's\n"
-		"keys/*_public.pem (or those given), and print each client's name, identity\n"
-		"and number of secrets. Values are never printed.\n");
+		"companions/*_public.pem (or those given), and print each client's name,\n"
+		"identity and number of secrets. Values are never printed. Warns about secret\n"
+		"names that are not valid environment names or that coffer-get refuses (LD_*,\n"
+		"PATH, ...), and clients without a table; --strict makes warnings errors.\n");
 }
 
-/* The keys/NAME_public.pem files of a bundle directory. */
+/* The companions/NAME_public.pem files of a bundle directory: the only keys
+ * that may seal (an appliance's or a client's key in keys/ never does). */
 static int load_bundle_keys(const char *bundle, EVP_PKEY **keys, size_t *n, size_t max)
 {
 	char dir[PATH_MAX], path[PATH_MAX];
@@ -295,7 +369,7 @@ static int load_bundle_keys(const char *bundle, EVP_PKEY **keys, size_t *n, size
 	DIR *d;
 	int r = 0;
 
-	snprintf(dir, sizeof(dir), "%s/keys", bundle);
+	snprintf(dir, sizeof(dir), "%s/%s", bundle, BUNDLE_COMPANIONS_DIR);
 	if ((d = opendir(dir)) == NULL)
 		return err_sys("open %s", dir);
 	while ((e = readdir(d)) != NULL) {
@@ -324,11 +398,14 @@ static int check_main(int argc, char **argv)
 		{"tpm2", required_argument, NULL, 't'},
 		{"bundle", required_argument, NULL, 'b'},
 		{"companion-public", required_argument, NULL, 'c'},
+		{"strict", no_argument, NULL, 'S'},
 		{"help", no_argument, NULL, 'h'},
 		{NULL, 0, NULL, 0},
 	};
 	struct hsm_key_spec ko = {0};
 	const char *bundle = NULL;
+	int strict = 0;
+	size_t warnings;
 	EVP_PKEY *comps[MAX_COMPANIONS];
 	size_t nc = 0, i, len = 0, ci = 0;
 	struct buf *file = NULL;
@@ -340,7 +417,8 @@ static int check_main(int argc, char **argv)
 	int c, r, rc = EXIT_LOCAL;
 
 	memset(comps, 0, sizeof(comps));
-	while ((c = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
+	opterr = 0;
+	while ((c = getopt_long(argc, argv, ":h", opts, NULL)) != -1) {
 		switch (c) {
 		case 'k': ko.key = optarg; break;
 		case 'm': ko.module = optarg; break;
@@ -356,8 +434,11 @@ static int check_main(int argc, char **argv)
 			}
 			nc++;
 			break;
-		case 'h': check_usage(stdout); return EXIT_OK;
-		default: check_usage(stderr); return EXIT_USAGE;
+		case 'S': strict = 1; break;
+		case 'h': check_usage(stdout); rc = EXIT_OK; goto out;
+		default:
+			rc = cli_bad_option("coffer-seal check", argv, optind, optopt, ":h", opts);
+			goto out;
 		}
 	}
 	if (optind + 1 != argc || ko.key == NULL || (bundle == NULL && nc == 0)) {
@@ -402,6 +483,13 @@ static int check_main(int argc, char **argv)
 		char idt[IDENTITY_TEXT_LEN + 1];
 		identity_format(def_client_id(cl), idt);
 		printf("%s %s %zu\n", def_client_name(cl), idt, def_client_secrets(cl).n);
+	}
+	warnings = lint(def, argv[optind]);
+	if (strict && warnings > 0) {
+		fprintf(stderr, "coffer-seal: check --strict: %zu warning%s\n", warnings,
+			warnings == 1 ? "" : "s");
+		rc = EXIT_FAIL;
+		goto out;
 	}
 	rc = EXIT_OK;
 out:
@@ -492,7 +580,10 @@ int main(int argc, char **argv)
 	for (i = 0; i < sizeof(commands) / sizeof(commands[0]); i++)
 		if (strcmp(argv[1], commands[i].name) == 0)
 			return commands[i].fn(argc - 1, argv + 1);
-	fprintf(stderr, "coffer-seal: unknown command '%.40s'\n", argv[1]);
-	usage(stderr);
-	return EXIT_USAGE;
+	{
+		const char *names[sizeof(commands) / sizeof(commands[0])];
+		for (i = 0; i < sizeof(commands) / sizeof(commands[0]); i++)
+			names[i] = commands[i].name;
+		return cli_unknown_command("coffer-seal", argv[1], names, i);
+	}
 }

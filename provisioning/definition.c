@@ -150,11 +150,11 @@ static int check_clients(const char *file, const struct toml_table *ct, struct s
 			return refuse(file, v->line, v->col,
 				      "the identity of client '%s' must be a string, not %s", SHOWN,
 				      toml_type_name(v->type));
-		if (v->u.s.len != IDENTITY_TEXT_LEN || memchr(v->u.s.ptr, '\0', v->u.s.len) != NULL ||
-		    identity_parse(v->u.s.ptr, id) != 0)
+		if (memchr(v->u.s.ptr, '\0', v->u.s.len) != NULL || identity_parse(v->u.s.ptr, id) != 0)
 			return refuse(file, v->line, v->col,
 				      "the identity of client '%s' is not in the full form "
-				      "(64 hex digits in groups of four joined by '-')",
+				      "(64 hex digits in groups of four joined by '-', or "
+				      "sha256:<64 hex>)",
 				      SHOWN);
 		if ((r = add_size(&sz->bytes, kv->key_len)) != 0)
 			return r;

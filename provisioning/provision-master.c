@@ -6,10 +6,12 @@
  * appliance would, and keeps a hash-chained ceremony log. See
  * docs/ceremony.md for the runbook.
  *
- * Exit codes: 0 success; 1 verification failed or the step was refused
- * (bad input, existing file, broken log); 2 usage error; 3 token or system
- * error.
+ * Exit codes (common/exitcode.h, the table of the five tools): 0 success;
+ * 1 verification failed or the step was refused (bad input, existing file,
+ * not a bundle, broken log); 2 usage error; 3 token or system error (a wrong
+ * PIN included).
  */
+#include <dirent.h>
 #include <errno.h>
 #include <getopt.h>
 #include <inttypes.h>
@@ -26,8 +28,10 @@
 #include "buf.h"
 #include "bundle.h"
 #include "ceremony.h"
+#include "cli.h"
 #include "encoding.h"
 #include "err.h"
+#include "exitcode.h"
 #include "file.h"
 #include "log.h"
 #include "pkey.h"
@@ -37,10 +41,8 @@
 #include "hsm.h"
 
 #define PROG "provision-master"
-#define PM_EXIT_OK 0
-#define PM_EXIT_FAILED 1
-#define PM_EXIT_USAGE 2
-#define PM_EXIT_SYSTEM 3
+#define PM_EXIT_OK EXIT_OK
+#define PM_EXIT_USAGE EXIT_USAGE
 
 #define PM_NAME_MAX 64
 #define PM_PATH_MAX 4096
@@ -57,6 +59,7 @@ enum pm_opt {
 	O_VERIFY = 1U << 5, /* --trust-anchor, --threshold, --min-serial, --state, --update-state */
 	O_RECORD = 1U << 6, /* --record FILE */
 	O_REASON = 1U << 7, /* --reason TEXT */
+	O_COMPANION = 1U << 8, /* --companion */
 };
 
 struct pm_opts {
@@ -69,7 +72,8 @@ struct pm_opts {
 	unsigned threshold;
 	const char *state, *record, *reason;
 	uint64_t min_serial;
-	int update_state, force;
+	int update_state, force, companion;
+	int token_failed; /* the failure came from a token step: exit 3 */
 	const char *cmd;
 	int nargs;
 	char **args;
@@ -86,52 +90,53 @@ static const struct subcommand *find_subcommand(const char *name);
 
 /* ---- helpers ------------------------------------------------------------- */
 
-static int exit_code(int r)
-{
-	switch (r) {
-	case 0:
-		return PM_EXIT_OK;
-	case ERR_INVALID_ARG:
-		return PM_EXIT_USAGE;
-	case ERR_SYSTEM:
-	case ERR_ALLOC:
-	case ERR_HSM:
-	case ERR_TPM:
-	case ERR_IO:
-	case ERR_CRYPTO:
-	case ERR_INTERNAL:
-	case ERR_UNSUPPORTED:
-	case ERR_TIMEOUT:
-	case ERR_BUSY:
-		return PM_EXIT_SYSTEM;
-	default:
-		return PM_EXIT_FAILED;
-	}
-}
-
 static int fail(const struct pm_opts *o, int r)
 {
 	fprintf(stderr, "%s %s: %s\n", PROG, o->cmd, err_msg(r));
-	return exit_code(r);
+	return o->token_failed ? exit_code_token(r) : exit_code(r);
 }
 
 static int usage_error(const char *cmd, const char *fmt, ...) PRINTF_LIKE(2, 3);
 static int usage_error(const char *cmd, const char *fmt, ...)
 {
+	char who[80], text[512];
 	va_list ap;
 
-	fprintf(stderr, "%s %s: ", PROG, cmd);
+	snprintf(who, sizeof(who), "%s %s", PROG, cmd);
 	va_start(ap, fmt);
-	vfprintf(stderr, fmt, ap);
+	vsnprintf(text, sizeof(text), fmt, ap);
 	va_end(ap);
-	fprintf(stderr, "\n(see '%s %s --help')\n", PROG, cmd);
-	return PM_EXIT_USAGE;
+	return cli_usage_error(who, "%s", text);
 }
 
 static int join(char *out, const char *dir, const char *name)
 {
 	if ((size_t)snprintf(out, PM_PATH_MAX, "%s/%s", dir, name) >= PM_PATH_MAX)
 		return err_set(ERR_INVALID_ARG, "path too long: %.200s/%.200s", dir, name);
+	return 0;
+}
+
+/*
+ * Every step but init works on a bundle: a directory holding the master
+ * public key that init wrote. Refusing anything else keeps a mistyped
+ * --bundle (or none: the current directory) from having private keys, PIN
+ * files or a token store hashed into a manifest, or keys written into it.
+ */
+static int need_bundle(const struct pm_opts *o)
+{
+	char path[PM_PATH_MAX];
+	struct stat st;
+	int r;
+
+	if ((r = join(path, o->bundle, BUNDLE_MASTER_PUBLIC)) != 0)
+		return r;
+	if (lstat(o->bundle, &st) != 0 || !S_ISDIR(st.st_mode))
+		return err_set(ERR_NOT_FOUND, "%.200s is not a directory: not a bundle", o->bundle);
+	if (lstat(path, &st) != 0 || !S_ISREG(st.st_mode))
+		return err_set(ERR_NOT_FOUND,
+		               "%.200s is not a bundle (no %s there; make one with '%s init', or "
+		               "give --bundle DIR)",
+		               o->bundle, BUNDLE_MASTER_PUBLIC, PROG);
 	return 0;
 }
 
@@ -216,6 +221,7 @@ enum {
 	OPT_RECORD,
 	OPT_THRESHOLD,
 	OPT_REASON,
+	OPT_COMPANION,
 };
 
 static const struct {
@@ -239,6 +245,7 @@ static const struct {
     {{"record", required_argument, NULL, OPT_RECORD}, O_RECORD},
     {{"threshold", required_argument, NULL, OPT_THRESHOLD}, O_VERIFY},
     {{"reason", required_argument, NULL, OPT_REASON}, O_REASON},
+    {{"companion", no_argument, NULL, OPT_COMPANION}, O_COMPANION},
 };
 #define N_OPTIONS (sizeof(all_options) / sizeof(all_options[0]))
 
@@ -263,9 +270,10 @@ static int parse_opts(int argc, char **argv, unsigned groups, int min_args, int 
                       struct pm_opts *o)
 {
 	struct option longopts[N_OPTIONS + 1];
+	const char *shortopts = groups & O_BUNDLE ? ":hb:" : ":h";
 	size_t i, n = 0;
 	unsigned long ul;
-	char *end;
+	char *end, who[80];
 	int c;
 
 	memset(o, 0, sizeof(*o));
@@ -277,8 +285,8 @@ static int parse_opts(int argc, char **argv, unsigned groups, int min_args, int 
 	memset(&longopts[n], 0, sizeof(longopts[n]));
 	optind = 1;
 	opterr = 0;
-	while ((c = getopt_long(argc, argv, groups & O_BUNDLE ? "hb:" : "h", longopts, NULL)) !=
-	       -1) {
+	snprintf(who, sizeof(who), "%s %s", PROG, o->cmd);
+	while ((c = getopt_long(argc, argv, shortopts, longopts, NULL)) != -1) {
 		switch (c) {
 		case OPT_HELP:
 			return print_help(o->cmd);
@@ -342,10 +350,11 @@ static int parse_opts(int argc, char **argv, unsigned groups, int min_args, int 
 		case OPT_RECORD:
 			o->record = optarg;
 			break;
-		case ':':
-			return usage_error(o->cmd, "option %s needs a value", argv[optind - 1]);
+		case OPT_COMPANION:
+			o->companion = 1;
+			break;
 		default:
-			return usage_error(o->cmd, "unknown option %s", argv[optind - 1]);
+			return cli_bad_option(who, argv, optind, optopt, shortopts, longopts);
 		}
 	}
 	o->nargs = argc - optind;
@@ -382,7 +391,7 @@ static int token_open(const struct pm_opts *o, unsigned need, struct hsm **h)
 }
 
 /* Generate a key pair in the token; *pub gets its public key. */
-static int token_generate(const struct pm_opts *o, const char *label, unsigned usage, unsigned need,
+static int token_generate(struct pm_opts *o, const char *label, unsigned usage, unsigned need,
                           EVP_PKEY **pub)
 {
 	struct hsm *h = NULL;
@@ -395,6 +404,7 @@ static int token_generate(const struct pm_opts *o, const char *label, unsigned u
 	    (r = hsm_key_public(k, pub)) != 0)
 		goto out;
 out:
+	o->token_failed = r != 0;
 	hsm_key_free(k);
 	hsm_close(h);
 	return r;
@@ -410,14 +420,15 @@ struct token_signer {
 	struct hsm_key *k;
 };
 
-static int signer_open(const struct pm_opts *o, struct token_signer *s)
+static int signer_open(struct pm_opts *o, struct token_signer *s)
 {
 	int r;
 
 	memset(s, 0, sizeof(*s));
-	if ((r = token_open(o, HSM_NEED_SIGN, &s->h)) != 0)
-		return r;
-	return hsm_key_open(s->h, o->label, &s->k);
+	if ((r = token_open(o, HSM_NEED_SIGN, &s->h)) == 0)
+		r = hsm_key_open(s->h, o->label, &s->k);
+	o->token_failed = r != 0;
+	return r;
 }
 
 static void signer_close(struct token_signer *s)
@@ -513,6 +524,49 @@ out:
 	return r != 0 ? fail(&o, r) : PM_EXIT_OK;
 }
 
+/*
+ * Refuse a key that is registered in the other directory already: a
+ * companion must never be an appliance's or a client's key, and the other
+ * way round (a key that may seal must not be one an appliance holds).
+ */
+static int registered_elsewhere(const struct pm_opts *o, const char *sub, EVP_PKEY *pub)
+{
+	const char *other = strcmp(sub, BUNDLE_COMPANIONS_DIR) == 0 ? BUNDLE_KEYS_DIR
+	                    : strcmp(sub, BUNDLE_KEYS_DIR) == 0     ? BUNDLE_COMPANIONS_DIR
+	                                                            : NULL;
+	char dir[PM_PATH_MAX], path[PM_PATH_MAX];
+	uint8_t want[IDENTITY_LEN], id[IDENTITY_LEN];
+	struct dirent *e;
+	DIR *d;
+	int r = 0;
+
+	if (other == NULL)
+		return 0; /* masters/ are checked by their own rules */
+	if ((r = pkey_identity(pub, want)) != 0 || (r = join(dir, o->bundle, other)) != 0)
+		return r;
+	if ((d = opendir(dir)) == NULL)
+		return errno == ENOENT ? 0 : err_sys("open %.200s", dir);
+	while (r == 0 && (e = readdir(d)) != NULL) {
+		EVP_PKEY *k = NULL;
+		size_t l = strlen(e->d_name);
+		if (l < 11 || strcmp(e->d_name + l - 11, "_public.pem") != 0 ||
+		    join(path, dir, e->d_name) != 0 || pkey_load_public(path, &k) != 0) {
+			err_clear();
+			continue;
+		}
+		if (pkey_identity(k, id) == 0 && memcmp(id, want, IDENTITY_LEN) == 0)
+			r = err_set(ERR_EXISTS,
+			            "this key is registered as %.200s/%s already; a key that may "
+			            "seal (companions/) must not be an appliance's or a client's "
+			            "(keys/)",
+			            other, e->d_name);
+		EVP_PKEY_free(k);
+	}
+	closedir(d);
+	return r;
+}
+
+/* Write SUB/NAME_public.pem (SUB: keys, companions, masters) for pub (new file unless force). */
 /* Write SUB/NAME_public.pem (SUB: keys, masters) for pub (new file unless force). */
 static int write_key(const struct pm_opts *o, const char *sub, const char *name, EVP_PKEY *pub,
                      char *path)
@@ -522,6 +576,8 @@ static int write_key(const struct pm_opts *o, const char *sub, const char *name,
 	int r;
 
 	snprintf(file, sizeof(file), "%s%s", name, BUNDLE_KEY_SUFFIX);
+	if ((r = registered_elsewhere(o, sub, pub)) != 0)
+		return r;
 	if ((r = join(dir, o->bundle, sub)) != 0 || (r = join(path, dir, file)) != 0 ||
 	    (r = file_mkdirs(dir, 0755)) != 0)
 		return r;
@@ -560,14 +616,15 @@ static int name_arg(const struct pm_opts *o, const char **name)
 }
 
 /* A new key pair in the token for SUB/NAME_public.pem, refused first if that exists. */
-static int generate_named(const struct pm_opts *o, const char *sub, const char *name,
+static int generate_named(struct pm_opts *o, const char *sub, const char *name,
                           unsigned usage, unsigned need, EVP_PKEY **pub)
 {
 	int r;
 
 	*pub = NULL;
 	/* Refuse before the token makes a key nobody will use. */
-	if ((r = log_ready(o)) != 0 || (r = key_exists(o, sub, name)) != 0)
+	if ((r = need_bundle(o)) != 0 || (r = log_ready(o)) != 0 ||
+	    (r = key_exists(o, sub, name)) != 0)
 		return r;
 	return token_generate(o, o->label, usage, need | HSM_NEED_KEYGEN, pub);
 }
@@ -620,10 +677,10 @@ static int add_key_main(int argc, char **argv)
 	const char *name;
 	int r, x;
 
-	if ((x = parse_opts(argc, argv, O_BUNDLE | O_NOTE | O_FORCE, 2, 2, &o)) >= 0 ||
+	if ((x = parse_opts(argc, argv, O_BUNDLE | O_NOTE | O_FORCE | O_COMPANION, 2, 2, &o)) >= 0 ||
 	    (x = name_arg(&o, &name)) >= 0)
 		return x;
-	if ((r = log_ready(&o)) != 0)
+	if ((r = need_bundle(&o)) != 0 || (r = log_ready(&o)) != 0)
 		goto out;
 	if ((r = pkey_load_public(o.args[1], &pub)) != 0) {
 		/* Not a public key PEM is bad input, not a failure of this machine. */
@@ -635,13 +692,25 @@ static int add_key_main(int argc, char **argv)
 		r = err_set(ERR_FORMAT, "%.200s is not a P-256 public key", o.args[1]);
 		goto out;
 	}
-	if ((r = pkey_fingerprint(pub, fpr)) != 0 || (r = write_key(&o, BUNDLE_KEYS_DIR, name, pub, path)) != 0)
+	if ((r = pkey_fingerprint(pub, fpr)) != 0 || (r = write_key(&o, o.companion ? BUNDLE_COMPANIONS_DIR : BUNDLE_KEYS_DIR, name, pub,
+	                                                       path)) != 0)
 		goto out;
 	field_add(fields, "name", name);
 	field_add(fields, "fpr", fpr);
+	if (o.companion)
+		field_add(fields, "role", "companion");
 	if ((r = log_step(&o, "add-key", fields)) != 0)
 		goto out;
-	fprintf(stderr, "registered '%s' as %s\n", name, path);
+	{
+		/* Both notations of the one fingerprint: each is accepted wherever one is read. */
+		uint8_t id[IDENTITY_LEN];
+		char grouped[IDENTITY_TEXT_LEN + 1];
+		if ((r = pkey_identity(pub, id)) != 0)
+			goto out;
+		identity_format(id, grouped);
+		fprintf(stderr, "registered '%s' as %s\nfingerprint %s\n         also %s\n", name,
+		        path, fpr, grouped);
+	}
 	printf("%s\n", fpr);
 out:
 	EVP_PKEY_free(pub);
@@ -734,7 +803,8 @@ static int revoke_main(int argc, char **argv)
 		return usage_error(o.cmd, "--reason is at most %d bytes without control characters",
 		                   LIMIT_REVOKE_REASON);
 	identity_format(id, text);
-	if ((r = join(path, o.bundle, BUNDLE_REVOKED)) != 0 || (r = log_ready(&o)) != 0 ||
+	if ((r = need_bundle(&o)) != 0 || (r = join(path, o.bundle, BUNDLE_REVOKED)) != 0 ||
+	    (r = log_ready(&o)) != 0 ||
 	    (r = bundle_next_serial(o.bundle, &serial)) != 0)
 		goto out;
 	r = file_read_all(path, LIMIT_REVOKED_FILE, &data);
@@ -782,7 +852,7 @@ static int manifest_main(int argc, char **argv)
 	if ((x = parse_opts(argc, argv, O_BUNDLE | O_NOTE, 0, 0, &o)) >= 0)
 		return x;
 	/* The log line comes first so that the manifest covers it. */
-	if ((r = log_ready(&o)) != 0 || (r = bundle_next_serial(o.bundle, &serial)) != 0)
+	if ((r = need_bundle(&o)) != 0 || (r = log_ready(&o)) != 0 || (r = bundle_next_serial(o.bundle, &serial)) != 0)
 		goto out;
 	snprintf(num, sizeof(num), "%" PRIu64, serial);
 	field_add(fields, "serial", num);
@@ -815,7 +885,7 @@ static int sign_main(int argc, char **argv)
 		return x;
 	if (o.label == NULL)
 		o.label = PM_DEFAULT_MASTER_LABEL;
-	if ((r = bundle_manifest_read(o.bundle, &m)) != 0)
+	if ((r = need_bundle(&o)) != 0 || (r = bundle_manifest_read(o.bundle, &m)) != 0)
 		goto out;
 	if (m == NULL) {
 		r = err_set(ERR_NOT_FOUND, "%.200s/%s: no manifest yet; run '%s manifest' first",
@@ -924,6 +994,10 @@ static int verify_main(int argc, char **argv)
 		return usage_error(o.cmd, "--trust-anchor sha256:HEX is required");
 	if (o.update_state && o.state == NULL)
 		return usage_error(o.cmd, "--update-state needs --state FILE");
+	/* Files this step writes: refused before any work if they are not regular files. */
+	if ((o.record != NULL && (r = file_check_target(o.record)) != 0) ||
+	    (o.update_state && (r = file_check_target(o.state)) != 0))
+		return fail(&o, r);
 	if (o.threshold > o.n_anchors)
 		return usage_error(o.cmd,
 		                   "--threshold %u is more than the %zu --trust-anchor given: no "
@@ -988,9 +1062,11 @@ static int log_verify_main(int argc, char **argv)
 
 	if ((x = parse_opts(argc, argv, O_BUNDLE | O_NOTE | O_RECORD, 0, 1, &o)) >= 0)
 		return x;
+	if (o.record != NULL && (r = file_check_target(o.record)) != 0)
+		return fail(&o, r);
 	if (o.nargs == 1)
 		snprintf(path, sizeof(path), "%s", o.args[0]);
-	else if ((r = join(path, o.bundle, CEREMONY_LOG)) != 0)
+	else if ((r = need_bundle(&o)) != 0 || (r = join(path, o.bundle, CEREMONY_LOG)) != 0)
 		return fail(&o, r);
 	r = ceremony_verify(path, &lines, head);
 	hex_encode(head, sizeof(head), hex);
@@ -1027,10 +1103,12 @@ static const struct subcommand subcommands[] = {
      "NAME (--pkcs11-module PATH [--token URI|LABEL] [--pin-source SRC] [--label LABEL (NAME)]\n"
      "       | --tpm2 TCTI --key-blob FILE) [--force] [--bundle DIR] [--note TEXT]"},
     {"add-key", add_key_main,
-     "Register a public key made elsewhere (appliance, companion).\n"
-     "Register a P-256 public key made elsewhere (another appliance, a companion) as\n"
-     "keys/NAME_public.pem. Refuses to replace an existing key without --force.",
-     "NAME PEM [--force] [--bundle DIR] [--note TEXT]"},
+     "Register a public key made elsewhere (appliance, client, companion).\n"
+     "Register a P-256 public key made elsewhere as keys/NAME_public.pem (another\n"
+     "appliance, or a client's key for the ss cache), or with --companion as\n"
+     "companions/NAME_public.pem: only those keys may seal coffer.sealed. A key is\n"
+     "never both. Refuses to replace an existing key without --force.",
+     "NAME PEM [--companion] [--force] [--bundle DIR] [--note TEXT]"},
     {"add-master", add_master_main,
      "Create a further master signing key in its own token (k-of-n).\n"
      "Generate another master signing key pair in a token (non-extractable, sign only),\n"
@@ -1140,9 +1218,11 @@ int main(int argc, char **argv)
 		return PM_EXIT_OK;
 	}
 	if ((sc = find_subcommand(argv[1])) == NULL) {
-		fprintf(stderr, "%s: no subcommand '%.64s'\n", PROG, argv[1]);
-		show_usage(stderr);
-		return PM_EXIT_USAGE;
+		const char *names[N_SUBCOMMANDS];
+		size_t i;
+		for (i = 0; i < N_SUBCOMMANDS; i++)
+			names[i] = subcommands[i].name;
+		return cli_unknown_command(PROG, argv[1], names, N_SUBCOMMANDS);
 	}
 	return sc->fn(argc - 1, argv + 1);
 }

@@ -216,6 +216,86 @@ static int as_float(const char *s, size_t n, double *out)
 	return 1;
 }
 
+static int lower_eq(const char *s, size_t n, const char *w)
+{
+	size_t i;
+
+	if (strlen(w) != n)
+		return 0;
+	for (i = 0; i < n; i++)
+		if ((s[i] >= 'A' && s[i] <= 'Z' ? s[i] + 32 : s[i]) != w[i])
+			return 0;
+	return 1;
+}
+
+static int all_of(const char *s, size_t n, const char *set)
+{
+	size_t i;
+
+	for (i = 0; i < n; i++)
+		if (s[i] == '\0' || strchr(set, s[i]) == NULL)
+			return 0;
+	return n > 0;
+}
+
+/*
+ * A plain scalar that YAML 1.1, YAML 1.2 and TOML read differently (the one
+ * list, docs/definitions.md): the reason, or NULL. Such a value would be
+ * sealed as one thing and read back, or written elsewhere, as another.
+ */
+static const char *ambiguous(const char *s, size_t n)
+{
+	static const char *const words[] = {"yes", "no", "on", "off", "y", "n"};
+	size_t i = 0, j;
+
+	for (j = 0; j < sizeof(words) / sizeof(words[0]); j++)
+		if (lower_eq(s, n, words[j]))
+			return "a boolean in YAML 1.1, a string in YAML 1.2";
+	if (eq(s, n, "~"))
+		return "null in YAML, not a value in TOML";
+	if (n > 0 && (s[0] == '-' || s[0] == '+'))
+		i = 1;
+	if (n - i > 2 && s[i] == '0' && strchr("oOxXbB", s[i + 1]) != NULL &&
+	    all_of(s + i + 2, n - i - 2, "0123456789abcdefABCDEF_"))
+		return "0o/0x/0b numbers differ between YAML 1.1, YAML 1.2 and TOML";
+	if (!all_of(s + i, n - i, "0123456789_.:eE+-") || s[i] < '0' || s[i] > '9') {
+		return NULL;
+	}
+	/* From here on the scalar looks like a number or a time. */
+	if (memchr(s, ':', n) != NULL && memchr(s + i, '-', n - i) == NULL)
+		return "sexagesimal (base 60) in YAML 1.1, a string in YAML 1.2, a time in TOML";
+	if (memchr(s, '_', n) != NULL)
+		return "digits with '_' are a number in YAML 1.1 and TOML, a string in YAML 1.2";
+	if (s[i] == '0' && i + 1 < n && s[i + 1] >= '0' && s[i + 1] <= '9' &&
+	    memchr(s + i, '-', n - i) == NULL && memchr(s, ':', n) == NULL)
+		return "a leading zero is octal in YAML 1.1, decimal in YAML 1.2, an error in TOML";
+	for (j = i; j < n; j++) {
+		if (s[j] != 'e' && s[j] != 'E')
+			continue;
+		/* YAML 1.1 floats need a '.' and a signed exponent: 1e3 is a string there. */
+		if (memchr(s, '.', j) == NULL || j + 1 >= n || (s[j + 1] != '+' && s[j + 1] != '-'))
+			return "an exponent without '.' or sign is a float in YAML 1.2, a string in "
+			       "YAML 1.1";
+	}
+	return NULL;
+}
+
+/* Refuse an ambiguous plain scalar with file:line:col and the fix. */
+static int refuse_ambiguous(struct yp *y, const char *s, size_t n, const yaml_mark_t *m)
+{
+	char shown[120], tmp[40];
+	const char *why = ambiguous(s, n);
+	size_t sn = n < sizeof(tmp) - 1 ? n : sizeof(tmp) - 1;
+
+	if (why == NULL)
+		return 0;
+	memcpy(tmp, s, sn);
+	tmp[sn] = '\0';
+	return yerr(y, ERR_FORMAT, m, "'%s' is read differently by YAML 1.1, YAML 1.2 and TOML (%s): "
+				     "quote it, or give a tag (!!str, !!int, !!timestamp)",
+		    log_untrusted(shown, sizeof(shown), tmp, 32), why);
+}
+
 static int resolve_scalar(struct yp *y, struct toml_value *v)
 {
 	const char *s = (const char *)y->ev.data.scalar.value;
@@ -268,6 +348,8 @@ static int resolve_scalar(struct yp *y, struct toml_value *v)
 		int64_t i;
 		double f;
 
+		if ((r = refuse_ambiguous(y, s, n, m)) != 0)
+			return r;
 		if (is_null(s, n))
 			return yerr(y, ERR_FORMAT, m, "null values are not allowed");
 		if ((b = as_bool(s, n)) >= 0) {
@@ -324,6 +406,11 @@ static int parse_mapping(struct yp *y, struct toml_table *t)
 			return yerr(y, ERR_FORMAT, &y->ev.start_mark, "mapping keys must be scalars");
 		km = y->ev.start_mark;
 		klen = y->ev.data.scalar.length;
+		/* A plain key such as `on:` or `n:` is a boolean in YAML 1.1. */
+		if (y->ev.data.scalar.style == YAML_PLAIN_SCALAR_STYLE &&
+		    y->ev.data.scalar.tag == NULL &&
+		    (r = refuse_ambiguous(y, (const char *)y->ev.data.scalar.value, klen, &km)) != 0)
+			return r;
 		if ((key = toml_doc_strdup(y->doc, y->ev.data.scalar.value, klen)) == NULL)
 			return ERR_ALLOC;
 		if ((r = next(y)) != 0 || (r = parse_node(y, toml_table_depth(t) + 1, &val)) != 0)

@@ -15,6 +15,9 @@
 #
 # Calling it again with another LABEL adds a second token to the same store.
 # The PIN defaults to a random one; it never appears in the output.
+# LABEL is 1 to 32 of [A-Za-z0-9._-]. A label that is taken, or whose PIN
+# file exists, is refused before anything is written: a PIN file is never
+# overwritten (it would lose the PIN of the token it belongs to).
 set -eu
 
 usage() {
@@ -25,6 +28,16 @@ usage() {
 dir=$1
 label=${2:-coffer}
 here=$(cd "$(dirname "$0")" && pwd)
+case $label in
+'' | *[!A-Za-z0-9._-]* | . | ..)
+	echo "make-token.sh: the label must be 1 to 32 of [A-Za-z0-9._-]" >&2
+	exit 2
+	;;
+esac
+[ ${#label} -le 32 ] || {
+	echo "make-token.sh: the label must be 1 to 32 of [A-Za-z0-9._-]" >&2
+	exit 2
+}
 
 module=${COFFER_PKCS11_MODULE:-}
 if [ -z "$module" ]; then
@@ -42,6 +55,22 @@ command -v softhsm2-util >/dev/null || {
 	exit 1
 }
 
+# Check the label before anything is written: a token of that label in this
+# store, or its PIN file, means it is taken.
+if [ -d "$dir" ]; then
+	adir=$(cd "$dir" && pwd)
+	if [ -e "$adir/$label.pin" ] || [ -L "$adir/$label.pin" ]; then
+		echo "make-token.sh: $adir/$label.pin exists: the label '$label' is taken (its PIN file is never overwritten)" >&2
+		exit 1
+	fi
+	if [ -f "$adir/softhsm2.conf" ] &&
+		SOFTHSM2_CONF="$adir/softhsm2.conf" softhsm2-util --show-slots 2>/dev/null |
+		sed -n 's/^[[:space:]]*Label:[[:space:]]*//p' | sed 's/[[:space:]]*$//' | grep -qxF -- "$label"; then
+		echo "make-token.sh: a token labelled '$label' already exists in $adir" >&2
+		exit 1
+	fi
+fi
+
 umask 077
 mkdir -p "$dir/tokens"
 dir=$(cd "$dir" && pwd)
@@ -54,16 +83,19 @@ export SOFTHSM2_CONF="$conf"
 pin=${3:-$(od -An -N12 -tx1 /dev/urandom | tr -d ' \n')}
 so_pin=${4:-$(od -An -N12 -tx1 /dev/urandom | tr -d ' \n')}
 pinfile=$dir/$label.pin
-printf '%s' "$pin" > "$pinfile"
-chmod 600 "$pinfile"
-
-if softhsm2-util --show-slots 2>/dev/null | grep -Eq "Label:[[:space:]]*$label[[:space:]]*\$"; then
-	echo "make-token.sh: a token labelled '$label' already exists in $dir" >&2
+# noclobber: a PIN file that appeared meanwhile is not replaced either.
+if ! (set -C && printf '%s' "$pin" > "$pinfile") 2>/dev/null; then
+	echo "make-token.sh: $pinfile exists: not overwritten" >&2
 	exit 1
 fi
+chmod 600 "$pinfile"
 # The PINs go through argv of softhsm2-util here: acceptable for a throw-away
 # test token only. Real tokens are initialised by their own tools.
-softhsm2-util --init-token --free --label "$label" --so-pin "$so_pin" --pin "$pin" >/dev/null
+if ! softhsm2-util --init-token --free --label "$label" --so-pin "$so_pin" --pin "$pin" >/dev/null; then
+	rm -f "$pinfile" # ours, written above: no token took this PIN
+	echo "make-token.sh: softhsm2-util --init-token failed" >&2
+	exit 1
+fi
 
 cat <<EOT
 SOFTHSM2_CONF='$conf'

@@ -42,7 +42,8 @@ done
 "$srv" --version | grep -Eq '^appliance-server [0-9]+\.[0-9]+\.[0-9]+$' || fail "--version"
 
 # Usage errors: exit 2 with the reason.
-expect_refusal 2 "unknown option --nope" -- --nope
+expect_refusal 2 "unknown option '--nope'" -- --nope
+expect_refusal 2 "did you mean '--listen'" -- --lisen 127.0.0.1:1
 expect_refusal 2 "no token" --
 expect_refusal 2 "choose one backend" -- --pkcs11-module "$module" --key k --tpm2 device:/dev/null
 expect_refusal 2 "trust-anchor: expected sha256:" -- --trust-anchor md5:00
@@ -87,7 +88,7 @@ expect_refusal 1 "bundle $TMP/from-file-bundle" -- --config "$TMP/good.yaml"
 port_closed
 : >"$TMP/not-a-dir"
 expect_refusal 1 "not a directory" -- --config "$TMP/good.yaml" --bundle "$TMP/not-a-dir" --check
-expect_refusal 1 "PKCS#11 module /nonexistent.so" -- --config "$TMP/good.yaml" --bundle "$TMP" \
+expect_refusal 3 "PKCS#11 module /nonexistent.so" -- --config "$TMP/good.yaml" --bundle "$TMP" \
 	--pkcs11-module /nonexistent.so
 port_closed
 # The systemd unit: template filled, hardening present, and systemd accepts it

@@ -10,7 +10,8 @@
 #   appl_resign DIR N     rewrite and re-sign DIR's manifest with serial N
 #   appl_start ARGS...    start appliance-server in the background on
 #                         $PORT with the token; sets SRV_PID (tracked)
-#   appl_refuse PATTERN ARGS...  the server must exit 1 naming PATTERN, and
+#   appl_refuse PATTERN ARGS...  the server must exit $APPL_EXIT (default 1:
+#                                a check refused; 3: token or system) naming PATTERN, and
 #                         nothing may listen on $PORT
 
 SRV=${APPLIANCE_SERVER:-appliance-server}
@@ -88,7 +89,7 @@ appl_refuse() {
 	st=0
 	# shellcheck disable=SC2046
 	"$SRV" $(appl_args) "$@" >"$TMP/out" 2>"$TMP/err" || st=$?
-	[ "$st" = 1 ] || { cat "$TMP/err" >&2; fail "exit $st, expected 1 for: $*"; }
+	[ "$st" = "${APPL_EXIT:-1}" ] || { cat "$TMP/err" >&2; fail "exit $st, expected ${APPL_EXIT:-1} for: $*"; }
 	grep -q -- "$pattern" "$TMP/err" || { cat "$TMP/err" >&2; fail "no '$pattern' for: $*"; }
 	appl_port_closed
 }

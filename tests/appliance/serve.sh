@@ -49,7 +49,9 @@ EOT
 define web-pass-1 "$TMP/def1.toml"
 SEALED=$TMP/def1.toml.sealed appl_bundle "$TMP/bundle" 5
 B=$TMP/bundle
-cp "$TMP/companion_public.pem" "$TMP/web_public.pem" "$B/keys/"
+mkdir -p "$B/companions"
+cp "$TMP/companion_public.pem" "$B/companions/"
+cp "$TMP/web_public.pem" "$B/keys/"
 appl_resign "$B" 5
 
 fetch() { # fetch WHO [NAME...] -> $TMP/got, exit status in $got_rc

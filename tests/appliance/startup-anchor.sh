@@ -24,7 +24,8 @@ coffer-seal seal --companion "$TMP/companion.pem" --recipient "$SERVER_PUB" "$TM
 	-o "$TMP/def.sealed" >/dev/null || fail "coffer-seal"
 SEALED=$TMP/def.sealed appl_bundle "$TMP/bundle" 5
 B=$TMP/bundle
-cp "$TMP/companion_public.pem" "$B/keys/"
+mkdir -p "$B/companions"
+cp "$TMP/companion_public.pem" "$B/companions/"
 appl_resign "$B" 5
 
 # The master public key, and another key, as anchor objects in the token.

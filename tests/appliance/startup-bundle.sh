@@ -27,6 +27,11 @@ rm -rf "$TMP/b2" && cp -r "$B" "$TMP/b2" && printf ' ' >>"$TMP/b2/crypto_manifes
 appl_refuse "check 'signature' failed" --bundle "$TMP/b2" --trust-anchor "$ANCHOR"
 rm -rf "$TMP/b2" && cp -r "$B" "$TMP/b2" && ln -s coffer.sealed "$TMP/b2/link"
 appl_refuse "link" --bundle "$TMP/b2" --trust-anchor "$ANCHOR"
+rm -rf "$TMP/b2" && cp -r "$B" "$TMP/b2" && mkdir "$TMP/b2/companions" &&
+	cp "$SERVER_PUB" "$TMP/b2/companions/appliance_public.pem" && appl_resign "$TMP/b2" 6
+# Only registered companions seal, and an appliance's key is never one.
+appl_refuse "a companion is never an appliance's or a client's key" --bundle "$TMP/b2" \
+	--trust-anchor "$ANCHOR"
 
 # Rollback: a state file that has seen serial 7 refuses serial 5.
 mkdir -p "$TMP/state"

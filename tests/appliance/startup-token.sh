@@ -11,7 +11,9 @@ appl_token appliance
 appl_bundle "$TMP/bundle" 5
 B=$TMP/bundle
 
-# The token.
+# The token: every failure there (no token, a wrong PIN, no key, a PIN file
+# others can read) is a token error, exit 3.
+APPL_EXIT=3
 appl_refuse "start-up check 'token'" --bundle "$B" --trust-anchor "$ANCHOR" \
 	--key "pkcs11:token=nosuchtoken;object=server"
 grep -q nosuchtoken "$TMP/err" || fail "the missing token is not named"
@@ -23,6 +25,7 @@ grep -qi "pin" "$TMP/err" || fail "a wrong PIN is not named"
 appl_refuse "start-up check 'token'" --bundle "$B" --trust-anchor "$ANCHOR" \
 	--key "pkcs11:token=$COFFER_TOKEN_LABEL;object=nosuchkey"
 grep -q nosuchkey "$TMP/err" || fail "the missing key is not named"
+APPL_EXIT=1
 # A bare --key is the key's label on the only token, or on the one --token names
 # (label or URI); the bundle's garbage coffer.sealed then stops the start-up at
 # unsealing, after the token and the key were opened.
@@ -31,6 +34,7 @@ appl_refuse "unseal $B/coffer.sealed" --bundle "$B" --trust-anchor "$ANCHOR" \
 	--token "$COFFER_TOKEN_LABEL" --key server
 appl_refuse "unseal $B/coffer.sealed" --bundle "$B" --trust-anchor "$ANCHOR" \
 	--token "$COFFER_TOKEN_URI" --key "pkcs11:object=server"
+APPL_EXIT=3
 appl_refuse "start-up check 'token'" --bundle "$B" --trust-anchor "$ANCHOR" --key nosuchkey
 grep -q nosuchkey "$TMP/err" || fail "the missing bare-label key is not named"
 grep -q "no token nosuchkey" "$TMP/err" && fail "a bare --key is taken as a token label"

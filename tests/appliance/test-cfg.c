@@ -1,6 +1,7 @@
 // SPDX-License-Identifier: ISC
 /* Unit tests of the appliance configuration: argv, YAML, precedence, errors. */
 #include "cfg.h"
+#include "encoding.h"
 
 #include <arpa/inet.h>
 #include <netinet/in.h>
@@ -81,15 +82,35 @@ static void test_args(void)
 	TEST_START("argv: refusals");
 	cfg_init(&c);
 	ASSERT_INT_EQ(parse_args(&c, &a, "--nope", NULL), ERR_INVALID_ARG);
-	ASSERT_TRUE(strstr(err_detail(), "unknown option --nope") != NULL);
+	ASSERT_TRUE(strstr(err_detail(), "unknown option '--nope' (see 'appliance-server --help')") !=
+		    NULL);
+	ASSERT_INT_EQ(parse_args(&c, &a, "--bundel", "b", NULL), ERR_INVALID_ARG);
+	ASSERT_TRUE(strstr(err_detail(), "unknown option '--bundel'; did you mean '--bundle'?") !=
+		    NULL);
 	ASSERT_INT_EQ(parse_args(&c, &a, "--bundle", NULL), ERR_INVALID_ARG);
-	ASSERT_TRUE(strstr(err_detail(), "missing argument") != NULL);
+	ASSERT_TRUE(strstr(err_detail(), "option '--bundle' needs a value") != NULL);
 	ASSERT_INT_EQ(parse_args(&c, &a, "--workers", "12x", NULL), ERR_INVALID_ARG);
 	ASSERT_INT_EQ(parse_args(&c, &a, "--workers", "-1", NULL), ERR_INVALID_ARG);
 	ASSERT_INT_EQ(parse_args(&c, &a, "--workers", "99999999999999999999", NULL), ERR_INVALID_ARG);
 	ASSERT_INT_EQ(parse_args(&c, &a, "--max-frame", "10", NULL), ERR_INVALID_ARG);
 	ASSERT_TRUE(strstr(err_detail(), "--max-frame: must be") != NULL);
 	ASSERT_INT_EQ(parse_args(&c, &a, "--trust-anchor", "sha256:abcd", NULL), ERR_INVALID_ARG);
+	/* The grouped notation of the same fingerprint is the same anchor. */
+	ASSERT_INT_EQ(parse_args(&c, &a, "--trust-anchor",
+				 "0123-4567-89AB-CDEF-0123-4567-89ab-cdef-0123-4567-89ab-cdef-0123-"
+				 "4567-89ab-cdef",
+				 NULL),
+		      0);
+	{
+		uint8_t want[32], got[32];
+		ASSERT_INT_EQ(identity_parse(ANCHOR, want), 0);
+		ASSERT_SIZE_EQ(c.n_trust_anchors, 1);
+		if (c.n_trust_anchors == 1) {
+			ASSERT_INT_EQ(identity_parse(c.trust_anchors[0], got), 0);
+			ASSERT_MEM_EQ(got, want, 32);
+		}
+	}
+	ASSERT_INT_EQ(parse_args(&c, &a, "--trust-anchor", "0123-4567", NULL), ERR_INVALID_ARG);
 	ASSERT_INT_EQ(parse_args(&c, &a, "--listen", "localhost:1", NULL), ERR_INVALID_ARG);
 	ASSERT_INT_EQ(parse_args(&c, &a, "--listen", "127.0.0.1:0", NULL), ERR_INVALID_ARG);
 	ASSERT_INT_EQ(parse_args(&c, &a, "--listen", "127.0.0.1:65536", NULL), ERR_INVALID_ARG);

@@ -98,7 +98,7 @@ provision-master server-key bench-p11 --bundle "$base" --pkcs11-module "$M" \
 provision-master server-key bench-tpm --bundle "$base" --tpm2 "$SWTPM_TCTI" \
 	--key-blob "$TMP/tpm.blob" >/dev/null 2>&1 || fail "server-key in swtpm"
 coffer-seal keygen --out "$TMP/companion.pem" --public-out "$TMP/companion_public.pem" >/dev/null
-provision-master add-key companion "$TMP/companion_public.pem" --bundle "$base" >/dev/null 2>&1 ||
+provision-master add-key --companion companion "$TMP/companion_public.pem" --bundle "$base" >/dev/null 2>&1 ||
 	fail "add-key companion"
 
 # Client keys for the fetching clients; their public keys go into the bundle

@@ -47,8 +47,8 @@ EOT
 sed -i "s/@ID@/$CLIENT_ID/" "$TMP/def.toml"
 
 B=$TMP/bundle
-mkdir -p "$B/keys"
-coffer-seal keygen --out "$TMP/companion.pem" --public-out "$B/keys/companion_public.pem" >/dev/null
+mkdir -p "$B/keys" "$B/companions"
+coffer-seal keygen --out "$TMP/companion.pem" --public-out "$B/companions/companion_public.pem" >/dev/null
 cp "$TMP/server_public.pem" "$B/keys/appliance_public.pem"
 coffer-seal seal --companion "$TMP/companion.pem" --recipient "$TMP/server_public.pem" \
 	"$TMP/def.toml" -o "$B/coffer.sealed"
@@ -97,14 +97,16 @@ cmp "$TMP/child" "$EXP/tricky.raw" || fail "exec mode value differs"
 coffer-get --server "127.0.0.1:$(random_port)" "$@" --format json > "$TMP/json2"
 cmp "$TMP/json2" "$EXP/json" || fail "output after fail-over differs"
 
-# Wrong pinned key: 3. Unknown client: 4.
+# Wrong pinned key: 5. Unknown client: 6, told its own identity.
 st=0
 coffer-get --server "127.0.0.1:$PORT" --server-key "$TMP/other_public.pem" --key "$TMP/client.pem" \
 	2>"$TMP/err" || st=$?
-[ "$st" = 3 ] || { cat "$TMP/err" >&2; fail "wrong pinned key: exit $st, expected 3"; }
+[ "$st" = 5 ] || { cat "$TMP/err" >&2; fail "wrong pinned key: exit $st, expected 5"; }
 st=0
 coffer-get --server "127.0.0.1:$PORT" --server-key "$TMP/server_public.pem" --key "$TMP/stranger.pem" \
 	2>"$TMP/err" || st=$?
-[ "$st" = 4 ] || { cat "$TMP/err" >&2; fail "unknown client: exit $st, expected 4"; }
+[ "$st" = 6 ] || { cat "$TMP/err" >&2; fail "unknown client: exit $st, expected 6"; }
+grep -qF "$(coffer-get id --key "$TMP/stranger.pem" 2>/dev/null)" "$TMP/err" ||
+	fail "the unknown client was not told its identity: $(cat "$TMP/err")"
 ! grep -q s3cr3t "$TMP/server.log" "$TMP/err" || fail "a value in a log"
 echo ok

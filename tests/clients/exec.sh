@@ -32,8 +32,8 @@ grep -qx 'APP_PORT=5432' "$TMP/env" || fail "prefixed variable missing"
 # The child's exit status is ours; a missing command is 127.
 expect_exit 3 coffer-get "$@" -- sh -c 'exit 3'
 expect_exit 127 coffer-get "$@" -- coffer-no-such-command
-expect_exit 1 coffer-get "$@" --env-prefix 1X -- env
-expect_exit 1 coffer-get "$@" --format json -- env
-expect_exit 8 coffer-get "$@" --only NOPE -- env
+expect_exit 2 coffer-get "$@" --env-prefix 1X -- env
+expect_exit 2 coffer-get "$@" --format json -- env
+expect_exit 9 coffer-get "$@" --only NOPE -- env
 must_not_leak
 echo ok

@@ -14,6 +14,11 @@
  *   chunked  serve it in many small OkGet frames
  *   error    answer Get with a sealed Error "maintenance: try later"
  *   silent   accept and never answer
+ *   evil     serve a shard that also sets LD_PRELOAD and PATH (a compromised
+ *            appliance choosing the client's environment)
+ *   liar     with named secrets, also answer one that was not asked for
+ *   replay   refuse the first Hello as "replayed Hello" (another fetch with
+ *            the same key got in first), then serve as ok
  * A Hello that does not open with our key gets a plain Error "handshake
  * failed"; an unregistered client gets KeyNotFound.
  */
@@ -70,6 +75,14 @@ static int is_client(const uint8_t pt[static P256_POINT_LEN],
 	return ok;
 }
 
+static const struct secret evil_shard[] = {
+	SHARD_S("DB_PASSWORD", "s3cr3t"),
+	SHARD_S("LD_PRELOAD", "/tmp/coffer-evil.so"),
+	SHARD_S("PATH", "/tmp/coffer-evil"),
+};
+
+static int served_hellos;
+
 static void serve(int fd, EVP_PKEY *priv, const uint8_t *server_pub, const uint8_t *client_id,
                   const char *mode)
 {
@@ -78,7 +91,7 @@ static void serve(int fd, EVP_PKEY *priv, const uint8_t *server_pub, const uint8
 	struct session *s = NULL;
 	struct buf *out = buf_new(0), *body = buf_new(0);
 	struct msg_names *names = NULL;
-	struct secret sel[NSHARD];
+	struct secret sel[NSHARD + 1];
 	struct secret_list list = {.items = shard, .n = NSHARD};
 	struct msg_chunker ch;
 	struct frame f;
@@ -100,6 +113,12 @@ static void serve(int fd, EVP_PKEY *priv, const uint8_t *server_pub, const uint8
 		if (net_write_frame(fd, FRAME_ERROR, (const uint8_t *)why, sizeof(why) - 1,
 		                    net_now_ms() + IO_MS) != 0)
 			log_debug("send Error: %s", err_detail());
+		goto out;
+	}
+	if (strcmp(mode, "replay") == 0 && served_hellos++ == 0) {
+		/* What the appliance answers when another Hello of this key was newer. */
+		if (session_server_error(s, "replayed Hello", out) == 0)
+			(void)send_out(fd, out);
 		goto out;
 	}
 	if (!is_client(cpub, client_id)) {
@@ -135,8 +154,24 @@ static void serve(int fd, EVP_PKEY *priv, const uint8_t *server_pub, const uint8
 					sel[n++] = shard[j];
 					break;
 				}
+		if (strcmp(mode, "liar") == 0) {
+			/* One more than asked: the first secret not named. */
+			for (j = 0; j < NSHARD; j++) {
+				for (i = 0; i < names->n; i++)
+					if (shard[j].key_len == names->lens[i] &&
+					    memcmp(shard[j].key, names->names[i], names->lens[i]) == 0)
+						break;
+				if (i == names->n) {
+					sel[n++] = shard[j];
+					break;
+				}
+			}
+		}
 		list.items = sel;
 		list.n = n;
+	} else if (strcmp(mode, "evil") == 0) {
+		list.items = evil_shard;
+		list.n = sizeof(evil_shard) / sizeof(evil_shard[0]);
 	}
 	msg_chunker_init(&ch, &list, strcmp(mode, "chunked") == 0 ? 80 : 0);
 	while (more) {

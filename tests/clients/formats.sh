@@ -61,15 +61,19 @@ timeout: 5s
 EOT
 coffer-get --config "$TMP/client.yaml" --format dotenv > "$TMP/dotenv2"
 cmp "$TMP/dotenv2" "$EXP/dotenv" || fail "dotenv via config differs"
-expect_exit 1 coffer-get --config "$TMP/nonexistent.yaml"
+expect_exit 2 coffer-get --config "$TMP/nonexistent.yaml"
 printf 'servers: [%s]\nbogus: 1\n' "$A" > "$TMP/bad.yaml"
-expect_exit 1 coffer-get --config "$TMP/bad.yaml"
+expect_exit 2 coffer-get --config "$TMP/bad.yaml"
 grep -q "bad.yaml:2:8: unknown key 'bogus'" "$TMP/err" || fail "config error message: $(cat "$TMP/err")"
 
 # Usage errors.
-expect_exit 1 coffer-get "$@" --format yaml
-expect_exit 1 coffer-get "$@" stray-argument
-expect_exit 1 coffer-get "$@" --get PORT --format json
-expect_exit 1 coffer-get --server-key "$TMP/server_pub.pem" --key "$TMP/client.pem" --server nohostport
+expect_exit 2 coffer-get "$@" --format yaml
+expect_exit 2 coffer-get "$@" stray-argument
+expect_exit 2 coffer-get "$@" --get PORT --format json
+expect_exit 2 coffer-get "$@" --onyl PORT
+says "unknown option '--onyl'; did you mean '--only'? (see 'coffer-get --help')"
+expect_exit 2 coffer-get "$@" --only
+says "option '--only' needs a value"
+expect_exit 2 coffer-get --server-key "$TMP/server_pub.pem" --key "$TMP/client.pem" --server nohostport
 coffer-get --help | grep -q 'usage: coffer-get' || fail "--help"
 echo ok

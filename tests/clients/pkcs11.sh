@@ -37,9 +37,9 @@ COFFER_TEST_PIN=$(cat "$COFFER_PIN_FILE") coffer-get --server "$A" --server-key 
 grep -qx 'PORT=5432' "$TMP/child.env" || fail "exec with an env: PIN"
 ! grep -q '^COFFER_TEST_PIN=' "$TMP/child.env" || fail "the PIN reached the child's environment"
 
-# A wrong PIN is a local error, not a network one.
+# A wrong PIN is a token error (exit 3), not a network one.
 printf 'wrong-pin' > "$TMP/bad.pin"
 chmod 600 "$TMP/bad.pin"
-expect_exit 7 coffer-get --server "$A" --server-key "$TMP/server_pub.pem" --key "$URI" \
+expect_exit 3 coffer-get --server "$A" --server-key "$TMP/server_pub.pem" --key "$URI" \
 	--pkcs11-module "$COFFER_PKCS11_MODULE" --pin-source "file:$TMP/bad.pin"
 echo ok

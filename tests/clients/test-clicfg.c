@@ -30,8 +30,8 @@ int main(void)
 	TEST_START("full config");
 	ASSERT_INT_EQ(parse("# client\n"
 	                    "servers:\n"
-	                    "  - coffer1.example:7700\n"
-	                    "  - \"[2001:db8::2]:7700\"\n"
+	                    "  - coffer1.example:9187\n"
+	                    "  - \"[2001:db8::2]:9187\"\n"
 	                    "server-key: /etc/coffer/server.pem\n"
 	                    "key: pkcs11:token=host;object=coffer\n"
 	                    "pkcs11-module: /usr/lib/softhsm/libsofthsm2.so\n"
@@ -43,8 +43,8 @@ int main(void)
 	ASSERT_TRUE(c != NULL);
 	if (c != NULL) {
 		ASSERT_SIZE_EQ(c->n_servers, 2);
-		ASSERT_STR_EQ(c->servers[0], "coffer1.example:7700");
-		ASSERT_STR_EQ(c->servers[1], "[2001:db8::2]:7700");
+		ASSERT_STR_EQ(c->servers[0], "coffer1.example:9187");
+		ASSERT_STR_EQ(c->servers[1], "[2001:db8::2]:9187");
 		ASSERT_SIZE_EQ(c->n_server_keys, 1);
 		ASSERT_STR_EQ(c->server_keys[0], "/etc/coffer/server.pem");
 		ASSERT_STR_EQ(c->key, "pkcs11:token=host;object=coffer");

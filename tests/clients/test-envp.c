@@ -83,7 +83,7 @@ int main(void)
 	before = envp_count(environ);
 
 	TEST_START("build");
-	ASSERT_INT_EQ(envp_build(environ, shard, NSHARD, NULL, &envp), 0);
+	ASSERT_INT_EQ(envp_build(environ, shard, NSHARD, NULL, NULL, &envp), 0);
 	ASSERT_TRUE(envp != NULL);
 	ASSERT_TRUE(has(envp, "DB_PASSWORD=s3cr3t-envp-test"));
 	ASSERT_TRUE(has(envp, "MULTI=line1\nline2 'q' $x"));
@@ -152,19 +152,42 @@ int main(void)
 		                        .type = SECRET_STRING,
 		                        .v.str = {.ptr = "a\0b", .len = 3}}};
 		char *base[] = {"P_A=old", "X=1", NULL};
-		ASSERT_INT_EQ(envp_build(base, dup, 2, "P_", &envp), 0);
+		ASSERT_INT_EQ(envp_build(base, dup, 2, "P_", NULL, &envp), 0);
 		ASSERT_SIZE_EQ(envp_count(envp), 2);
 		ASSERT_TRUE(has(envp, "X=1"));
 		ASSERT_TRUE(has(envp, "P_A=2"));
 		envp_free(envp);
 		envp = NULL;
-		ASSERT_INT_EQ(envp_build(base, bad, 2, NULL, &envp), ERR_FORMAT);
+		ASSERT_INT_EQ(envp_build(base, bad, 2, NULL, NULL, &envp), ERR_FORMAT);
 		ASSERT_TRUE(envp == NULL);
-		ASSERT_INT_EQ(envp_build(base, nul, 1, NULL, &envp), ERR_FORMAT);
-		ASSERT_INT_EQ(envp_build(NULL, dup, 1, NULL, &envp), 0);
+		ASSERT_INT_EQ(envp_build(base, nul, 1, NULL, NULL, &envp), ERR_FORMAT);
+		ASSERT_INT_EQ(envp_build(NULL, dup, 1, NULL, NULL, &envp), 0);
 		ASSERT_SIZE_EQ(envp_count(envp), 1);
 		envp_free(envp);
+		envp = NULL;
 		envp_free(NULL);
+	}
+	TEST_DONE();
+
+	TEST_START("a shard cannot choose the loader, the shell or the PATH of the child");
+	{
+		struct secret evil[] = {S("A", "1"), S("LD_PRELOAD", "/tmp/x.so")};
+		struct secret path[] = {S("PATH", "/tmp/evil")};
+		const char *allow[] = {"PATH", NULL};
+		char *base[] = {"PATH=/usr/bin", NULL};
+		ASSERT_INT_EQ(envp_build(base, evil, 2, NULL, NULL, &envp), ERR_PERMISSION);
+		ASSERT_TRUE(envp == NULL);
+		ASSERT_TRUE(strstr(err_detail(), "LD_PRELOAD") != NULL);
+		ASSERT_INT_EQ(envp_build(base, path, 1, NULL, NULL, &envp), ERR_PERMISSION);
+		ASSERT_INT_EQ(envp_build(base, path, 1, NULL, allow, &envp), 0);
+		ASSERT_TRUE(has(envp, "PATH=/tmp/evil"));
+		envp_free(envp);
+		envp = NULL;
+		ASSERT_INT_EQ(envp_build(base, evil, 2, "APP_", NULL, &envp), 0);
+		ASSERT_TRUE(has(envp, "APP_LD_PRELOAD=/tmp/x.so"));
+		ASSERT_TRUE(has(envp, "PATH=/usr/bin"));
+		envp_free(envp);
+		envp = NULL;
 	}
 	TEST_DONE();
 	return unit_finish("clients/envp");

@@ -27,7 +27,7 @@ static void offline(void)
 	ASSERT_INT_EQ(coffer_client_new(cfg, &c), COFFER_E_CONFIG);
 	ASSERT_TRUE(c == NULL);
 	ASSERT_TRUE(strstr(coffer_last_error(), "no server") != NULL);
-	ASSERT_INT_EQ(coffer_config_add_server(cfg, "[::1]:7700", NULL), COFFER_OK);
+	ASSERT_INT_EQ(coffer_config_add_server(cfg, "[::1]:9187", NULL), COFFER_OK);
 	ASSERT_INT_EQ(coffer_client_new(cfg, &c), COFFER_E_CONFIG);
 	ASSERT_TRUE(strstr(coffer_last_error(), "pinned") != NULL);
 	ASSERT_INT_EQ(coffer_config_set_server_key_point(cfg, pt), COFFER_E_CONFIG);

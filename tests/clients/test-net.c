@@ -36,7 +36,7 @@ int main(void)
 	uint64_t t0;
 
 	TEST_START("addresses");
-	addr_ok("example.org:7700", "example.org", "7700");
+	addr_ok("example.org:9187", "example.org", "9187");
 	addr_ok("127.0.0.1:1", "127.0.0.1", "1");
 	addr_ok("[::1]:65535", "::1", "65535");
 	addr_ok("[fe80::1%eth0]:22", "fe80::1%eth0", "22");

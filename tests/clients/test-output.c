@@ -77,7 +77,7 @@ static void check_render(enum output_format f, const struct secret *items, size_
                          const char *prefix, const char *want, size_t wantlen)
 {
 	struct buf *b = buf_new(0);
-	int r = output_render(f, items, n, prefix, b);
+	int r = output_render(f, items, n, prefix, NULL, b);
 
 	ASSERT_INT_EQ(r, 0);
 	ASSERT_SIZE_EQ(buf_len(b), wantlen);
@@ -98,7 +98,7 @@ static void check_shell_roundtrip(void)
 	FILE *p;
 	int fd;
 
-	ASSERT_INT_EQ(output_render(OUTPUT_ENV, shard, NSHARD, NULL, b), 0);
+	ASSERT_INT_EQ(output_render(OUTPUT_ENV, shard, NSHARD, NULL, NULL, b), 0);
 	fd = mkstemp(path);
 	ASSERT_TRUE(fd >= 0);
 	ASSERT_INT_EQ(write(fd, buf_ptr(b), buf_len(b)), (long long)buf_len(b));
@@ -195,23 +195,83 @@ int main(void)
 		                        .v.str = {.ptr = "a\0b", .len = 3}}};
 		struct secret digit[] = {SHARD_S("1X", "v")};
 		b = buf_new(0);
-		ASSERT_INT_EQ(output_render(OUTPUT_ENV, bad, 2, NULL, b), ERR_FORMAT);
+		ASSERT_INT_EQ(output_render(OUTPUT_ENV, bad, 2, NULL, NULL, b), ERR_FORMAT);
 		ASSERT_SIZE_EQ(buf_len(b), 0);
 		ASSERT_TRUE(strstr(err_detail(), "db.password") != NULL);
 		ASSERT_TRUE(strstr(err_detail(), "hunter2") == NULL);
-		ASSERT_INT_EQ(output_render(OUTPUT_DOTENV, bad, 2, NULL, b), ERR_FORMAT);
-		ASSERT_INT_EQ(output_render(OUTPUT_ENV, nul, 1, NULL, b), ERR_FORMAT);
-		ASSERT_INT_EQ(output_render(OUTPUT_ENV, digit, 1, NULL, b), ERR_FORMAT);
+		ASSERT_INT_EQ(output_render(OUTPUT_DOTENV, bad, 2, NULL, NULL, b), ERR_FORMAT);
+		ASSERT_INT_EQ(output_render(OUTPUT_ENV, nul, 1, NULL, NULL, b), ERR_FORMAT);
+		ASSERT_INT_EQ(output_render(OUTPUT_ENV, digit, 1, NULL, NULL, b), ERR_FORMAT);
 		ASSERT_SIZE_EQ(buf_len(b), 0);
 		/* After a prefix, a leading digit is fine. */
-		ASSERT_INT_EQ(output_render(OUTPUT_ENV, digit, 1, "P_", b), 0);
-		ASSERT_INT_EQ(output_render(OUTPUT_ENV, digit, 1, "1P", b), ERR_FORMAT);
+		ASSERT_INT_EQ(output_render(OUTPUT_ENV, digit, 1, "P_", NULL, b), 0);
+		ASSERT_INT_EQ(output_render(OUTPUT_ENV, digit, 1, "1P", NULL, b), ERR_FORMAT);
 		/* JSON takes any name, and NUL as \u0000. */
 		buf_reset(b);
-		ASSERT_INT_EQ(output_render(OUTPUT_JSON, nul, 1, NULL, b), 0);
+		ASSERT_INT_EQ(output_render(OUTPUT_JSON, nul, 1, NULL, NULL, b), 0);
 		ASSERT_TRUE(buf_len(b) == 22 &&
 		            memcmp(buf_ptr(b), "{\n  \"N\": \"a\\u0000b\"\n}\n", 22) == 0);
 		buf_free(b);
+	}
+	TEST_DONE();
+
+	TEST_START("names that change how programs run: refused, unless prefixed or allowed");
+	{
+		/* name, refused without a prefix */
+		static const struct {
+			const char *name;
+			int refused;
+		} tab[] = {
+		    {"LD_PRELOAD", 1},      {"LD_LIBRARY_PATH", 1}, {"BASH_ENV", 1},
+		    {"ENV", 1},             {"PATH", 1},            {"IFS", 1},
+		    {"PS4", 1},             {"SHELLOPTS", 1},       {"BASHOPTS", 1},
+		    {"GLIBC_TUNABLES", 1},  {"GCONV_PATH", 1},      {"NODE_OPTIONS", 1},
+		    {"PYTHONPATH", 1},      {"PYTHONSTARTUP", 1},   {"PERL5OPT", 1},
+		    {"PERL5LIB", 1},        {"RUBYOPT", 1},         {"JAVA_TOOL_OPTIONS", 1},
+		    {"OPENSSL_CONF", 1},    {"BASH_FUNC_x", 1},     {"DB_PASSWORD", 0},
+		    {"PATHS", 0},           {"MY_PATH", 0},         {"ENVIRONMENT", 0},
+		    {"LD", 0},              {"path", 0},            {"APP_LD_PRELOAD", 0},
+		    {"PYTHON", 1},
+		};
+		const char *allow[] = {"PATH", "APP_IFS", NULL};
+		size_t i;
+
+		for (i = 0; i < sizeof(tab) / sizeof(tab[0]); i++) {
+			struct secret one = {.key = tab[i].name,
+			                     .key_len = strlen(tab[i].name),
+			                     .type = SECRET_STRING,
+			                     .v.str = {.ptr = "hunter2", .len = 7}};
+			int want = tab[i].refused ? ERR_PERMISSION : 0;
+			if (output_env_name_refused(one.key, one.key_len) != tab[i].refused)
+				UNIT_FAIL("%s: refused should be %d", tab[i].name, tab[i].refused);
+			b = buf_new(0);
+			if (output_render(OUTPUT_ENV, &one, 1, NULL, NULL, b) != want ||
+			    output_render(OUTPUT_DOTENV, &one, 1, NULL, NULL, b) != want)
+				UNIT_FAIL("%s: env/dotenv should give %d", tab[i].name, want);
+			if (want != 0) {
+				ASSERT_SIZE_EQ(buf_len(b), 0);
+				ASSERT_TRUE(strstr(err_detail(), tab[i].name) != NULL);
+				ASSERT_TRUE(strstr(err_detail(), "hunter2") == NULL);
+			}
+			/* JSON and --get are never evaluated as an environment. */
+			buf_reset(b);
+			ASSERT_INT_EQ(output_render(OUTPUT_JSON, &one, 1, NULL, NULL, b), 0);
+			/* With a prefix the full name is checked: APP_PATH is harmless. */
+			ASSERT_INT_EQ(output_render(OUTPUT_ENV, &one, 1, "APP_", NULL, b), 0);
+			buf_free(b);
+		}
+		{
+			struct secret p = SHARD_S("PATH", "/tmp/evil"), ifs = SHARD_S("IFS", "x"),
+			              path2 = SHARD_S("PATH", "/x");
+			b = buf_new(0);
+			ASSERT_INT_EQ(output_render(OUTPUT_ENV, &p, 1, NULL, allow, b), 0);
+			ASSERT_INT_EQ(output_render(OUTPUT_ENV, &ifs, 1, NULL, allow, b), ERR_PERMISSION);
+			ASSERT_INT_EQ(output_render(OUTPUT_ENV, &ifs, 1, "APP_", allow, b), 0);
+			/* A prefix that makes a refused name is still refused. */
+			ASSERT_INT_EQ(output_render(OUTPUT_ENV, &path2, 1, "PYTHON", NULL, b),
+			              ERR_PERMISSION);
+			buf_free(b);
+		}
 	}
 	TEST_DONE();
 
@@ -219,7 +279,7 @@ int main(void)
 	{
 		struct secret bad[] = {SHARD_S("K", "\xff\xfe")};
 		b = buf_new(0);
-		ASSERT_INT_EQ(output_render(OUTPUT_JSON, bad, 1, NULL, b), ERR_FORMAT);
+		ASSERT_INT_EQ(output_render(OUTPUT_JSON, bad, 1, NULL, NULL, b), ERR_FORMAT);
 		ASSERT_SIZE_EQ(buf_len(b), 0);
 		buf_free(b);
 	}

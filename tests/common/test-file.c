@@ -7,6 +7,7 @@
 #include <string.h>
 #include <sys/stat.h>
 #include <sys/resource.h>
+#include <sys/wait.h>
 #include <signal.h>
 #include <unistd.h>
 
@@ -124,6 +125,70 @@ int main(void)
 	ASSERT_FALSE(file_is_atomic_temp(".tmp.ABCDEF"));
 	ASSERT_FALSE(file_is_atomic_temp("x.tmp.ABCDE"));
 	ASSERT_FALSE(file_is_atomic_temp("x.tmp.ABCDEFG"));
+	TEST_DONE();
+
+	TEST_START("output targets: absent or regular only, in a writable directory");
+	{
+		/* Each kind of node, refused before anything is written, and left as it was. */
+		static const struct {
+			const char *name, *kind;
+		} bad[] = {
+		    {"link-to-c", "symbolic link"}, {"dangling", "symbolic link"},
+		    {"fifo", "FIFO"},               {"sub", "directory"},
+		    {"sock", "socket"},
+		};
+		size_t i;
+		int n0;
+
+		ASSERT_INT_EQ(symlink(path("c"), path("link-to-c")), 0);
+		ASSERT_INT_EQ(symlink(path("nowhere"), path("dangling")), 0);
+		ASSERT_INT_EQ(mkfifo(path("fifo"), 0600), 0);
+		ASSERT_INT_EQ(mkdir(path("sub"), 0700), 0);
+		{
+			char cmd[400];
+			snprintf(cmd, sizeof(cmd),
+			         "python3 -c 'import socket,sys; socket.socket(socket.AF_UNIX)"
+			         ".bind(sys.argv[1])' %s",
+			         path("sock"));
+			ASSERT_INT_EQ(system(cmd), 0);
+		}
+		n0 = count_entries();
+		for (i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+			ASSERT_INT_EQ(file_check_target(path(bad[i].name)), ERR_PERMISSION);
+			ASSERT_TRUE(strstr(err_detail(), bad[i].kind) != NULL);
+			ASSERT_INT_EQ(file_write_atomic(path(bad[i].name), "x", 1, 0600), ERR_PERMISSION);
+			ASSERT_INT_EQ(lstat(path(bad[i].name), &st), 0);
+			ASSERT_FALSE(S_ISREG(st.st_mode));
+		}
+		ASSERT_INT_EQ(count_entries(), n0); /* no temporary file, nothing replaced */
+		ASSERT_INT_EQ(file_check_target("/dev/null"), ERR_PERMISSION);
+		ASSERT_TRUE(strstr(err_detail(), "character device") != NULL);
+		ASSERT_INT_EQ(file_check_target(path("sub/")), ERR_PERMISSION);
+		ASSERT_INT_EQ(file_check_target(path("c")), 0);
+		ASSERT_INT_EQ(file_check_target(path("new")), 0);
+		ASSERT_INT_EQ(file_check_target(path("missing-dir/new")), ERR_NOT_FOUND);
+		ASSERT_TRUE(strstr(err_detail(), "no directory") != NULL);
+		ASSERT_INT_EQ(file_check_target(path("c/new")), ERR_NOT_FOUND);
+		ASSERT_INT_EQ(file_check_target(""), ERR_INVALID_ARG);
+		/* A directory we may not write (as an unprivileged user when run as root). */
+		ASSERT_INT_EQ(mkdir(path("ro"), 0555), 0);
+		ASSERT_INT_EQ(chmod(dir, 0711), 0);
+		{
+			pid_t pid = fork();
+			int ws = 0;
+			if (pid == 0) {
+				if (geteuid() == 0 && (setgid(65534) != 0 || setuid(65534) != 0))
+					_exit(2);
+				_exit(file_check_target(path("ro/x")) == ERR_PERMISSION &&
+				              strstr(err_detail(), "not writable") != NULL
+				          ? 0
+				          : 1);
+			}
+			ASSERT_INT_EQ(waitpid(pid, &ws, 0), pid);
+			ASSERT_TRUE(WIFEXITED(ws) && WEXITSTATUS(ws) == 0);
+		}
+		ASSERT_INT_EQ(chmod(dir, 0700), 0);
+	}
 	TEST_DONE();
 
 	TEST_START("mkdirs");

@@ -2,7 +2,7 @@
 # SPDX-License-Identifier: ISC
 # --audit-required: when the audit record of a release cannot be written
 # (the audit log is /dev/full, so every write fails with ENOSPC), the server
-# refuses the release with an Error ("audit unavailable"; coffer-get exit 5)
+# refuses the release with an Error ("audit unavailable"; coffer-get exit 7)
 # and sends no secret; without the flag the release goes ahead and the
 # failure is only logged.
 set -eu
@@ -20,7 +20,7 @@ flow_seal_sign "$TMP/def.toml"
 # given wins over flow_start's own).
 flow_start --audit-required --audit-log /dev/full
 flow_get web --format env
-[ "$GOT_RC" = 5 ] || fail "with --audit-required: exit $GOT_RC (want 5): $(cat "$TMP/got.err")"
+[ "$GOT_RC" = 7 ] || fail "with --audit-required: exit $GOT_RC (want 7): $(cat "$TMP/got.err")"
 grep -q "audit unavailable" "$TMP/got.err" || fail "no reason: $(cat "$TMP/got.err")"
 [ -s "$TMP/got" ] && fail "a secret left although its audit record could not be written"
 grep -q "pw-one" "$TMP/got.err" && fail "a value reached the error text"

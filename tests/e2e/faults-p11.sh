@@ -5,7 +5,7 @@
 #  - start-up with C_Login, C_OpenSession or C_DeriveKey failing: the server
 #    exits 1 naming the call and the CKR, nothing listens;
 #  - while serving, C_DeriveKey failing: the fetch gets a server error
-#    (coffer-get exit 5), the server logs the CKR and stays up; emptying the
+#    (coffer-get exit 7), the server logs the CKR and stays up; emptying the
 #    control file recovers; a session reopened after a lost one meets a
 #    failing C_OpenSession or C_Login the same way;
 #  - a SIGHUP reload whose unsealing DH fails keeps the old secrets;
@@ -55,7 +55,8 @@ refuse_start() {
 	timeout 20 appliance-server $SRV_KEY_ARGS --bundle "$B" --trust-anchor "$ANCHOR" \
 		--listen "127.0.0.1:$PORT" --state-file "$TMP/state/serial" \
 		>"$TMP/out" 2>"$TMP/err" || _st=$?
-	[ "$_st" = 1 ] || { cat "$TMP/err" >&2; fail "start with $1 $2: exit $_st, expected 1"; }
+	# A token failure at start-up is exit 3 (token or system), as in every tool.
+	[ "$_st" = 3 ] || { cat "$TMP/err" >&2; fail "start with $1 $2: exit $_st, expected 3"; }
 	[ "$(hits "$1")" -gt "$_before" ] || fail "start with $1 $2: the fault was never hit"
 	grep -q "level=error.*$2" "$TMP/err" || { cat "$TMP/err" >&2; fail "start with $1 $2: no $2 in the reason"; }
 	if [ -n "${3:-}" ]; then
@@ -95,8 +96,8 @@ serving_fault() {
 	[ "$(hits "$_call")" -gt "$_before" ] || fail "$*: $_call never hit"
 	[ "$GOT_RC" != 0 ] || fail "$*: the fetch succeeded"
 	[ -s "$TMP/got" ] && fail "$*: a failed fetch printed secrets"
-	[ "$GOT_RC" = 5 ] ||
-		bug "$*: coffer-get exit $GOT_RC, expected 5 (server error): $(cat "$TMP/got.err")"
+	[ "$GOT_RC" = 7 ] ||
+		bug "$*: coffer-get exit $GOT_RC, expected 7 (server error): $(cat "$TMP/got.err")"
 	sleep 0.2
 	flow_alive "$*"
 	_ckr=$(grep "^$_call " "$CTL" | cut -d' ' -f2)

@@ -19,9 +19,9 @@ flow_seal_sign "$TMP/def.toml"
 flow_start --workers 2
 
 flow_check_web_worker one
-# A key not in the definition is told so (exit 4, unknown client).
+# A key not in the definition is told so (exit 6, unknown client).
 flow_get stranger
-[ "$GOT_RC" = 4 ] || fail "stranger: exit $GOT_RC: $(cat "$TMP/got.err")"
+[ "$GOT_RC" = 6 ] || fail "stranger: exit $GOT_RC: $(cat "$TMP/got.err")"
 [ -s "$TMP/got" ] && fail "stranger got output"
 
 grep -q '"name":"web"' "$TMP/audit.jsonl" || fail "no audit record for web"

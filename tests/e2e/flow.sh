@@ -101,7 +101,7 @@ flow_ceremony() {
 	SERVER_PUB=$TMP/appl_public.pem
 	flow_flush
 	status 0 coffer-seal keygen --out "$TMP/companion.pem" --public-out "$TMP/companion_public.pem"
-	status 0 provision-master add-key companion "$TMP/companion_public.pem" --bundle "$B"
+	status 0 provision-master add-key --companion companion "$TMP/companion_public.pem" --bundle "$B"
 }
 
 flow_client() {
@@ -245,7 +245,7 @@ want = {"queue_token": "q-" + sys.argv[2], "max_jobs": 8}
 sys.exit(0 if got == want else 1)
 PY
 	flow_get worker --get db_password
-	[ "$GOT_RC" = 8 ] || fail "worker got web's db_password (exit $GOT_RC)"
+	[ "$GOT_RC" = 9 ] || fail "worker got web's db_password (exit $GOT_RC)"
 	grep -q "pw-$1" "$TMP/got" "$TMP/got.err" && fail "web's value reached worker"
 	return 0
 }

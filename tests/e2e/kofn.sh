@@ -132,7 +132,7 @@ grep -q "reloaded: serial 2" "$SRV_LOG" || { cat "$SRV_LOG" >&2; fail "no reload
 grep -q "serial 2 signed by 2 of the trust anchors (threshold 2); 1 identity revoked, 1 of them in the definition" \
 	"$SRV_LOG" || { cat "$SRV_LOG" >&2; fail "the reload does not log the revocation"; }
 flow_get web
-[ "$GOT_RC" = 4 ] || fail "revoked web: exit $GOT_RC (want 4, unknown key): $(cat "$TMP/got.err")"
+[ "$GOT_RC" = 6 ] || fail "revoked web: exit $GOT_RC (want 6, unknown client): $(cat "$TMP/got.err")"
 [ -s "$TMP/got" ] && fail "revoked web got output"
 flow_get worker --get queue_token
 [ "$GOT_RC" = 0 ] && [ "$(cat "$TMP/got")" = q-one ] || fail "worker after the revocation: $GOT_RC"
@@ -149,7 +149,7 @@ status 0 provision-master sign --bundle "$B" $MASTER_ARGS
 status 0 provision-master sign --bundle "$B" $M_b
 flow_reload_refused "malformed revoked.json" "missing or not an array"
 flow_get web
-[ "$GOT_RC" = 4 ] || fail "web after the malformed revoked.json: exit $GOT_RC"
+[ "$GOT_RC" = 6 ] || fail "web after the malformed revoked.json: exit $GOT_RC (want 6)"
 flow_get worker --get queue_token
 [ "$GOT_RC" = 0 ] || fail "worker after the malformed revoked.json: exit $GOT_RC"
 grep -q 'pw-one\|q-one' "$TMP/audit.jsonl" "$SRV_LOG" && fail "a value reached a log"

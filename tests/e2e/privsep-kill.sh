@@ -31,7 +31,7 @@ for _ in $(seq 50); do kill -0 "$SRV_PID" 2>/dev/null || break; sleep 0.1; done
 kill -0 "$SRV_PID" 2>/dev/null && fail "the monitor still runs after its network process was killed"
 st=0
 wait "$SRV_PID" || st=$?
-[ "$st" = 1 ] || fail "monitor exit $st, expected 1"
+[ "$st" = 3 ] || fail "monitor exit $st, expected 3 (system failure)"
 grep -q "test hook: calling openat" "$SRV_LOG" || fail "the trigger did not fire"
 grep -q "openat returned" "$SRV_LOG" && fail "the forbidden call returned: no sandbox"
 grep -q "network process killed by signal 31 .*outside the sandbox's allow-list" "$SRV_LOG" ||

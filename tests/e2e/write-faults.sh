@@ -123,7 +123,7 @@ for mode in kill efbig; do
 		rm -f "$f"
 	done
 	if [ "$mode" = efbig ]; then
-		[ "$LST" = 7 ] || bug "coffer-get --out with EFBIG: exit $LST, expected 7 (local error): $(cat "$TMP/err")"
+		[ "$LST" = 3 ] || bug "coffer-get --out with EFBIG: exit $LST, expected 3 (system error): $(cat "$TMP/err")"
 	fi
 done
 flow_stop

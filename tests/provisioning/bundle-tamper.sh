@@ -75,7 +75,9 @@ FPR=$(fpr_of "$B/master_signing_public.pem")
 for n in srv1 srv2 companion; do
 	openssl genpkey -algorithm EC -pkeyopt ec_paramgen_curve:P-256 -out "$TMP/$n.pem" 2>/dev/null
 	openssl pkey -in "$TMP/$n.pem" -pubout -out "$TMP/${n}_pub.pem"
-	$PM add-key --bundle "$B" --note "register $n" "$n" "$TMP/${n}_pub.pem" >/dev/null
+	role=
+	[ "$n" != companion ] || role=--companion
+	$PM add-key --bundle "$B" --note "register $n" $role "$n" "$TMP/${n}_pub.pem" >/dev/null
 done
 head -c 3000 /dev/urandom >"$B/coffer.sealed"
 mkdir -p "$B/scripts"
@@ -105,7 +107,7 @@ fresh; flip "$T/master_signing_public.pem"; refused trust-anchor master_signing_
 fresh; flip "$T/crypto_manifest.json"; refused signature crypto_manifest.json
 fresh; flip "$T/crypto_manifest.json.sig"; refused signature crypto_manifest.json
 fresh; flip "$T/keys/srv1_public.pem"; refused hash keys/srv1_public.pem
-fresh; flip "$T/keys/companion_public.pem"; refused hash keys/companion_public.pem
+fresh; flip "$T/companions/companion_public.pem"; refused hash companions/companion_public.pem
 fresh; flip "$T/coffer.sealed"; refused hash coffer.sealed
 fresh; flip "$T/ceremony.log"; refused hash ceremony.log
 fresh; flip "$T/scripts/post-deploy.sh"; refused hash scripts/post-deploy.sh
@@ -198,6 +200,13 @@ st=0; $PM verify --bundle "$B" 2>/dev/null || st=$?
 [ "$st" -eq 2 ] || fail "missing --trust-anchor: exit $st"
 st=0; $PM verify --bundle "$B" --trust-anchor sha256:abc 2>/dev/null || st=$?
 [ "$st" -eq 2 ] || fail "malformed --trust-anchor: exit $st"
+
+# ---- one notation for one fingerprint: the grouped form is the same anchor --
+FPR_SAVE=$FPR
+FPR=$(echo "${FPR#sha256:}" | tr a-f A-F | sed 's/..../&-/g; s/-$//')
+echo "$FPR" | grep -Eq '^([0-9A-F]{4}-){15}[0-9A-F]{4}$' || fail "grouped form: $FPR"
+ok "$B"
+FPR=$FPR_SAVE
 
 # ---- other master key types, signed by OpenSSL ----------------------------
 for alg in "EC -pkeyopt ec_paramgen_curve:P-384" "RSA -pkeyopt rsa_keygen_bits:2048"; do

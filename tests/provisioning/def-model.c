@@ -126,11 +126,11 @@ static const char full_yaml[] = "clients:\n"
 				"  port: 5432\n"
 				"  ratio: !!float 0.75\n"
 				"  tls: True\n"
-				"  off: !!bool false\n"
+				"  'off': !!bool false\n"
 				"  rotated: 2026-11-01T12:00:00Z\n"
 				"  local_dt: !!timestamp 2026-11-01 12:00:00\n"
 				"  day: 2026-11-01\n"
-				"  at: 07:32:00.5\n"
+				"  at: !!timestamp 07:32:00.5\n"
 				"  quoted key: |-\n"
 				"    two\n"
 				"    lines\n"
@@ -210,16 +210,16 @@ static const struct refusal refusals[] = {
 	 "t:3:1: duplicate key 'web'"},
 	{"short identity", DEF_TOML, "[clients]\nweb = \"CA97-8112\"\n",
 	 "t:2:7: the identity of client 'web' is not in the full form (64 hex digits in groups "
-	 "of four joined by '-')"},
+	 "of four joined by '-', or sha256:<64 hex>)"},
 	{"identity without dashes", DEF_TOML,
 	 "[clients]\nweb = \"CA978112CA1BBDCAFAC231B39A23DC4DA786EFF8147C4E72B9807785AFEE48BB\"\n",
 	 "t:2:7: the identity of client 'web' is not in the full form (64 hex digits in groups "
-	 "of four joined by '-')"},
+	 "of four joined by '-', or sha256:<64 hex>)"},
 	{"identity not hex", DEF_TOML,
 	 "[clients]\nweb = \"CA97-8112-CA1B-BDCA-FAC2-31B3-9A23-DC4D-A786-EFF8-147C-4E72-B980-7785-"
 	 "AFEE-48BG\"\n",
 	 "t:2:7: the identity of client 'web' is not in the full form (64 hex digits in groups "
-	 "of four joined by '-')"},
+	 "of four joined by '-', or sha256:<64 hex>)"},
 	{"identity an integer", DEF_TOML, "[clients]\nweb = 5\n",
 	 "t:2:7: the identity of client 'web' must be a string, not integer"},
 	{"empty key", DEF_TOML, CL "[web]\n\"\" = 1\n", "t:4:1: empty key"},
@@ -233,11 +233,11 @@ static const struct refusal refusals[] = {
 	 "t:4:6: arrays are not allowed (key 'x' of client 'web')"},
 	{"YAML block sequence", DEF_YAML, YCL "web:\n  x:\n    - 1\n",
 	 "t:5:5: arrays are not allowed (key 'x' of client 'web')"},
-	{"YAML nested map", DEF_YAML, YCL "web:\n  x:\n    y: 1\n",
+	{"YAML nested map", DEF_YAML, YCL "web:\n  x:\n    z: 1\n",
 	 "t:5:5: nested tables are not allowed (key 'x' of client 'web')"},
 	{"YAML bad identity", DEF_YAML, "clients:\n  web: 7F3A-09C1\n",
 	 "t:2:8: the identity of client 'web' is not in the full form (64 hex digits in groups "
-	 "of four joined by '-')"},
+	 "of four joined by '-', or sha256:<64 hex>)"},
 	{"YAML identity integer", DEF_YAML, "clients:\n  web: 12\n",
 	 "t:2:8: the identity of client 'web' must be a string, not integer"},
 	{"YAML duplicate client", DEF_YAML, YCL "  web: " ID_B "\n", "t:3:3: duplicate key 'web'"},
@@ -249,8 +249,8 @@ static const struct refusal refusals[] = {
 	 "t:3:1: 'x' is not in a client's table (only tables at the top level)"},
 	{"YAML clients a sequence", DEF_YAML, "clients: [a]\n",
 	 "t:1:10: [clients] must be a table, not array"},
-	{"YAML alias", DEF_YAML, YCL "web:\n  x: &a s\n  y: *a\n", "t:4:6: anchors are not allowed"},
-	{"YAML alias only", DEF_YAML, YCL "web:\n  y: *a\n", "t:4:6: aliases are not allowed"},
+	{"YAML alias", DEF_YAML, YCL "web:\n  x: &a s\n  z: *a\n", "t:4:6: anchors are not allowed"},
+	{"YAML alias only", DEF_YAML, YCL "web:\n  z: *a\n", "t:4:6: aliases are not allowed"},
 	{"YAML null", DEF_YAML, YCL "web:\n  x:\n", "t:4:5: null values are not allowed"},
 	{"YAML empty key", DEF_YAML, YCL "web:\n  '': 1\n", "t:4:3: empty key"},
 	{"YAML top level sequence", DEF_YAML, "- 1\n", "t:1:1: the top level must be a mapping"},
@@ -380,6 +380,30 @@ static void test_empty_shard_and_no_clients(void)
 		ASSERT_SIZE_EQ(def_client_secrets(definition_client_at(def, 0)).n, 0);
 	}
 	definition_free(def);
+	TEST_DONE();
+
+	TEST_START("[clients] takes both notations of an identity (grouped and sha256:)");
+	{
+		/* ID_A as provision-master prints fingerprints: lower-case, no dashes. */
+		static const char *const texts[][2] = {
+		    {"t.toml", "[clients]\nweb = \"sha256:ca978112ca1bbdcafac231b39a23dc4da786eff8147c4e72"
+		               "b9807785afee48bb\"\n[web]\nx = 1\n"},
+		    {"t.yaml", "clients:\n  web: sha256:ca978112ca1bbdcafac231b39a23dc4da786eff8147c4e"
+		               "72b9807785afee48bb\nweb:\n  x: 1\n"},
+		};
+		uint8_t id[IDENTITY_LEN];
+		size_t i;
+
+		ASSERT_INT_EQ(identity_parse(ID_A, id), 0);
+		for (i = 0; i < 2; i++) {
+			def = NULL;
+			ASSERT_INT_EQ(definition_parse((const uint8_t *)texts[i][1],
+			                               strlen(texts[i][1]), texts[i][0], DEF_AUTO, &def),
+			              0);
+			ASSERT_TRUE(def != NULL && definition_find(def, id) != NULL);
+			definition_free(def);
+		}
+	}
 	TEST_DONE();
 }
 

@@ -52,7 +52,7 @@ says "already exists"
 
 openssl genpkey -algorithm EC -pkeyopt ec_paramgen_curve:P-256 -out "$TMP/comp.pem" 2>/dev/null
 openssl pkey -in "$TMP/comp.pem" -pubout -out "$TMP/comp_pub.pem"
-status 0 $PM add-key companion "$TMP/comp_pub.pem" --bundle "$B"
+status 0 $PM add-key --companion companion "$TMP/comp_pub.pem" --bundle "$B"
 head -c 2048 /dev/urandom >"$B/coffer.sealed"
 
 status 0 $PM manifest --bundle "$B" --note "first manifest"
@@ -109,14 +109,17 @@ status 1 $PM sign --bundle "$B" $M --label other-key
 says "not the bundle's master key"
 [ ! -e "$B/crypto_manifest.json.sig" ] || fail "a wrong signature was written"
 # shellcheck disable=SC2086
-status 1 $PM sign --bundle "$B" $M --label no-such-key
-# A wrong PIN is refused by the token.
+# A key missing from the token and a wrong PIN are token errors: exit 3, as
+# provision-master(8) says.
+status 3 $PM sign --bundle "$B" $M --label no-such-key
 printf 'wrong-pin' >"$TMP/bad.pin"
 chmod 600 "$TMP/bad.pin"
-st=0
-$PM sign --bundle "$B" --pkcs11-module "$MOD" --token "$COFFER_TOKEN_URI" \
-	--pin-source "file:$TMP/bad.pin" >/dev/null 2>"$TMP/err" || st=$?
-[ "$st" -ne 0 ] || fail "wrong PIN accepted"
+status 3 $PM sign --bundle "$B" --pkcs11-module "$MOD" --token "$COFFER_TOKEN_URI" \
+	--pin-source "file:$TMP/bad.pin"
+says "CKR_PIN_INCORRECT"
+status 3 $PM server-key srv9 --bundle "$B" --pkcs11-module "$MOD" --token "$APP_URI" \
+	--pin-source "file:$TMP/bad.pin"
+[ ! -e "$B/keys/srv9_public.pem" ] || fail "a key was registered after a wrong PIN"
 
 # ---- second round: the serial grows, the state file refuses rollback --------
 # shellcheck disable=SC2086

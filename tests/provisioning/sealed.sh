@@ -30,12 +30,17 @@ fi
 coffer-hsm keygen $P11 --token "$T" --label outsider --usage derive \
 	--out "$TMP/outsider_public.pem" 2>/dev/null
 
-coffer-seal keygen --out "$TMP/companion.pem" --public-out "$TMP/bundle/keys/companion_public.pem" >/dev/null
+mkdir -p "$TMP/bundle/companions"
+coffer-seal keygen --out "$TMP/companion.pem" --public-out "$TMP/bundle/companions/companion_public.pem" >/dev/null
 coffer-seal keygen --out "$TMP/rogue.pem" --public-out "$TMP/rogue_public.pem" >/dev/null
 [ "$(stat -c %a "$TMP/companion.pem")" = 600 ] || fail "companion key is not 0600"
 coffer-seal keygen --out "$TMP/companion.pem" 2>/dev/null && expected_fail "keygen overwrote a key"
 
-coffer-seal keygen --out "$TMP/web.pem" >"$TMP/web.id"
+coffer-seal keygen --out "$TMP/web.pem" >"$TMP/web.id" 2>"$TMP/web.err"
+# Both notations of the identity: grouped on stdout, both on stderr.
+hex=$(tr -d '-' < "$TMP/web.id" | tr A-F a-f)
+grep -qF "sha256:$hex" "$TMP/web.err" && grep -qF "$(cat "$TMP/web.id")" "$TMP/web.err" ||
+	fail "keygen does not show both notations: $(cat "$TMP/web.err")"
 coffer-seal keygen --out "$TMP/db.pem" >"$TMP/db.id"
 [ "$(coffer-seal id "$TMP/web.pem")" = "$(cat "$TMP/web.id")" ] || fail "id differs from keygen"
 cat > "$TMP/def.toml" <<EOT
@@ -97,6 +102,16 @@ coffer-seal seal --companion "$TMP/rogue.pem" --recipient "$TMP/bundle/keys/a_pu
 # shellcheck disable=SC2086
 check --key "$T;object=a" $P11 "$TMP/rogue.sealed" 2>"$TMP/err" && expected_fail "rogue companion accepted"
 grep -q "not in the signed bundle" "$TMP/err" || fail "rogue: $(cat "$TMP/err")"
+# A key registered in keys/ (an appliance's, or a client's kept for the ss
+# cache) is not a companion: only companions/ may seal.
+coffer-seal keygen --out "$TMP/client.pem" --public-out "$TMP/bundle/keys/client_public.pem" >/dev/null
+coffer-seal seal --companion "$TMP/client.pem" --recipient "$TMP/bundle/keys/a_public.pem" \
+	"$TMP/def.toml" -o "$TMP/client.sealed"
+# shellcheck disable=SC2086
+check --key "$T;object=a" $P11 "$TMP/client.sealed" 2>"$TMP/err" &&
+	expected_fail "a client key in keys/ was accepted as a companion"
+grep -q "not in the signed bundle" "$TMP/err" || fail "client as companion: $(cat "$TMP/err")"
+rm "$TMP/bundle/keys/client_public.pem"
 # An appliance key posing as the companion is refused too.
 cp "$TMP/bundle/keys/a_public.pem" "$TMP/a_as_comp.pem"
 
@@ -140,4 +155,69 @@ seal --recipient "$TMP/bundle/keys/a_public.pem" "$TMP/def.yaml" -o "$TMP/y.seal
 # shellcheck disable=SC2086
 check --key "$T;object=a" $P11 "$TMP/y.sealed" > "$TMP/out"
 grep -q "(yaml), 1 clients, 2 secrets" "$TMP/out" || fail "yaml: $(cat "$TMP/out")"
+
+# Lint: names coffer-get cannot or will not put into an environment, and a
+# client without a table, are warnings; --strict makes them errors.
+cat > "$TMP/lint.toml" <<EOT
+[clients]
+web = "$(cat "$TMP/web.id")"
+db = "$(cat "$TMP/db.id")"
+
+[web]
+"db.password" = "x"
+LD_PRELOAD = "/tmp/x.so"
+DB_USER = "app"
+EOT
+seal --recipient "$TMP/bundle/keys/a_public.pem" "$TMP/lint.toml" -o "$TMP/lint.sealed" 2>"$TMP/err"
+grep -q "warning: secret 'db.password' of client 'web' is not a valid environment name" "$TMP/err" ||
+	fail "seal: no lint warning: $(cat "$TMP/err")"
+# shellcheck disable=SC2086
+check --key "$T;object=a" $P11 "$TMP/lint.sealed" > "$TMP/out" 2>"$TMP/err" ||
+	fail "check without --strict failed: $(cat "$TMP/err")"
+for w in "secret 'db.password' of client 'web' is not a valid environment name" \
+	"secret 'LD_PRELOAD' of client 'web' changes how programs load or run" \
+	"client 'db' has no table"; do
+	grep -qF "$w" "$TMP/err" || fail "check: no warning '$w': $(cat "$TMP/err")"
+done
+[ "$(grep -c warning "$TMP/err")" = 3 ] || fail "check: $(grep -c warning "$TMP/err") warnings, expected 3"
+st=0
+# shellcheck disable=SC2086
+check --strict --key "$T;object=a" $P11 "$TMP/lint.sealed" > "$TMP/out" 2>"$TMP/err" || st=$?
+[ "$st" = 1 ] || fail "check --strict with warnings: exit $st, expected 1"
+grep -q "3 warnings" "$TMP/err" || fail "--strict: $(cat "$TMP/err")"
+st=0
+# shellcheck disable=SC2086
+check --strict --key "$T;object=a" $P11 "$TMP/y.sealed" > "$TMP/out" 2>"$TMP/err" || st=$?
+[ "$st" = 0 ] || fail "check --strict of a clean definition: exit $st: $(cat "$TMP/err")"
+
+# Output targets: refused before anything is read or sealed, the node kept.
+mkfifo "$TMP/fifo"
+ln -s "$TMP/one.sealed" "$TMP/link.sealed"
+for t in "$TMP/fifo" "$TMP/link.sealed" "$TMP" "$TMP/no/dir/x.sealed"; do
+	st=0
+	seal --recipient "$TMP/bundle/keys/a_public.pem" "$TMP/def.toml" -o "$t" 2>"$TMP/err" || st=$?
+	[ "$st" = 1 ] || fail "seal -o $t: exit $st, expected 1: $(cat "$TMP/err")"
+done
+[ -p "$TMP/fifo" ] && [ -L "$TMP/link.sealed" ] || fail "seal -o replaced a node"
+st=0
+coffer-seal keygen --out "$TMP/fifo" 2>"$TMP/err" || st=$?
+[ "$st" = 1 ] && grep -q FIFO "$TMP/err" || fail "keygen --out fifo: exit $st: $(cat "$TMP/err")"
+
+# A companion key file others can read is a key-file error: exit 3, nothing written.
+cp "$TMP/companion.pem" "$TMP/loose.pem"
+chmod 644 "$TMP/loose.pem"
+st=0
+coffer-seal seal --companion "$TMP/loose.pem" --recipient "$TMP/bundle/keys/a_public.pem" \
+	"$TMP/def.toml" -o "$TMP/loose.sealed" 2>"$TMP/err" || st=$?
+[ "$st" = 3 ] && [ ! -e "$TMP/loose.sealed" ] || fail "loose companion key: exit $st: $(cat "$TMP/err")"
+
+# One message style for command-line mistakes.
+st=0
+coffer-seal chek 2>"$TMP/err" || st=$?
+[ "$st" = 2 ] && grep -qF "coffer-seal: unknown command 'chek'; did you mean 'check'?" "$TMP/err" ||
+	fail "unknown command: exit $st: $(cat "$TMP/err")"
+st=0
+coffer-seal seal --recipeint x 2>"$TMP/err" || st=$?
+[ "$st" = 2 ] && grep -qF "coffer-seal seal: unknown option '--recipeint'; did you mean '--recipient'?" "$TMP/err" ||
+	fail "unknown option: exit $st: $(cat "$TMP/err")"
 echo "sealed: all checks passed"

@@ -142,16 +142,21 @@ int pkey_is_p256(EVP_PKEY *k)
 
 int pkey_to_point(EVP_PKEY *k, uint8_t pt[static P256_POINT_LEN])
 {
-	size_t len = 0;
+	BIGNUM *x = NULL, *y = NULL;
+	int r = 0;
 
 	if (!pkey_is_p256(k))
 		return err_set(ERR_UNSUPPORTED, "key is not a P-256 key");
-	if (EVP_PKEY_get_octet_string_param(k, OSSL_PKEY_PARAM_PUB_KEY, pt, P256_POINT_LEN,
-					    &len) != 1)
-		return err_crypto("export P-256 public point");
-	if (len != P256_POINT_LEN || pt[0] != 0x04)
-		return err_set(ERR_FORMAT, "public point is not in uncompressed form");
-	return 0;
+	/* From the coordinates, so a key read in compressed form gives the same bytes. */
+	pt[0] = 0x04;
+	if (EVP_PKEY_get_bn_param(k, OSSL_PKEY_PARAM_EC_PUB_X, &x) != 1 ||
+	    EVP_PKEY_get_bn_param(k, OSSL_PKEY_PARAM_EC_PUB_Y, &y) != 1 ||
+	    BN_bn2binpad(x, pt + 1, P256_SCALAR_LEN) != P256_SCALAR_LEN ||
+	    BN_bn2binpad(y, pt + 1 + P256_SCALAR_LEN, P256_SCALAR_LEN) != P256_SCALAR_LEN)
+		r = err_crypto("export P-256 public point");
+	BN_free(x);
+	BN_free(y);
+	return r;
 }
 
 int pkey_spki_der(EVP_PKEY *k, struct buf *b)
@@ -177,9 +182,17 @@ int pkey_sha256(const void *data, size_t len, uint8_t out[static SHA256_LEN])
 
 int pkey_identity(EVP_PKEY *k, uint8_t id[static IDENTITY_LEN])
 {
+	uint8_t pt[P256_POINT_LEN];
 	struct buf *b;
 	int r;
 
+	/* One identity per P-256 key: the named-curve, uncompressed SPKI that a
+	 * Hello's point hashes to, whatever encoding the key was read from. */
+	if (pkey_is_p256(k)) {
+		if ((r = pkey_to_point(k, pt)) != 0)
+			return r;
+		return pkey_identity_from_point(pt, id);
+	}
 	if ((b = buf_new(0)) == NULL)
 		return ERR_ALLOC;
 	if ((r = pkey_spki_der(k, b)) == 0)
@@ -230,27 +243,58 @@ int pkey_load_public(const char *path, EVP_PKEY **out)
 	return r;
 }
 
+/*
+ * A key file carries the public key next to the private one, and OpenSSL
+ * takes both as they are: a file whose public half is not the private key's
+ * would give an identity (and a Hello, a sealed file's companion point) that
+ * its private key cannot back. Key types OpenSSL cannot check pass.
+ */
+static int pairwise_check(EVP_PKEY *k, const char *what)
+{
+	EVP_PKEY_CTX *ctx = EVP_PKEY_CTX_new_from_pkey(NULL, k, NULL);
+	int ok;
+
+	if (ctx == NULL)
+		return ERR_ALLOC;
+	ok = EVP_PKEY_pairwise_check(ctx);
+	EVP_PKEY_CTX_free(ctx);
+	ERR_clear_error();
+	if (ok == 0)
+		return err_set(ERR_FORMAT, "%s: its public key is not the one of its private key",
+			       what);
+	return 0;
+}
+
+int pkey_private_from_pem(const uint8_t *pem, size_t len, const char *what, EVP_PKEY **out)
+{
+	BIO *bio;
+	int r = 0;
+
+	*out = NULL;
+	if (len > PKEY_PEM_MAX)
+		return err_set(ERR_TOO_LARGE, "%s: PEM larger than %d bytes", what, PKEY_PEM_MAX);
+	if ((bio = BIO_new_mem_buf(pem, (int)len)) == NULL)
+		return ERR_ALLOC;
+	/* A NULL callback with "" refuses encrypted keys instead of prompting. */
+	if ((*out = PEM_read_bio_PrivateKey(bio, NULL, NULL, (void *)"")) == NULL)
+		r = err_crypto("%s: not an unencrypted PEM private key", what);
+	BIO_free(bio);
+	if (r == 0 && (r = pairwise_check(*out, what)) != 0) {
+		EVP_PKEY_free(*out);
+		*out = NULL;
+	}
+	return r;
+}
+
 int pkey_load_private(const char *path, EVP_PKEY **out)
 {
 	struct buf *b = NULL;
-	BIO *bio = NULL;
 	int r;
 
 	*out = NULL;
 	if ((r = file_read_private(path, PKEY_PEM_MAX, &b)) != 0)
 		return r;
-	if ((bio = BIO_new_mem_buf(buf_ptr(b), (int)buf_len(b))) == NULL) {
-		r = ERR_ALLOC;
-		goto out;
-	}
-	/* A NULL callback with "" refuses encrypted keys instead of prompting. */
-	if ((*out = PEM_read_bio_PrivateKey(bio, NULL, NULL, (void *)"")) == NULL) {
-		r = err_crypto("%s: not an unencrypted PEM private key", path);
-		goto out;
-	}
-	r = 0;
-out:
-	BIO_free(bio);
+	r = pkey_private_from_pem(buf_ptr(b), buf_len(b), path, out);
 	buf_free(b);
 	return r;
 }

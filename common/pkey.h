@@ -31,14 +31,18 @@ struct buf;
 int pkey_from_point(const uint8_t *pt, size_t len, EVP_PKEY **out) WARN_UNUSED;
 /* Is this a valid uncompressed P-256 point? 0 or ERR_FORMAT with a reason. */
 int pkey_check_point(const uint8_t *pt, size_t len) WARN_UNUSED;
-/* The uncompressed point of a P-256 key (public or private). */
+/* The uncompressed point of a P-256 key (public or private), whatever form
+ * the key was read in. ERR_UNSUPPORTED for another key type. */
 int pkey_to_point(EVP_PKEY *k, uint8_t pt[static P256_POINT_LEN]) WARN_UNUSED;
 /* Is k a P-256 key? */
 int pkey_is_p256(EVP_PKEY *k);
 
 /* DER SubjectPublicKeyInfo of k's public part, appended to b. */
 int pkey_spki_der(EVP_PKEY *k, struct buf *b) WARN_UNUSED;
-/* SHA-256 over the SPKI DER: the client identity / key fingerprint. */
+/* SHA-256 over the SPKI DER: the client identity / key fingerprint. A P-256
+ * key is hashed in its one canonical SPKI (named curve, uncompressed point,
+ * as pkey_identity_from_point), so a key read from a compressed or
+ * explicit-parameter encoding has the identity its Hello shows. */
 int pkey_identity(EVP_PKEY *k, uint8_t id[static IDENTITY_LEN]) WARN_UNUSED;
 /* "sha256:<64 lower-case hex>" of the SPKI; out has PKEY_FPR_TEXT_LEN+1. */
 #define PKEY_FPR_TEXT_LEN (7 + 64)
@@ -48,6 +52,11 @@ int pkey_fingerprint(EVP_PKEY *k, char *out) WARN_UNUSED;
 int pkey_public_from_pem(const uint8_t *pem, size_t len, EVP_PKEY **out) WARN_UNUSED;
 /* Load a public key PEM file. ERR_NOT_FOUND, ERR_FORMAT (detail: path). */
 int pkey_load_public(const char *path, EVP_PKEY **out) WARN_UNUSED;
+/* Private key from PEM text (PKCS#8 or SEC1, unencrypted; encrypted keys are
+ * refused, never prompted for): ERR_TOO_LARGE, ERR_CRYPTO naming `what`, and
+ * ERR_FORMAT if the public key the file carries is not its private key's. */
+int pkey_private_from_pem(const uint8_t *pem, size_t len, const char *what, EVP_PKEY **out)
+	WARN_UNUSED;
 /* Load a private key PEM file (PKCS#8 or SEC1, unencrypted), refusing a file
  * that group or others can access (ERR_PERMISSION). */
 int pkey_load_private(const char *path, EVP_PKEY **out) WARN_UNUSED;

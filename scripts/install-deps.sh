@@ -1,11 +1,13 @@
 #!/bin/sh
 # SPDX-License-Identifier: ISC
 #
-# install-deps.sh [--test]: install the Debian 12 packages the build needs
-# (and, with --test, what the test suite needs: clang + libFuzzer, swtpm,
-# tpm2-tools, tpm2-pkcs11, python3, and for the systemd integration tests
-# systemd (systemd-socket-activate, systemd-analyze), util-linux (setpriv),
-# git and man-db). Only missing packages are installed;
+# install-deps.sh [--test|--coverage]: install the Debian 12 packages the
+# build needs (and, with --test, what the test suite needs: clang +
+# libFuzzer, swtpm, tpm2-tools, tpm2-pkcs11, python3, and for the systemd
+# integration tests systemd (systemd-socket-activate, systemd-analyze),
+# util-linux (setpriv), git and man-db; with --coverage, also llvm-profdata-14
+# and llvm-cov-14 for tests/fuzz/run-long.sh --coverage, which clang does not
+# pull in without its recommends). Only missing packages are installed;
 # `apt-get update` runs first whenever something is missing.
 # Shared by ./quickstart.sh and ./test.sh.
 set -eu
@@ -18,7 +20,10 @@ libtpm2-pkcs11-tools python3-tpm2-pkcs11-tools python3-cryptography opensc procp
 systemd util-linux git man-db"
 
 pkgs=$build_pkgs
-[ "${1:-}" = "--test" ] && pkgs="$pkgs $test_pkgs"
+case "${1:-}" in
+--test) pkgs="$pkgs $test_pkgs" ;;
+--coverage) pkgs="$pkgs $test_pkgs llvm-14" ;;
+esac
 
 missing=""
 for p in $pkgs; do

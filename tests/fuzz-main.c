@@ -4,6 +4,7 @@
  * libFuzzer: runs LLVMFuzzerTestOneInput over every file named on the command
  * line (directories are walked one level), so the seed corpora and every
  * crash input kept in them stay regression tests in every build.
+ * `--seeds DIR` writes the seeds of a harness that makes them by code.
  */
 #include <dirent.h>
 #include <stdint.h>
@@ -14,6 +15,8 @@
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 int LLVMFuzzerInitialize(int *argc, char ***argv) __attribute__((weak));
+/* Harnesses whose seeds are made by code define it (tests/fuzz/fuzz.h). */
+int fuzz_seeds(const char *dir) __attribute__((weak));
 
 static int run_file(const char *path)
 {
@@ -48,6 +51,13 @@ int main(int argc, char **argv)
 
 	if (LLVMFuzzerInitialize != NULL)
 		LLVMFuzzerInitialize(&argc, &argv);
+	if (argc == 3 && strcmp(argv[1], "--seeds") == 0) {
+		if (fuzz_seeds == NULL) {
+			fprintf(stderr, "this harness has no generated seeds\n");
+			return 2;
+		}
+		return fuzz_seeds(argv[2]) == 0 ? 0 : 1;
+	}
 	for (i = 1; i < argc; i++) {
 		struct stat st;
 		if (stat(argv[i], &st) != 0) {

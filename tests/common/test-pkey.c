@@ -7,6 +7,9 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <openssl/core_names.h>
+#include <openssl/param_build.h>
+#include <openssl/pem.h>
 #include <openssl/ec.h>
 
 #include "buf.h"
@@ -151,6 +154,69 @@ int main(void)
 		ASSERT_INT_EQ(pkey_ecdsa_raw_to_der(raw, 63, d), ERR_FORMAT);
 		buf_free(d);
 		EVP_MD_CTX_free(ctx);
+	}
+	TEST_DONE();
+
+	TEST_START("one P-256 key, one identity: compressed and explicit encodings too");
+	{
+		/* Found by the keys fuzz target: the fingerprint followed the encoding. */
+		static const char *const forms[][2] = {
+			{OSSL_PKEY_PARAM_EC_POINT_CONVERSION_FORMAT, "compressed"},
+			{OSSL_PKEY_PARAM_EC_ENCODING, OSSL_PKEY_EC_ENCODING_EXPLICIT},
+		};
+		size_t i;
+
+		ASSERT_INT_EQ(pkey_identity(a, id1), 0);
+		for (i = 0; i < sizeof(forms) / sizeof(forms[0]); i++) {
+			EVP_PKEY *dup = EVP_PKEY_dup(a), *back = NULL;
+			struct buf *pem = buf_new(0);
+			uint8_t pt[P256_POINT_LEN];
+
+			ASSERT_INT_EQ(EVP_PKEY_set_utf8_string_param(dup, forms[i][0], forms[i][1]), 1);
+			ASSERT_INT_EQ(pkey_public_pem(dup, pem), 0);
+			ASSERT_INT_EQ(pkey_public_from_pem(buf_ptr(pem), buf_len(pem), &back), 0);
+			ASSERT_INT_EQ(pkey_identity(back, id2), 0);
+			ASSERT_MEM_EQ(id1, id2, IDENTITY_LEN);
+			ASSERT_INT_EQ(pkey_to_point(back, pt), 0);
+			ASSERT_MEM_EQ(pt, pa, P256_POINT_LEN);
+			EVP_PKEY_free(back);
+			EVP_PKEY_free(dup);
+			buf_free(pem);
+		}
+	}
+	TEST_DONE();
+
+	TEST_START("a private key file carrying another key's public key is refused");
+	{
+		/* Found by the keys fuzz target: one flipped bit in the stored point. */
+		OSSL_PARAM_BLD *bld = OSSL_PARAM_BLD_new();
+		EVP_PKEY_CTX *ctx = EVP_PKEY_CTX_new_from_name(NULL, "EC", NULL);
+		EVP_PKEY *mixed = NULL;
+		OSSL_PARAM *params;
+		BIGNUM *priv = NULL;
+		FILE *f;
+
+		ASSERT_INT_EQ(EVP_PKEY_get_bn_param(a, OSSL_PKEY_PARAM_PRIV_KEY, &priv), 1);
+		ASSERT_INT_EQ(OSSL_PARAM_BLD_push_utf8_string(bld, OSSL_PKEY_PARAM_GROUP_NAME,
+							      "prime256v1", 0), 1);
+		ASSERT_INT_EQ(OSSL_PARAM_BLD_push_BN(bld, OSSL_PKEY_PARAM_PRIV_KEY, priv), 1);
+		ASSERT_INT_EQ(OSSL_PARAM_BLD_push_octet_string(bld, OSSL_PKEY_PARAM_PUB_KEY, pb,
+							       sizeof(pb)), 1);
+		ASSERT_TRUE((params = OSSL_PARAM_BLD_to_param(bld)) != NULL);
+		ASSERT_INT_EQ(EVP_PKEY_fromdata_init(ctx), 1);
+		ASSERT_INT_EQ(EVP_PKEY_fromdata(ctx, &mixed, EVP_PKEY_KEYPAIR, params), 1);
+		snprintf(path, sizeof(path), "%s/mixed.pem", dir);
+		ASSERT_TRUE((f = fopen(path, "w")) != NULL);
+		ASSERT_INT_EQ(PEM_write_PrivateKey(f, mixed, NULL, NULL, 0, NULL, NULL), 1);
+		fclose(f);
+		ASSERT_INT_EQ(chmod(path, 0600), 0);
+		ASSERT_INT_EQ(pkey_load_private(path, &loaded), ERR_FORMAT);
+		ASSERT_TRUE(loaded == NULL);
+		OSSL_PARAM_free(params);
+		OSSL_PARAM_BLD_free(bld);
+		EVP_PKEY_CTX_free(ctx);
+		EVP_PKEY_free(mixed);
+		BN_free(priv);
 	}
 	TEST_DONE();
 

@@ -1,107 +1,136 @@
 // SPDX-License-Identifier: ISC
 /*
- * Fuzz a server session fed arbitrary frames: Hello (both steps, Link or
- * KeyNotFound), Get (answered with OkGets), Bye, in any order. The server's
- * keys are the worked example's, so the seed conversation authenticates and
- * the fuzzer reaches the transport.
+ * Fuzz protocol/'s server session behind the frame decoder, driven by the
+ * scripted client of tests/fuzz/script.h: Hello (Link for the registered keys
+ * 0 and 1, ss supplied from a cache for key 0; KeyNotFound for any other),
+ * Get (the client's shard in OkGets of at most 40 bytes, so a shard spans
+ * frames), Bye, raw frames, in any order, over several connections that
+ * share one replay table.
  */
 #include <stdint.h>
 #include <stddef.h>
 #include <string.h>
 
-#include "buf.h"
-#include "encoding.h"
-#include "frame.h"
-#include "noise.h"
-#include "session.h"
-#include "vector_keys.h"
+#include "script.h"
 
-int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
+#define SERVER_CHUNK 40
 
-static struct noise_key server;
-static uint8_t server_eph[32];
-static int ready;
+struct server {
+	const struct script_keys *k;
+	struct session *s;
+	struct frame_decoder *d;
+	struct replay *replay;
+	int who;
+	uint8_t ss0[P256_DH_LEN];
+};
 
-static void setup(void)
+static void server_connect(void *ctx)
 {
-	uint8_t s[32];
+	struct server *sv = ctx;
+	struct session_server_config sc = {sv->k->server.fn, sv->k->server.ctx, sv->k->server.pub};
 
-	if (ready)
-		return;
-	if (hex_decode(SERVER_STATIC, 64, s, 32) != 0 ||
-	    hex_decode(SERVER_EPHEMERAL, 64, server_eph, 32) != 0 ||
-	    noise_key_from_private(&server, NOISE_DH_P256, s, 32) != 0)
-		__builtin_trap();
-	ready = 1;
+	session_free(sv->s);
+	frame_decoder_free(sv->d);
+	FUZZ_ASSERT(session_server_new(&sc, &sv->s) == 0 && (sv->d = frame_decoder_new()) != NULL);
+	sv->who = -1;
+}
+
+/* Answer with an Error where the session still allows one; the connection ends. */
+static int server_refuse(struct server *sv, const char *why, struct buf *out)
+{
+	if (session_server_error(sv->s, why, out) != 0) {
+		/* a dead session sends nothing */
+	}
+	return 1;
+}
+
+static int server_hello(struct server *sv, const struct frame *f, struct buf *out)
+{
+	uint8_t cpub[P256_POINT_LEN];
+	uint64_t ts;
+	int i;
+
+	if (session_server_hello_begin(sv->s, f, cpub) != 0)
+		return server_refuse(sv, "handshake failed", out);
+	for (i = 0; i < 2; i++)
+		if (memcmp(cpub, sv->k->client[i].pub, P256_POINT_LEN) == 0)
+			sv->who = i;
+	if (session_server_hello_finish(sv->s, sv->who == 0 ? sv->ss0 : NULL, &ts) != 0)
+		return server_refuse(sv, "handshake failed", out);
+	if (sv->who < 0) {
+		if (session_server_key_not_found(sv->s, out) != 0) {
+			/* nothing to send */
+		}
+		return 1;
+	}
+	if (replay_update(sv->replay, cpub, ts) != 0)
+		return server_refuse(sv, "replayed Hello", out);
+	return session_server_link(sv->s, out) != 0;
+}
+
+static int server_get(struct server *sv, const struct frame *f, struct buf *out)
+{
+	struct msg_names *names = NULL;
+	struct msg_chunker ch;
+	int more = 1, closed = 0;
+
+	if (session_server_read_get(sv->s, f, &names) != 0)
+		return 1;
+	msg_chunker_init(&ch, &sv->k->shard[sv->who], SERVER_CHUNK);
+	while (more && !closed)
+		closed = session_server_okget(sv->s, &ch, out, &more) != 0;
+	msg_names_free(names);
+	return closed;
+}
+
+static int server_feed(void *ctx, const uint8_t *p, size_t n, struct buf *out)
+{
+	struct server *sv = ctx;
+	struct frame f;
+	size_t off = 0, used;
+	int r;
+
+	while (off < n) {
+		r = frame_decoder_feed(sv->d, p + off, n - off, &used, &f);
+		off += used;
+		if (r == ERR_INCOMPLETE)
+			return 0;
+		if (r != 0 || session_check_incoming(sv->s, &f) != 0)
+			return 1;
+		switch (f.type) {
+		case FRAME_HELLO:
+			r = server_hello(sv, &f, out);
+			break;
+		case FRAME_GET:
+			r = server_get(sv, &f, out);
+			break;
+		default:
+			if (session_server_read_bye(sv->s, &f) != 0) {
+				/* a bad Bye ends the conversation as well */
+			}
+			r = 1;
+		}
+		if (r != 0)
+			return 1;
+	}
+	return 0;
 }
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
-	struct session_server_config sc;
-	struct session *s = NULL;
-	struct frame_decoder *d = frame_decoder_new();
-	struct buf *out = buf_new(0);
-	struct msg_names *names = NULL;
-	struct secret items[1] = {{.key = "k", .key_len = 1, .type = SECRET_STRING,
-				   .v.str = {"v", 1}}};
-	struct secret_list list = {items, 1};
-	struct msg_chunker ch;
-	struct frame f;
-	uint8_t cpub[65];
-	uint64_t ts;
-	size_t off = 0, used;
-	int r, more;
+	static struct server sv;
+	struct script_server srv = {server_connect, server_feed, NULL, &sv};
 
-	setup();
-	sc = (struct session_server_config){server.fn, server.ctx, server.pub};
-	if (d == NULL || out == NULL || session_server_new(&sc, &s) != 0 ||
-	    session_set_ephemeral(s, server_eph, 32) != 0)
-		goto out;
-	while (off < size && !session_done(s)) {
-		r = frame_decoder_feed(d, data + off, size - off, &used, &f);
-		off += used;
-		if (r != 0)
-			break;
-		if (session_check_incoming(s, &f) != 0)
-			break;
-		buf_reset(out);
-		switch (f.type) {
-		case FRAME_HELLO:
-			if (session_server_hello_begin(s, &f, cpub) != 0 ||
-			    session_server_hello_finish(s, NULL, &ts) != 0) {
-				if (session_server_error(s, "handshake failed", out) != 0) {
-			/* refusals are expected */
-		}
-				goto out;
-			}
-			r = (cpub[64] & 1) ? session_server_key_not_found(s, out)
-					   : session_server_link(s, out);
-			if (r != 0)
-				goto out;
-			break;
-		case FRAME_GET:
-			if (session_server_read_get(s, &f, &names) != 0)
-				goto out;
-			msg_chunker_init(&ch, &list, 0);
-			do {
-				if (session_server_okget(s, &ch, out, &more) != 0)
-					goto out;
-			} while (more);
-			msg_names_free(names);
-			names = NULL;
-			break;
-		case FRAME_BYE:
-			if (session_server_read_bye(s, &f) != 0)
-				goto out;
-			break;
-		default:
-			goto out;
-		}
+	if (sv.k == NULL) {
+		sv.k = script_keys();
+		FUZZ_ASSERT(sv.k->server.fn(sv.k->server.ctx, sv.k->client[0].pub, sv.ss0) == 0);
 	}
-out:
-	msg_names_free(names);
-	session_free(s);
-	frame_decoder_free(d);
-	buf_free(out);
+	FUZZ_ASSERT((sv.replay = replay_new(16)) != NULL);
+	script_run(data, size, &srv);
+	session_free(sv.s);
+	frame_decoder_free(sv.d);
+	replay_free(sv.replay);
+	sv.s = NULL;
+	sv.d = NULL;
 	return 0;
 }

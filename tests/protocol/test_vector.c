@@ -196,11 +196,16 @@ int main(int argc, char **argv)
 	}
 	if (argc == 3 && strcmp(argv[1], "--corpus") == 0) {
 		struct buf *hb = buf_new(0);
-		/* frame: whole client stream; server: the same; handshake: bodies. */
-		write_seed(argv[2], "frame", "client-stream", v.hello, v.get, v.bye);
-		write_seed(argv[2], "frame", "link-okget", v.link, v.okget, NULL);
-		write_seed(argv[2], "server", "conversation", v.hello, v.get, v.bye);
-		write_seed(argv[2], "server", "hello-bye", v.hello, v.bye, NULL);
+		/* frame: a step byte (0x80: client role), then a stream; handshake:
+		 * bodies. (The server targets' seeds are scripts: fuzz-NAME --seeds.) */
+		ASSERT_INT_EQ(buf_put_u8(hb, 0x07), 0);
+		ASSERT_INT_EQ(buf_put(hb, buf_ptr(v.hello), buf_len(v.hello)), 0);
+		write_seed(argv[2], "frame", "client-stream", hb, v.get, v.bye);
+		buf_reset(hb);
+		ASSERT_INT_EQ(buf_put_u8(hb, 0x85), 0);
+		ASSERT_INT_EQ(buf_put(hb, buf_ptr(v.link), buf_len(v.link)), 0);
+		write_seed(argv[2], "frame", "link-okget", hb, v.okget, NULL);
+		buf_reset(hb);
 		ASSERT_INT_EQ(buf_put_u8(hb, 1), 0);
 		ASSERT_INT_EQ(buf_put(hb, buf_ptr(v.hello) + 3, buf_len(v.hello) - 3), 0);
 		write_seed(argv[2], "handshake", "hello", hb, NULL, NULL);

@@ -82,7 +82,7 @@ static void setup(struct rig *g)
 		    listen(g->listen_fd, 16) == 0 &&
 		    getsockname(g->listen_fd, (struct sockaddr *)&g->addr, &alen) == 0);
 	memset(cl, 0, sizeof(cl));
-	FUZZ_ASSERT(token_soft(k->server.ctx, &g->tok) == 0);
+	FUZZ_ASSERT(token_soft(&k->server.owned, 1, &g->tok) == 0);
 	for (i = 0; i < 2; i++) {
 		FUZZ_ASSERT(pkey_identity_from_point(k->client[i].pub, cl[i].id) == 0);
 		cl[i].name = i == 0 ? "zero" : "one";
@@ -90,9 +90,10 @@ static void setup(struct rig *g)
 	}
 	cl[0].have_point = 1;
 	memcpy(cl[0].point, k->client[0].pub, P256_POINT_LEN);
-	FUZZ_ASSERT(token_dh(g->tok, cl[0].point, ss0) == 0);
+	FUZZ_ASSERT(token_dh(g->tok, 0, cl[0].point, ss0) == 0);
 	cl[0].ss = ss0;
 	FUZZ_ASSERT(state_from_clients(cl, 2, &g->st) == 0);
+	g->st->ss_keys = 1; /* client zero's ss is cached for the one key */
 	/* The audit trail's descriptor is the lowest free one when it opens. */
 	FUZZ_ASSERT((g->dev_null = open("/dev/null", O_WRONLY | O_CLOEXEC)) >= 0 &&
 		    (g->dev_full = open("/dev/full", O_WRONLY | O_CLOEXEC)) >= 0 &&

@@ -17,6 +17,42 @@
 #include "pkey.h"
 
 #define AUDIT_CHECKPOINT_LINE 1024
+#define AUDIT_AGG_MAX 1024   /* (source, result, reason) counted at once; the rest as "*" */
+#define AUDIT_TICK_MS 1000   /* the writer looks at the refusal counts this often */
+#define AUDIT_LOG_EVERY_MS 10000
+
+enum item_kind {
+	ITEM_RECORD = 1,
+	ITEM_CHECKPOINT,
+};
+
+/* A checkpoint asked for by another thread, which waits for it. */
+struct waiter {
+	int done;
+	int rc;
+};
+
+/* One entry of the writer's queue. */
+struct item {
+	struct item *next;
+	enum item_kind kind;
+	audit_done_fn done; /* record: called with the write's result, or NULL */
+	void *arg;
+	const char *reason;  /* checkpoint */
+	struct waiter *w;    /* checkpoint */
+	size_t len;          /* record: bytes of the fields at line + AUDITLOG_HEAD_MAX */
+	char line[];
+};
+
+/* Refusals of one source, result and reason in the current interval. */
+struct agg {
+	char peer[48];
+	char result[32];
+	char reason[96];
+	unsigned long count; /* since the last record of them */
+	uint64_t first_ns;   /* CLOCK_REALTIME of the first of those */
+	int used;
+};
 #define SHUTDOWN_MARK "\"event\":\"checkpoint\",\"reason\":\"shutdown\""
 
 struct audit {
@@ -36,7 +72,29 @@ struct audit {
 	char key_fpr[PKEY_FPR_TEXT_LEN + 1];
 	unsigned every;
 	unsigned since; /* records since the last checkpoint */
+	/* the writer thread (audit_start); the queue and the counts below are
+	 * guarded by qlock; a record's completion runs under cblock */
+	int threaded, stop;
+	pthread_t thread;
+	pthread_mutex_t qlock, cblock;
+	pthread_cond_t qcond, wcond;
+	struct item *head, *tail;
+	size_t qbytes;
+	struct log_every full, failed; /* records lost to a full queue; failed writes */
+	/* refusals, aggregated (audit_refused) */
+	struct agg *agg;
+	uint64_t agg_next_ms; /* CLOCK_MONOTONIC: the counts become records then */
 };
+
+static void flush_refusals(struct audit *a, int all);
+
+static uint64_t mono_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
+}
 
 /*
  * The chain head of an existing file: its last line must be a whole
@@ -108,8 +166,22 @@ int audit_open(const char *path, struct audit **out)
 	if ((a = calloc(1, sizeof(*a))) == NULL)
 		return err_set(ERR_ALLOC, "audit");
 	pthread_mutex_init(&a->lock, NULL);
+	pthread_mutex_init(&a->qlock, NULL);
+	pthread_mutex_init(&a->cblock, NULL);
+	pthread_cond_init(&a->qcond, NULL);
+	pthread_cond_init(&a->wcond, NULL);
 	a->fd = -1;
 	a->clean_end = -1;
+	if ((a->agg = calloc(AUDIT_AGG_MAX, sizeof(*a->agg))) == NULL) {
+		pthread_mutex_destroy(&a->lock);
+		pthread_mutex_destroy(&a->qlock);
+		pthread_mutex_destroy(&a->cblock);
+		pthread_cond_destroy(&a->qcond);
+		pthread_cond_destroy(&a->wcond);
+		free(a);
+		return err_set(ERR_ALLOC, "audit");
+	}
+	a->agg_next_ms = mono_ms() + AUDIT_AGGREGATE_SECONDS * 1000ULL;
 	if (path == NULL) {
 		a->fd = STDERR_FILENO;
 		*out = a;
@@ -153,9 +225,16 @@ void audit_close(struct audit *a)
 {
 	if (a == NULL)
 		return;
+	audit_stop(a);
+	flush_refusals(a, 1);
 	if (a->own_fd)
 		close(a->fd);
 	pthread_mutex_destroy(&a->lock);
+	pthread_mutex_destroy(&a->qlock);
+	pthread_mutex_destroy(&a->cblock);
+	pthread_cond_destroy(&a->qcond);
+	pthread_cond_destroy(&a->wcond);
+	free(a->agg);
 	free(a);
 }
 
@@ -321,6 +400,16 @@ int audit_format(const struct audit_event *ev, char *buf, size_t outlen)
 		puts_(&o, ",\"reason\":");
 		put_json_str(&o, ev->reason, 200);
 	}
+	if (ev->count > 0) {
+		snprintf(tmp, sizeof(tmp), ",\"count\":%lu", ev->count);
+		puts_(&o, tmp);
+		if (ev->first_ns != 0) {
+			format_ts(ev->first_ns, ts);
+			puts_(&o, ",\"first\":\"");
+			puts_(&o, ts);
+			puts_(&o, "\"");
+		}
+	}
 	if (ev->type == AUDIT_RELEASE) {
 		if (ev->have_serial) {
 			snprintf(tmp, sizeof(tmp), ",\"serial\":%llu",
@@ -424,34 +513,385 @@ out:
 	return r;
 }
 
-int audit_checkpoint(struct audit *a, const char *reason)
+/*
+ * Chain and append the record whose fields (one JSON object line, n bytes)
+ * are at line + AUDITLOG_HEAD_MAX, then an interval checkpoint if one is
+ * due (its failure is logged, and retried with the next record).
+ */
+static int write_fields(struct audit *a, char *line, size_t n)
 {
-	int r;
-
-	pthread_mutex_lock(&a->lock);
-	r = write_checkpoint(a, reason);
-	pthread_mutex_unlock(&a->lock);
-	return r;
-}
-
-int audit_write(struct audit *a, const struct audit_event *ev)
-{
-	char line[AUDIT_MAX_LINE], head[AUDITLOG_HEAD_MAX];
+	char head[AUDITLOG_HEAD_MAX];
 	size_t h, start;
-	int n, r, cr;
+	int r, cr;
 
-	/* The fields go after room for the chain fields, which only the lock knows. */
-	if ((n = audit_format(ev, line + AUDITLOG_HEAD_MAX, sizeof(line) - AUDITLOG_HEAD_MAX)) < 0)
-		return n;
 	pthread_mutex_lock(&a->lock);
 	h = auditlog_head(a->seq, a->prev, head);
 	/* head ends with ',' and replaces the fields' opening '{'. */
 	start = AUDITLOG_HEAD_MAX + 1 - h;
 	memcpy(line + start, head, h);
-	r = append_line(a, line + start, h + (size_t)n - 1);
+	r = append_line(a, line + start, h + n - 1);
 	if (r == 0 && a->sign != NULL && ++a->since >= a->every &&
 	    (cr = write_checkpoint(a, "interval")) != 0)
 		error_fr(cr, "%s", "audit checkpoint (retried after the next record)");
 	pthread_mutex_unlock(&a->lock);
 	return r;
+}
+
+static int write_event(struct audit *a, const struct audit_event *ev)
+{
+	char line[AUDIT_MAX_LINE];
+	int n;
+
+	if ((n = audit_format(ev, line + AUDITLOG_HEAD_MAX, sizeof(line) - AUDITLOG_HEAD_MAX)) < 0)
+		return n;
+	return write_fields(a, line, (size_t)n);
+}
+
+/* The source of a peer text: its address without the port. */
+static void peer_source(const char *peer, char *out, size_t cap)
+{
+	const char *colon = peer != NULL ? strrchr(peer, ':') : NULL;
+	size_t n = colon != NULL ? (size_t)(colon - peer) : peer != NULL ? strlen(peer) : 0;
+
+	if (n >= cap)
+		n = cap - 1;
+	if (n > 0)
+		memcpy(out, peer, n);
+	out[n] = '\0';
+}
+
+/*
+ * Write a record for every count gathered since the last (all: every
+ * entry goes; else entries with nothing counted are forgotten and those
+ * with a count stay, so that the next refusal of theirs is counted too).
+ */
+static void flush_refusals(struct audit *a, int all)
+{
+	struct agg *batch;
+	size_t i, n = 0;
+	int r;
+
+	if ((batch = malloc(AUDIT_AGG_MAX * sizeof(*batch))) == NULL) {
+		log_error("audit: out of memory for the refusal counts");
+		return;
+	}
+	pthread_mutex_lock(&a->qlock);
+	for (i = 0; i < AUDIT_AGG_MAX; i++) {
+		struct agg *g = &a->agg[i];
+		if (!g->used)
+			continue;
+		if (g->count > 0)
+			batch[n++] = *g;
+		if (all || g->count == 0)
+			memset(g, 0, sizeof(*g));
+		else
+			g->count = 0;
+	}
+	a->agg_next_ms = mono_ms() + AUDIT_AGGREGATE_SECONDS * 1000ULL;
+	pthread_mutex_unlock(&a->qlock);
+	for (i = 0; i < n; i++) {
+		struct audit_event ev;
+		memset(&ev, 0, sizeof(ev));
+		ev.type = AUDIT_HANDSHAKE;
+		ev.peer = batch[i].peer;
+		ev.result = batch[i].result;
+		ev.reason = batch[i].reason[0] != '\0' ? batch[i].reason : NULL;
+		ev.keys = -1;
+		ev.count = batch[i].count;
+		ev.first_ns = batch[i].first_ns;
+		if ((r = write_event(a, &ev)) != 0)
+			warn_fr(r, "%s", "audit record of refusals");
+	}
+	free(batch);
+}
+
+static uint64_t real_ns(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_REALTIME, &ts);
+	return (uint64_t)ts.tv_sec * 1000000000ULL + (uint64_t)ts.tv_nsec;
+}
+
+/* Append to the writer's queue and wake it; qlock held. */
+static void push(struct audit *a, struct item *it)
+{
+	if (a->tail != NULL)
+		a->tail->next = it;
+	else
+		a->head = it;
+	a->tail = it;
+	pthread_cond_signal(&a->qcond);
+}
+
+/* Queue a formatted record for the writer: 0, or ERR_BUSY if the queue is full. */
+static int enqueue(struct audit *a, const char *fields, size_t n, audit_done_fn done, void *arg)
+{
+	struct item *it;
+
+	pthread_mutex_lock(&a->qlock);
+	if (a->stop || a->qbytes + n > AUDIT_QUEUE_BYTES) {
+		log_every_note(&a->full, mono_ms());
+		pthread_mutex_unlock(&a->qlock);
+		return err_set(ERR_BUSY, "audit queue full: the audit log is not keeping up");
+	}
+	a->qbytes += n;
+	pthread_mutex_unlock(&a->qlock);
+	if ((it = malloc(sizeof(*it) + AUDITLOG_HEAD_MAX + n)) == NULL) {
+		pthread_mutex_lock(&a->qlock);
+		a->qbytes -= n;
+		pthread_mutex_unlock(&a->qlock);
+		return err_set(ERR_ALLOC, "audit record");
+	}
+	memset(it, 0, sizeof(*it));
+	it->kind = ITEM_RECORD;
+	it->done = done;
+	it->arg = arg;
+	it->len = n;
+	memcpy(it->line + AUDITLOG_HEAD_MAX, fields, n);
+	pthread_mutex_lock(&a->qlock);
+	push(a, it);
+	pthread_mutex_unlock(&a->qlock);
+	return 0;
+}
+
+static void *writer_main(void *arg)
+{
+	struct audit *a = arg;
+	struct item *it;
+	int r;
+
+	pthread_mutex_lock(&a->qlock);
+	for (;;) {
+		uint64_t now;
+		if (a->head == NULL) {
+			struct timespec until;
+			if (a->stop)
+				break;
+			clock_gettime(CLOCK_REALTIME, &until);
+			until.tv_sec += AUDIT_TICK_MS / 1000;
+			(void)pthread_cond_timedwait(&a->qcond, &a->qlock, &until);
+		}
+		now = mono_ms();
+		log_every_flush(&a->full, now, AUDIT_LOG_EVERY_MS, LOG_LEVEL_ERROR,
+				"audit records lost: the queue to the audit log was full");
+		log_every_flush(&a->failed, now, AUDIT_LOG_EVERY_MS, LOG_LEVEL_ERROR,
+				"audit records that could not be written");
+		if (now >= a->agg_next_ms) {
+			pthread_mutex_unlock(&a->qlock);
+			flush_refusals(a, 0);
+			pthread_mutex_lock(&a->qlock);
+		}
+		if ((it = a->head) == NULL)
+			continue;
+		a->head = it->next;
+		if (a->head == NULL)
+			a->tail = NULL;
+		if (it->kind == ITEM_RECORD)
+			a->qbytes -= it->len;
+		pthread_mutex_unlock(&a->qlock);
+		if (it->kind == ITEM_CHECKPOINT) {
+			/* Everything counted so far goes under the signature. */
+			flush_refusals(a, 1);
+			pthread_mutex_lock(&a->lock);
+			r = write_checkpoint(a, it->reason);
+			pthread_mutex_unlock(&a->lock);
+			pthread_mutex_lock(&a->qlock);
+			it->w->rc = r;
+			it->w->done = 1;
+			pthread_cond_broadcast(&a->wcond);
+			pthread_mutex_unlock(&a->qlock);
+		} else {
+			r = write_fields(a, it->line, it->len);
+			if (r != 0) {
+				pthread_mutex_lock(&a->qlock);
+				log_every_note(&a->failed, mono_ms());
+				pthread_mutex_unlock(&a->qlock);
+			}
+			pthread_mutex_lock(&a->cblock);
+			if (it->done != NULL)
+				it->done(it->arg, r);
+			pthread_mutex_unlock(&a->cblock);
+		}
+		free(it);
+		pthread_mutex_lock(&a->qlock);
+	}
+	pthread_mutex_unlock(&a->qlock);
+	return NULL;
+}
+
+int audit_start(struct audit *a)
+{
+	int e;
+
+	if (a->threaded)
+		return 0;
+	if ((e = pthread_create(&a->thread, NULL, writer_main, a)) != 0) {
+		errno = e;
+		return err_sys("start the audit writer");
+	}
+	a->threaded = 1;
+	return 0;
+}
+
+void audit_stop(struct audit *a)
+{
+	if (!a->threaded)
+		return;
+	pthread_mutex_lock(&a->qlock);
+	a->stop = 1;
+	pthread_cond_signal(&a->qcond);
+	pthread_mutex_unlock(&a->qlock);
+	pthread_join(a->thread, NULL);
+	a->threaded = 0;
+	a->stop = 0;
+}
+
+int audit_cancel(struct audit *a, void *arg)
+{
+	struct item *it, *prev = NULL;
+	int found;
+
+	pthread_mutex_lock(&a->qlock);
+	for (it = a->head; it != NULL; prev = it, it = it->next)
+		if (it->kind == ITEM_RECORD && it->done != NULL && it->arg == arg)
+			break;
+	found = it != NULL;
+	if (found) {
+		if (prev != NULL)
+			prev->next = it->next;
+		else
+			a->head = it->next;
+		if (a->tail == it)
+			a->tail = prev;
+		a->qbytes -= it->len;
+	}
+	pthread_mutex_unlock(&a->qlock);
+	free(it);
+	return found;
+}
+
+void audit_forget_done(struct audit *a)
+{
+	struct item *it;
+
+	pthread_mutex_lock(&a->qlock);
+	for (it = a->head; it != NULL; it = it->next)
+		it->done = NULL;
+	pthread_mutex_unlock(&a->qlock);
+	/* A completion running now finishes before this returns. */
+	pthread_mutex_lock(&a->cblock);
+	pthread_mutex_unlock(&a->cblock);
+}
+
+int audit_checkpoint(struct audit *a, const char *reason)
+{
+	struct waiter w = {0, 0};
+	struct item *it;
+	int r;
+
+	if (!a->threaded) {
+		flush_refusals(a, 1);
+		pthread_mutex_lock(&a->lock);
+		r = write_checkpoint(a, reason);
+		pthread_mutex_unlock(&a->lock);
+		return r;
+	}
+	/* Through the queue, so that it covers every record queued before it. */
+	if ((it = calloc(1, sizeof(*it))) == NULL)
+		return err_set(ERR_ALLOC, "audit checkpoint");
+	it->kind = ITEM_CHECKPOINT;
+	it->reason = reason;
+	it->w = &w;
+	pthread_mutex_lock(&a->qlock);
+	push(a, it);
+	while (!w.done)
+		pthread_cond_wait(&a->wcond, &a->qlock);
+	pthread_mutex_unlock(&a->qlock);
+	return w.rc;
+}
+
+int audit_submit(struct audit *a, const struct audit_event *ev, audit_done_fn done, void *arg)
+{
+	char line[AUDIT_MAX_LINE];
+	int n, r;
+
+	if ((n = audit_format(ev, line + AUDITLOG_HEAD_MAX, sizeof(line) - AUDITLOG_HEAD_MAX)) < 0)
+		return n;
+	if (!a->threaded) {
+		r = write_fields(a, line, (size_t)n);
+		return r == 0 ? 1 : r;
+	}
+	return enqueue(a, line + AUDITLOG_HEAD_MAX, (size_t)n, done, arg);
+}
+
+int audit_write(struct audit *a, const struct audit_event *ev)
+{
+	int r = audit_submit(a, ev, NULL, NULL);
+
+	return r > 0 ? 0 : r;
+}
+
+static uint64_t fnv(uint64_t h, const char *p)
+{
+	for (; *p != '\0'; p++)
+		h = (h ^ (unsigned char)*p) * 1099511628211ULL;
+	return h;
+}
+
+static int agg_is(const struct agg *g, const char *src, const char *result, const char *reason)
+{
+	return strcmp(g->peer, src) == 0 && strcmp(g->result, result) == 0 &&
+	       strcmp(g->reason, reason) == 0;
+}
+
+int audit_refused(struct audit *a, const struct audit_event *ev)
+{
+	char src[48], result[32], reason[96];
+	struct agg *g = NULL;
+	uint64_t h;
+	size_t probe;
+	int first = 0, due;
+
+	peer_source(ev->peer, src, sizeof(src));
+	snprintf(result, sizeof(result), "%s", ev->result != NULL ? ev->result : "error");
+	snprintf(reason, sizeof(reason), "%s", ev->reason != NULL ? ev->reason : "");
+	h = fnv(fnv(fnv(1469598103934665603ULL, src), result), reason);
+	pthread_mutex_lock(&a->qlock);
+	/* Open addressing over all but the last entry, which counts what does not fit. */
+	for (probe = 0; probe < AUDIT_AGG_MAX - 1 && g == NULL; probe++) {
+		struct agg *e = &a->agg[(h + probe) % (AUDIT_AGG_MAX - 1)];
+		if (!e->used || agg_is(e, src, result, reason))
+			g = e;
+	}
+	if (g == NULL) {
+		g = &a->agg[AUDIT_AGG_MAX - 1];
+		snprintf(src, sizeof(src), "*");
+		snprintf(result, sizeof(result), "refused");
+		snprintf(reason, sizeof(reason), "more sources refused than are counted apart");
+	}
+	if (!g->used) {
+		/* The first of its kind in an interval is written as it is. */
+		g->used = 1;
+		memcpy(g->peer, src, sizeof(g->peer));
+		memcpy(g->result, result, sizeof(g->result));
+		memcpy(g->reason, reason, sizeof(g->reason));
+		first = 1;
+	} else if (g->count++ == 0) {
+		g->first_ns = ev->time_ns != 0 ? ev->time_ns : real_ns();
+	}
+	due = !a->threaded && mono_ms() >= a->agg_next_ms;
+	pthread_mutex_unlock(&a->qlock);
+	if (due)
+		flush_refusals(a, 0);
+	if (!first)
+		return 0;
+	if (strcmp(src, "*") == 0) {
+		struct audit_event e = *ev;
+		e.peer = src;
+		e.result = result;
+		e.reason = reason;
+		return audit_write(a, &e);
+	}
+	return audit_write(a, ev);
 }

@@ -36,6 +36,8 @@ struct buf;
 #define AUDIT_NAMES_BUDGET 4096       /* bytes of one list of names, about */
 #define AUDIT_DEFAULT_CHECKPOINT 1000 /* records between two checkpoints */
 #define AUDIT_MAX_CHECKPOINT 1000000
+#define AUDIT_QUEUE_BYTES (4u << 20)  /* records waiting for the writer thread, at most */
+#define AUDIT_AGGREGATE_SECONDS 60    /* refusals are counted into a record this often */
 
 enum audit_event_type {
 	AUDIT_HANDSHAKE = 1,
@@ -61,6 +63,8 @@ struct audit_event {
 	size_t n_requested;           /* how many; the first AUDIT_MAX_NAMES are read */
 	const char *const *released;  /* names released (release, result ok), or NULL */
 	size_t n_released;            /* how many; the first AUDIT_MAX_NAMES are read */
+	unsigned long count;          /* refusals counted into this record, 0: one event */
+	uint64_t first_ns;            /* CLOCK_REALTIME of the first of them */
 };
 
 struct audit;
@@ -80,7 +84,8 @@ typedef int (*audit_sign_fn)(void *ctx, const uint8_t *data, size_t len, struct 
  * or its last record is not chained: the detail says what to do).
  */
 int audit_open(const char *path, struct audit **out) WARN_UNUSED;
-/* Close (no checkpoint: call audit_checkpoint first); NULL is fine. */
+/* Stop the writer thread (what was queued is written), write the refusals
+ * still counted, close (no checkpoint: call audit_checkpoint first); NULL is fine. */
 void audit_close(struct audit *a);
 
 /*
@@ -119,9 +124,59 @@ int audit_format(const struct audit_event *ev, char *out, size_t outlen) WARN_UN
 
 /*
  * Format, chain and write a record (then an interval checkpoint, if one is
- * due: its failure is logged, and retried with the next record).
- * ERR_SYSTEM / ERR_IO if the record could not be written.
+ * due: its failure is logged, and retried with the next record). Before
+ * audit_start (and after audit_stop) the record is written at once:
+ * ERR_SYSTEM / ERR_IO if it could not be. After audit_start it is queued
+ * for the writer thread, which never blocks the caller: ERR_BUSY if
+ * AUDIT_QUEUE_BYTES are already waiting (the record is lost, counted in
+ * the log); a later write failure is only logged.
  */
 int audit_write(struct audit *a, const struct audit_event *ev) WARN_UNUSED;
+
+/* Called on the writer thread with the result of one record's write. */
+typedef void (*audit_done_fn)(void *arg, int rc);
+
+/*
+ * audit_write for a record the caller must know is on the file before it
+ * goes on (a release under --audit-required): returns 1 when it was written
+ * at once (no writer thread), 0 when it is queued and done(arg, rc) will be
+ * called on the writer thread once it is written or failed, else the
+ * error (ERR_BUSY: the queue is full; done is not called).
+ */
+int audit_submit(struct audit *a, const struct audit_event *ev, audit_done_fn done,
+		 void *arg) WARN_UNUSED;
+
+/*
+ * A refusal (a handshake that got nowhere): the first of each source
+ * address (the peer without its port), result and reason is written at
+ * once; the next ones are counted, and every AUDIT_AGGREGATE_SECONDS (and
+ * before a checkpoint, and at close) each count becomes one record with
+ * "count" and "first". The table holds 1,024 such triples; refusals beyond
+ * are counted under the source "*". The error is audit_write's.
+ */
+int audit_refused(struct audit *a, const struct audit_event *ev) WARN_UNUSED;
+
+/*
+ * Start the writer thread: from now on records are queued (above), and
+ * audit_checkpoint waits for the records queued before it. ERR_SYSTEM.
+ */
+int audit_start(struct audit *a) WARN_UNUSED;
+
+/* Write what is queued, then stop the writer thread (audit_close does it too). */
+void audit_stop(struct audit *a);
+
+/*
+ * Take back a record audit_submit queued with this arg, if the writer has
+ * not begun it: 1 if it was taken (it will never be written, done is not
+ * called), 0 if it is being written or was (done comes, or came).
+ */
+int audit_cancel(struct audit *a, void *arg) WARN_UNUSED;
+
+/*
+ * Forget the completions of the records still queued (they are still
+ * written); a completion running now ends before this returns. For an
+ * owner of those completions that goes away first.
+ */
+void audit_forget_done(struct audit *a);
 
 #endif

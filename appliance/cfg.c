@@ -93,6 +93,9 @@ static const struct opt opts[] = {
 	 "all at FULL (default 128:30:512)"},
 	{"session-timeout", T_UINT, OFF(session_timeout), 1, CFG_MAX_SECONDS, "SEC",
 	 "seconds from the handshake to the end of a conversation (default 30)"},
+	{"clock-skew", T_UINT, OFF(clock_skew), 1, CFG_MAX_SECONDS, "SEC",
+	 "a Hello stamped more than SEC ahead of this clock, or older than the start minus SEC, "
+	 "is refused (default 120)"},
 	{"token-budget", T_UINT, OFF(token_budget), 0, 10000000, "N",
 	 "token operations per second for all Hellos; 0: no budget (default 2000)"},
 	{"cache-ss", T_BOOL, OFF(cache_ss), 0, 0, NULL,
@@ -134,6 +137,7 @@ void cfg_init(struct cfg *c)
 	c->startups[2] = CFG_DEFAULT_STARTUPS_FULL;
 	c->session_timeout = CFG_DEFAULT_SESSION_TIMEOUT;
 	c->token_budget = CFG_DEFAULT_TOKEN_BUDGET;
+	c->clock_skew = CFG_DEFAULT_CLOCK_SKEW;
 	c->threshold = 1;
 	c->audit_checkpoint = CFG_DEFAULT_AUDIT_CHECKPOINT;
 }

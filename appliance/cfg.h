@@ -36,6 +36,7 @@
 #define CFG_DEFAULT_STARTUPS_FULL 512       /* ... and every new one is dropped from here */
 #define CFG_DEFAULT_SESSION_TIMEOUT 30      /* seconds from Link to the end of a conversation */
 #define CFG_DEFAULT_TOKEN_BUDGET 2000       /* token operations per second, all sources */
+#define CFG_DEFAULT_CLOCK_SKEW 120          /* seconds a Hello's timestamp may be off */
 #define CFG_MAX_WORKERS 256
 #define CFG_MAX_SECONDS 86400
 #define CFG_MAX_LABEL 64                  /* token:LABEL of --trust-anchor */
@@ -92,6 +93,7 @@ struct cfg {
 	unsigned startups[3]; /* --max-startups START:RATE:FULL */
 	unsigned session_timeout;
 	unsigned token_budget; /* 0: no budget */
+	unsigned clock_skew;   /* seconds: Hello timestamps in (start - skew, now + skew] */
 	int cache_ss;
 	/* audit, logging, process */
 	char *audit_log; /* NULL: stderr */

@@ -3,6 +3,7 @@
 
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "audit.h"
 #include "bounds.h"
@@ -23,6 +24,10 @@
 struct handler {
 	struct appl_state *st;
 	int linked;
+	/* a release waiting for its audit record (handler_release_done) */
+	int pending;
+	struct secret *sel; /* the secrets it releases, or NULL: the whole shard */
+	size_t nsel;
 	const struct state_client *client;
 	size_t key;          /* the appliance key that opened the Hello */
 	const char *key_fpr; /* and its fingerprint */
@@ -53,6 +58,7 @@ void handler_free(struct handler *h)
 	if (h == NULL)
 		return;
 	session_free(h->ps);
+	free(h->sel);
 	state_unref(h->st);
 	secmem_zero(h, sizeof(*h));
 	free(h);
@@ -64,6 +70,43 @@ static void audit_or_warn(const struct handler_env *env, const struct audit_even
 
 	if ((r = audit_write(env->audit, ev)) != 0)
 		warn_fr(r, "%s", "audit record");
+}
+
+/* A Hello that got nowhere: counted per source and reason (audit_refused). */
+static void audit_refusal(const struct handler_env *env, const struct audit_event *ev)
+{
+	int r;
+
+	if ((r = audit_refused(env->audit, ev)) != 0)
+		warn_fr(r, "%s", "audit record");
+}
+
+static uint64_t handler_now_ns(const struct handler_env *env)
+{
+	struct timespec ts;
+
+	if (env->test_now_ns != 0)
+		return env->test_now_ns;
+	clock_gettime(CLOCK_REALTIME, &ts);
+	return (uint64_t)ts.tv_sec * 1000000000ULL + (uint64_t)ts.tv_nsec;
+}
+
+/*
+ * The Hello's timestamp against this clock: NULL if it may be checked
+ * against the replay table, else why not. A Hello from further ahead than
+ * the skew is refused without recording it (it would lock its client out
+ * until the clock caught up); one from before the start minus the skew may
+ * have been captured before a restart emptied the replay table.
+ */
+static const char *hello_time_refusal(const struct handler_env *env, uint64_t ts)
+{
+	uint64_t now = handler_now_ns(env);
+
+	if (ts > now && ts - now > env->clock_skew_ns)
+		return "Hello from the future (check the client's clock)";
+	if (ts < env->started_ns && env->started_ns - ts > env->clock_skew_ns)
+		return "stale Hello (older than the server's start; check the client's clock)";
+	return NULL;
 }
 
 static void audit_init(struct audit_event *ev, enum audit_event_type type, const char *peer,
@@ -104,8 +147,9 @@ static int do_hello(const struct handler_env *env, struct handler *h, const char
 {
 	struct audit_event ev;
 	struct session_server_config sc;
-	uint8_t id[IDENTITY_LEN];
+	uint8_t id[IDENTITY_LEN], ss_new[P256_DH_LEN];
 	const uint8_t *ss = NULL;
+	const char *why;
 	uint64_t ts = 0;
 	size_t n = token_count(env->token), first, j, k = 0;
 	int r, rr;
@@ -138,13 +182,13 @@ static int do_hello(const struct handler_env *env, struct handler *h, const char
 			error_fr(r, "peer %s: Hello: token DH", peer);
 			ev.result = "error";
 			ev.reason = "token failure";
-			audit_or_warn(env, &ev);
+			audit_refusal(env, &ev);
 			return handler_plain_error(out, "server error");
 		}
 		/* Not for us, or garbage: nothing about any client changes. */
 		ev.result = "error";
 		ev.reason = "handshake failed";
-		audit_or_warn(env, &ev);
+		audit_refusal(env, &ev);
 		log_debug("peer %s: Hello refused: %s", peer, err_msg(r));
 		return handler_plain_error(out, "handshake failed");
 	}
@@ -157,26 +201,50 @@ static int do_hello(const struct handler_env *env, struct handler *h, const char
 	else
 		memset(id, 0, sizeof(id));
 	err_clear();
-	/* The ss cache holds one DH per appliance key, in token order. */
-	if (h->client != NULL && h->client->ss != NULL && h->client->have_point &&
-	    k < h->st->ss_keys && CRYPTO_memcmp(h->client->point, h->client_pub, P256_POINT_LEN) == 0)
-		ss = h->client->ss + k * P256_DH_LEN;
-	if ((r = session_server_hello_finish(h->ps, ss, &ts)) != 0) {
+	/*
+	 * ss is fixed per client and appliance key: a registered client's is
+	 * cached after its first authenticated Hello (or at load, --cache-ss),
+	 * so steady state costs one token DH. Revoked clients get no cache.
+	 */
+	if (h->client != NULL && !state_is_revoked(h->st, id)) {
+		if ((ss = state_ss_get(h->st, h->client, k)) == NULL &&
+		    (r = token_dh(env->token, k, h->client_pub, ss_new)) == 0)
+			ss = ss_new;
+		err_clear();
+	}
+	if (r == 0)
+		r = session_server_hello_finish(h->ps, ss, &ts);
+	if (r != 0) {
+		secmem_zero(ss_new, sizeof(ss_new));
 		if (r == ERR_HSM || r == ERR_TPM || r == ERR_ALLOC) {
 			error_fr(r, "peer %s: Hello: token DH", peer);
 			ev.result = "error";
 			ev.reason = "token failure";
-			audit_or_warn(env, &ev);
+			audit_refusal(env, &ev);
 			h->client = NULL;
 			return handler_plain_error(out, "server error");
 		}
 		/* An impostor: the s it sent is someone's key, but it cannot do ss. */
 		ev.result = "error";
 		ev.reason = "handshake failed";
-		audit_or_warn(env, &ev);
+		audit_refusal(env, &ev);
 		log_debug("peer %s: Hello refused: %s", peer, err_msg(r));
 		h->client = NULL;
 		return handler_plain_error(out, "handshake failed");
+	}
+	if (ss == ss_new) {
+		/* It authenticated: ss is right for this client. */
+		state_ss_put(h->st, h->client, k, ss_new);
+		secmem_zero(ss_new, sizeof(ss_new));
+	}
+	if ((why = hello_time_refusal(env, ts)) != NULL) {
+		ev.have_identity = 1;
+		memcpy(ev.identity, id, IDENTITY_LEN);
+		ev.result = "clock";
+		ev.reason = why;
+		audit_refusal(env, &ev);
+		h->client = NULL;
+		return session_server_error(h->ps, why, out);
 	}
 	if (state_is_revoked(h->st, id)) {
 		/*
@@ -188,7 +256,7 @@ static int do_hello(const struct handler_env *env, struct handler *h, const char
 		ev.have_identity = 1;
 		memcpy(ev.identity, id, IDENTITY_LEN);
 		ev.result = "revoked";
-		audit_or_warn(env, &ev);
+		audit_refusal(env, &ev);
 		h->client = NULL;
 		return session_server_key_not_found(h->ps, out);
 	}
@@ -197,7 +265,7 @@ static int do_hello(const struct handler_env *env, struct handler *h, const char
 		ev.have_identity = 1;
 		memcpy(ev.identity, id, IDENTITY_LEN);
 		ev.result = "key-not-found";
-		audit_or_warn(env, &ev);
+		audit_refusal(env, &ev);
 		return session_server_key_not_found(h->ps, out);
 	}
 	audit_init(&ev, AUDIT_HANDSHAKE, peer, h);
@@ -207,7 +275,7 @@ static int do_hello(const struct handler_env *env, struct handler *h, const char
 	if (rr != 0) {
 		ev.result = rr == ERR_REPLAY ? "replay" : "busy";
 		ev.reason = rr == ERR_REPLAY ? "Hello not newer than the last one" : "replay table full";
-		audit_or_warn(env, &ev);
+		audit_refusal(env, &ev);
 		return session_server_error(h->ps, rr == ERR_REPLAY ? "replayed Hello" : "server busy",
 					    out);
 	}
@@ -256,18 +324,37 @@ static int select_secrets(const struct secret_list *shard, const struct msg_name
 	return 0;
 }
 
-/* Get -> OkGet... | Error. */
+/* The OkGets of list, sealed into out; the connection stays for the Bye. */
+static int seal_release(struct handler *h, const char *peer, const struct secret_list *list,
+			struct buf *out, int *close)
+{
+	struct msg_chunker ch;
+	int r, more = 1;
+
+	msg_chunker_init(&ch, list, 0);
+	while (more) {
+		if ((r = session_server_okget(h->ps, &ch, out, &more)) != 0) {
+			error_fr(r, "peer %s: OkGet for '%s'", peer, h->client->name);
+			buf_reset(out);
+			return r;
+		}
+	}
+	/* After the last OkGet the client says Bye; keep the connection for it. */
+	*close = 0;
+	return 0;
+}
+
+/* Get -> OkGet... | Error, or HANDLER_PENDING (see handler_handle). */
 static int do_get(const struct handler_env *env, struct handler *h, const char *peer,
-		  const struct frame *f, struct buf *out, int *close)
+		  const struct frame *f, struct buf *out, int *close, void *cookie)
 {
 	struct audit_event ev;
 	struct msg_names *names = NULL;
 	struct secret *sel = NULL;
 	struct secret_list list;
-	struct msg_chunker ch;
 	const char *missing = NULL, *released[AUDIT_MAX_NAMES];
 	size_t nsel = 0, i;
-	int r, more = 1, ar;
+	int r, ar;
 	char why[HANDLER_MAX_ERROR];
 
 	audit_init(&ev, AUDIT_RELEASE, peer, h);
@@ -306,33 +393,65 @@ static int do_get(const struct handler_env *env, struct handler *h, const char *
 		released[i] = list.items[i].key;
 	ev.released = released;
 	ev.n_released = list.n;
+	if (!env->audit_required) {
+		/* Queued: the release does not wait for the audit log. */
+		audit_or_warn(env, &ev);
+		r = seal_release(h, peer, &list, out, close);
+		goto out;
+	}
 	/* The record comes first: with --audit-required nothing leaves unrecorded. */
-	if ((ar = audit_write(env->audit, &ev)) != 0) {
+	ar = audit_submit(env->audit, &ev, env->release_done, cookie);
+	if (ar == 0) {
+		/* Queued: the OkGets wait for the writer (handler_release_done). */
+		h->pending = 1;
+		h->sel = sel;
+		h->nsel = names->all ? SIZE_MAX : nsel;
+		sel = NULL;
+		r = HANDLER_PENDING;
+		goto out;
+	}
+	if (ar < 0) {
 		warn_fr(ar, "%s", "audit record");
-		if (env->audit_required) {
-			r = session_server_error(h->ps, "audit unavailable", out);
-			goto out;
-		}
+		r = session_server_error(h->ps, "audit unavailable", out);
+		goto out;
 	}
-	msg_chunker_init(&ch, &list, 0);
-	while (more) {
-		if ((r = session_server_okget(h->ps, &ch, out, &more)) != 0) {
-			error_fr(r, "peer %s: OkGet for '%s'", peer, h->client->name);
-			buf_reset(out);
-			goto out;
-		}
-	}
-	/* After the last OkGet the client says Bye; keep the connection for it. */
-	*close = 0;
+	r = seal_release(h, peer, &list, out, close);
 out:
 	free(sel);
 	msg_names_free(names);
 	return r;
 }
 
+int handler_release_done(const struct handler_env *env, struct handler *h, const char *peer,
+			 int audit_rc, struct buf *out, int *close)
+{
+	struct secret_list list;
+	int r;
+
+	(void)env;
+	*close = 1;
+	if (h == NULL || !h->pending)
+		return err_set(ERR_INTERNAL, "no release waits for its audit record");
+	h->pending = 0;
+	if (audit_rc != 0) {
+		warn_fr(audit_rc, "peer %s: audit record of a release", peer);
+		r = session_server_error(h->ps, "audit unavailable", out);
+	} else {
+		list = h->client->shard;
+		if (h->nsel != SIZE_MAX) {
+			list.items = h->sel;
+			list.n = h->nsel;
+		}
+		r = seal_release(h, peer, &list, out, close);
+	}
+	free(h->sel);
+	h->sel = NULL;
+	return r;
+}
+
 int handler_handle(const struct handler_env *env, struct appl_state *st, const char *peer,
 		   struct handler **hp, uint8_t type, const uint8_t *body, size_t len,
-		   struct buf *out, int *close)
+		   struct buf *out, int *close, void *cookie)
 {
 	struct handler *h = *hp;
 	struct frame f;
@@ -353,7 +472,7 @@ int handler_handle(const struct handler_env *env, struct appl_state *st, const c
 		*hp = h;
 		return do_hello(env, h, peer, &f, out, close);
 	}
-	if (!h->linked || h->ps == NULL || session_done(h->ps))
+	if (!h->linked || h->pending || h->ps == NULL || session_done(h->ps))
 		return handler_plain_error(out, "conversation is over");
 	if ((r = session_check_incoming(h->ps, &f)) != 0) {
 		char why[128];
@@ -363,7 +482,7 @@ int handler_handle(const struct handler_env *env, struct appl_state *st, const c
 	}
 	switch (type) {
 	case FRAME_GET:
-		return do_get(env, h, peer, &f, out, close);
+		return do_get(env, h, peer, &f, out, close, cookie);
 	case FRAME_BYE:
 		if ((r = session_server_read_bye(h->ps, &f)) != 0)
 			log_debug("peer %s: bad Bye: %s", peer, err_msg(r));

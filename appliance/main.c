@@ -50,7 +50,7 @@ static int reload(void *p, struct appl_state **out)
 }
 
 /* The signed start checkpoint: the audit key works, and the chain goes on. */
-static int audit_start(struct audit *audit, struct token *akey, const struct cfg *c)
+static int audit_begin(struct audit *audit, struct token *akey, const struct cfg *c)
 {
 	uint64_t seq;
 	int clean, r;
@@ -272,7 +272,7 @@ int main(int argc, char **argv)
 		rc = die(r, "audit log");
 		goto out;
 	}
-	if ((r = audit_start(audit, akey, &cfg)) != 0) {
+	if ((r = audit_begin(audit, akey, &cfg)) != 0) {
 		rc = die(r, "audit log");
 		goto out;
 	}
@@ -299,6 +299,12 @@ int main(int argc, char **argv)
 	}
 	if (cfg.user != NULL && (r = check_after_drop(&cfg, tok)) != 0) {
 		rc = die(r, "start-up check after dropping privileges");
+		goto out;
+	}
+	/* From here on records are written by their own thread: a slow audit
+	 * log never holds up the event loop. */
+	if ((r = audit_start(audit)) != 0) {
+		rc = die(r, "audit log");
 		goto out;
 	}
 	rc = (r = server_run(srv)) != 0 ? die(r, "serve") : EXIT_SUCCESS;

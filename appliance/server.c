@@ -50,6 +50,7 @@
 #include "token.h"
 
 #define SERVER_TICK_MS 100
+#define SERVER_AUDIT_WAIT_MS 5000 /* a release waits this long for its audit record */
 #define SERVER_MAX_EVENTS 64
 #define SERVER_BACKLOG 512
 #define SERVER_IPC_READ (128 * 1024)
@@ -80,10 +81,15 @@ struct mconn {
 enum job_kind {
 	JOB_FRAME = 1,
 	JOB_RELOAD,
+	JOB_RELEASE, /* a parked release whose audit record was written (or not) */
 };
 
 struct job {
 	struct job *next;
+	struct server *srv;
+	struct job *pprev, *pnext; /* s->parked: releases waiting for their record */
+	uint64_t audit_deadline;   /* CLOCK_MONOTONIC ms: then it is taken back */
+	int audit_rc;
 	enum job_kind kind;
 	struct mconn *c;
 	uint8_t type;
@@ -130,6 +136,7 @@ struct server {
 	pthread_cond_t cond;
 	struct job *queue_head, *queue_tail;
 	struct job *done;
+	struct job *parked;
 	int quit;
 	server_loader_fn loader;
 	void *loader_ctx;
@@ -168,6 +175,34 @@ static struct mconn *conn_of(struct ipc_link *l)
 	return l == NULL ? NULL : (struct mconn *)((char *)l - offsetof(struct mconn, link));
 }
 
+static uint64_t real_ns(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_REALTIME, &ts);
+	return (uint64_t)ts.tv_sec * 1000000000ULL + (uint64_t)ts.tv_nsec;
+}
+
+/*
+ * The writer thread wrote (or failed) the record of a parked release: the
+ * job goes back to the loop with the result, as a worker's would.
+ */
+static void release_recorded(void *cookie, int rc)
+{
+	struct job *j = cookie;
+	struct server *s = j->srv;
+	uint64_t one = 1;
+
+	j->audit_rc = rc;
+	j->kind = JOB_RELEASE;
+	pthread_mutex_lock(&s->lock);
+	j->next = s->done;
+	s->done = j;
+	pthread_mutex_unlock(&s->lock);
+	while (write(s->wakefd, &one, sizeof(one)) < 0 && errno == EINTR)
+		;
+}
+
 int server_new(const struct cfg *c, struct token *t, struct audit *a, struct appl_state *st,
 	       struct server **out)
 {
@@ -184,6 +219,9 @@ int server_new(const struct cfg *c, struct token *t, struct audit *a, struct app
 	s->env.token = t;
 	s->env.audit = a;
 	s->env.audit_required = c->audit_required;
+	s->env.release_done = release_recorded;
+	s->env.clock_skew_ns = (uint64_t)c->clock_skew * 1000000000ULL;
+	s->env.started_ns = real_ns();
 	pthread_mutex_init(&s->replay_lock, NULL);
 	s->env.replay_lock = &s->replay_lock;
 	s->epfd = s->sigfd = s->wakefd = s->ipc_fd = -1;
@@ -224,6 +262,20 @@ void server_free(struct server *s)
 
 	if (s == NULL)
 		return;
+	if (s->parked != NULL) {
+		struct job *j, *jn;
+		/* No completion may come for them once they are gone. */
+		audit_forget_done(s->audit);
+		for (j = s->parked; j != NULL; j = jn) {
+			jn = j->pnext;
+			if (j->c->dead)
+				bury_conn(j->c);
+			buf_free(j->out);
+			free(j);
+		}
+		s->parked = NULL;
+		s->done = NULL; /* what it held was parked */
+	}
 	for (c = s->conns; c != NULL; c = next) {
 		next = c->next;
 		bury_conn(c);
@@ -485,6 +537,12 @@ struct buf *server_ipc_output(struct server *s)
 	return s->ipc_out;
 }
 
+void server_set_test_clock(struct server *s, uint64_t now_ns)
+{
+	s->env.test_now_ns = now_ns;
+	s->env.started_ns = now_ns;
+}
+
 void server_set_test_ephemeral(struct server *s, const uint8_t *priv)
 {
 	s->env.test_ephemeral = priv;
@@ -586,8 +644,8 @@ static void run_job(struct server *s, struct job *j)
 		return;
 	}
 	j->rc = handler_handle(&s->env, j->c->st, j->c->peer_text, &j->c->sess, j->type, j->body,
-			       j->len, j->out, &j->close);
-	if (j->rc != 0) {
+			       j->len, j->out, &j->close, j);
+	if (j->rc != 0 && j->rc != HANDLER_PENDING) {
 		warn_fr(j->rc, "peer %s: %s frame", j->c->peer_text,
 			j->type == FRAME_HELLO ? "Hello" : "session");
 		j->close = 1;
@@ -753,15 +811,52 @@ static void audit_refusal(struct server *s, const char *peer, const char *result
 	ev.result = result;
 	ev.reason = why;
 	ev.keys = -1;
-	if ((r = audit_write(s->audit, &ev)) != 0)
+	if ((r = audit_refused(s->audit, &ev)) != 0)
 		warn_fr(r, "%s", "audit");
 	s->n_refusals++;
+}
+
+static void park(struct server *s, struct job *j)
+{
+	j->srv = s;
+	j->audit_deadline = now_ms() + SERVER_AUDIT_WAIT_MS;
+	j->pprev = NULL;
+	j->pnext = s->parked;
+	if (s->parked != NULL)
+		s->parked->pprev = j;
+	s->parked = j;
+}
+
+static void unpark(struct server *s, struct job *j)
+{
+	if (j->pprev != NULL)
+		j->pprev->pnext = j->pnext;
+	else
+		s->parked = j->pnext;
+	if (j->pnext != NULL)
+		j->pnext->pprev = j->pprev;
+	j->pprev = j->pnext = NULL;
 }
 
 static void job_done(struct server *s, struct job *j)
 {
 	struct mconn *c = j->c;
 
+	if (j->kind == JOB_FRAME && j->rc == HANDLER_PENDING) {
+		/* A release waits for its audit record; release_recorded brings it back. */
+		park(s, j);
+		return;
+	}
+	if (j->kind == JOB_RELEASE) {
+		unpark(s, j);
+		j->kind = JOB_FRAME;
+		if (!c->dead) {
+			j->rc = handler_release_done(&s->env, c->sess, c->peer_text, j->audit_rc,
+						     j->out, &j->close);
+			if (j->rc != 0)
+				j->close = 1;
+		}
+	}
 	s->jobs_inflight--;
 	if (j->kind == JOB_RELOAD) {
 		s->reloading = 0;
@@ -808,6 +903,31 @@ static void job_done(struct server *s, struct job *j)
 	}
 	buf_free(j->out);
 	free(j);
+}
+
+/*
+ * Releases whose record the audit log has not taken within
+ * SERVER_AUDIT_WAIT_MS (a stalled disk): the record is taken back out of
+ * the queue, so it is never written, and the client gets "audit
+ * unavailable". One the writer has begun cannot be taken back: it waits.
+ */
+static void expire_parked(struct server *s)
+{
+	struct job *j, *next;
+	uint64_t now = now_ms();
+
+	for (j = s->parked; j != NULL; j = next) {
+		next = j->pnext;
+		if (now < j->audit_deadline)
+			continue;
+		j->audit_deadline = UINT64_MAX;
+		if (!audit_cancel(s->audit, j))
+			continue; /* being written: its completion comes */
+		j->audit_rc = err_set(ERR_BUSY, "the audit log took no record for %u ms",
+				      SERVER_AUDIT_WAIT_MS);
+		j->kind = JOB_RELEASE;
+		job_done(s, j);
+	}
 }
 
 static int on_open(struct server *s, const struct ipc_msg *m)
@@ -1177,6 +1297,8 @@ int server_run(struct server *s)
 				break;
 			}
 		}
+		if (s->parked != NULL)
+			expire_parked(s);
 		/* Replies of this turn go out in one write. */
 		if (r == 0)
 			r = ipc_flush(s);

@@ -82,11 +82,13 @@ int server_ipc_input(struct server *s, const uint8_t *p, size_t len) WARN_UNUSED
 
 /*
  * Tests and the IPC fuzz target only (a server without a network process):
- * the messages queued for the network process, and a fixed server
- * ephemeral key (32 bytes) so that recorded conversations replay.
+ * the messages queued for the network process, a fixed server ephemeral
+ * key (32 bytes) and a fixed clock (ns since 1970, also taken as the
+ * start) so that recorded conversations replay.
  */
 struct buf *server_ipc_output(struct server *s);
 void server_set_test_ephemeral(struct server *s, const uint8_t *priv);
+void server_set_test_clock(struct server *s, uint64_t now_ns);
 
 /*
  * Block SIGHUP/SIGTERM/SIGINT for all threads and take them through a

@@ -46,6 +46,7 @@ static void state_free(struct appl_state *st)
 	if (st == NULL)
 		return;
 	secmem_free(st->ss_block);
+	free(st->ss_ready);
 	free(st->clients);
 	bundle_free(st->bundle);
 	defs_free(st->defs);
@@ -134,30 +135,87 @@ const struct state_client *state_find_point(const struct appl_state *st,
 	return c;
 }
 
-/* Precompute ss with every appliance key for each client whose public key is known. */
+int state_ss_prepare(struct appl_state *st, size_t nkeys)
+{
+	size_t slots;
+
+	if (st->ss_block != NULL || nkeys == 0 || st->n == 0)
+		return 0;
+	if (st->n > SIZE_MAX / nkeys || st->n * nkeys > SIZE_MAX / P256_DH_LEN)
+		return err_set(ERR_ALLOC, "ss cache");
+	slots = st->n * nkeys;
+	if ((st->ss_ready = calloc(slots, sizeof(_Atomic unsigned char))) == NULL)
+		return err_set(ERR_ALLOC, "ss cache");
+	if ((st->ss_block = secmem_alloc(slots * P256_DH_LEN)) == NULL) {
+		free(st->ss_ready);
+		st->ss_ready = NULL;
+		return err_set(ERR_ALLOC, "ss cache");
+	}
+	st->ss_keys = nkeys;
+	return 0;
+}
+
+/* The slot of client c with key k, or SIZE_MAX if st has none for it. */
+static size_t ss_slot(const struct appl_state *st, const struct state_client *c, size_t k)
+{
+	size_t i;
+
+	if (st->ss_block == NULL || k >= st->ss_keys || c < st->clients || c >= st->clients + st->n)
+		return SIZE_MAX;
+	i = (size_t)(c - st->clients);
+	return i * st->ss_keys + k;
+}
+
+const uint8_t *state_ss_get(const struct appl_state *st, const struct state_client *c, size_t k)
+{
+	size_t slot = ss_slot(st, c, k);
+	_Atomic unsigned char *ready = st->ss_ready;
+
+	if (slot == SIZE_MAX || atomic_load_explicit(&ready[slot], memory_order_acquire) != 2)
+		return NULL;
+	return st->ss_block + slot * P256_DH_LEN;
+}
+
+void state_ss_put(struct appl_state *st, const struct state_client *c, size_t k,
+		  const uint8_t ss[static P256_DH_LEN])
+{
+	size_t slot = ss_slot(st, c, k);
+	_Atomic unsigned char *ready = st->ss_ready;
+	unsigned char empty = 0;
+
+	/* Whoever moves the slot from empty to filling writes it; the rest leave it. */
+	if (slot == SIZE_MAX ||
+	    !atomic_compare_exchange_strong_explicit(&ready[slot], &empty, 1, memory_order_acquire,
+						     memory_order_relaxed))
+		return;
+	memcpy(st->ss_block + slot * P256_DH_LEN, ss, P256_DH_LEN);
+	atomic_store_explicit(&ready[slot], 2, memory_order_release);
+}
+
+/* --cache-ss: precompute ss with every appliance key for each client whose
+ * public key the bundle ships. */
 static int cache_ss(struct appl_state *st, struct token *t)
 {
-	size_t i, k, nk = token_count(t), per = nk * P256_DH_LEN;
-	int r;
+	uint8_t ss[P256_DH_LEN];
+	size_t i, k, nk = token_count(t);
+	int r = 0;
 
-	if (st->n == 0)
-		return 0;
-	if ((st->ss_block = secmem_alloc(st->n * per)) == NULL)
-		return err_set(ERR_ALLOC, "ss cache");
-	for (i = 0; i < st->n; i++) {
+	for (i = 0; i < st->n && r == 0; i++) {
 		struct state_client *c = &st->clients[i];
-		uint8_t *slot = st->ss_block + i * per;
 		/* A revoked client never completes a handshake: no DH for it. */
 		if (!c->have_point || state_is_revoked(st, c->id))
 			continue;
-		for (k = 0; k < nk; k++)
-			if ((r = token_dh(t, k, c->point, slot + k * P256_DH_LEN)) != 0)
-				return err_wrap(r, "cache ss for client '%s'", c->name);
-		c->ss = slot;
-		st->n_cached++;
+		for (k = 0; k < nk && r == 0; k++) {
+			if ((r = token_dh(t, k, c->point, ss)) != 0)
+				r = err_wrap(r, "cache ss for client '%s'", c->name);
+			else
+				state_ss_put(st, c, k, ss);
+		}
+		if (r == 0)
+			st->n_cached++;
 	}
-	st->ss_keys = nk;
-	return 0;
+	secmem_zero(ss, sizeof(ss));
+	return r;
 }
 
 /*
@@ -452,7 +510,10 @@ int state_load(const struct cfg *c, struct token *t, int update_state, struct ap
 			cl->have_point = 1;
 	}
 	err_clear();
-	if (c->cache_ss && (r = cache_ss(st, t)) != 0)
+	/* Room for every registered client's ss: filled now with --cache-ss,
+	 * else by each client's first authenticated Hello. */
+	if ((r = state_ss_prepare(st, token_count(t))) != 0 ||
+	    (c->cache_ss && (r = cache_ss(st, t)) != 0))
 		goto out;
 	if (update_state && (r = rollback_advance(c, vo.min_serial, serial)) != 0)
 		goto out;

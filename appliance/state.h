@@ -29,8 +29,6 @@ struct state_client {
 	struct secret_list shard;  /* storage owned by the state */
 	int have_point;            /* the bundle carries this client's public key */
 	uint8_t point[P256_POINT_LEN];
-	const uint8_t *ss;         /* cached DH(appliance key k, client) at ss + k * P256_DH_LEN
-				    * for k < ss_keys, or NULL; secure memory */
 };
 
 struct appl_state {
@@ -42,8 +40,16 @@ struct appl_state {
 	size_t n_cached;
 	size_t n_signers;  /* trust anchors whose signatures counted */
 	size_t n_revoked;  /* identities in revoked.json */
-	size_t ss_keys;    /* appliance keys cached per client */
-	uint8_t *ss_block; /* secure memory: n * ss_keys * P256_DH_LEN */
+	/*
+	 * The ss cache: DH(appliance key k, client i) at slot i * ss_keys + k
+	 * of ss_block (secure memory), valid once ss_ready[slot] is 2. Filled
+	 * at load for the clients the bundle ships a public key of (--cache-ss),
+	 * else by the first authenticated Hello of each registered client; it
+	 * goes with the state (a reload starts empty). See state_ss_get/put.
+	 */
+	size_t ss_keys;
+	uint8_t *ss_block;
+	void *ss_ready; /* _Atomic unsigned char[n * ss_keys]: 0 empty, 1 filling, 2 ready */
 	void *bundle;      /* the verified bundle (struct bundle *) */
 	void *defs;        /* the parsed definition (provisioning/'s model, secure memory) */
 	void *revoked;     /* the revocation list (struct revoked *), or NULL: none */
@@ -71,6 +77,24 @@ int state_load(const struct cfg *c, struct token *t, int update_state, struct ap
  */
 int state_from_clients(const struct state_client *clients, size_t n, struct appl_state **out)
 	WARN_UNUSED;
+
+/*
+ * Make room for the ss cache of every client with nkeys appliance keys
+ * (n * nkeys * P256_DH_LEN bytes of secure memory), all slots empty.
+ * Once per state, before it is shared. ERR_ALLOC.
+ */
+int state_ss_prepare(struct appl_state *st, size_t nkeys) WARN_UNUSED;
+
+/* The cached ss of client c (one of st's) with appliance key k, or NULL. Thread-safe. */
+const uint8_t *state_ss_get(const struct appl_state *st, const struct state_client *c, size_t k);
+
+/*
+ * Cache ss for client c with key k: the first call for a slot fills it,
+ * later ones (and calls on a state without a cache) change nothing.
+ * Thread-safe: a reader sees the slot only once it is whole.
+ */
+void state_ss_put(struct appl_state *st, const struct state_client *c, size_t k,
+		  const uint8_t ss[static P256_DH_LEN]);
 
 /*
  * With --rollback-counter: the serial floor the TPM counter holds (*written

@@ -91,9 +91,10 @@ static void setup(struct rig *g)
 	cl[0].have_point = 1;
 	memcpy(cl[0].point, k->client[0].pub, P256_POINT_LEN);
 	FUZZ_ASSERT(token_dh(g->tok, 0, cl[0].point, ss0) == 0);
-	cl[0].ss = ss0;
 	FUZZ_ASSERT(state_from_clients(cl, 2, &g->st) == 0);
-	g->st->ss_keys = 1; /* client zero's ss is cached for the one key */
+	/* Client zero's ss cached at load (--cache-ss); client one's by its first Hello. */
+	FUZZ_ASSERT(state_ss_prepare(g->st, 1) == 0);
+	state_ss_put(g->st, state_find(g->st, cl[0].id), 0, ss0);
 	/* The audit trail's descriptor is the lowest free one when it opens. */
 	FUZZ_ASSERT((g->dev_null = open("/dev/null", O_WRONLY | O_CLOEXEC)) >= 0 &&
 		    (g->dev_full = open("/dev/full", O_WRONLY | O_CLOEXEC)) >= 0 &&

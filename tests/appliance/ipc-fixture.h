@@ -126,6 +126,8 @@ static inline int fix_new(struct fixture *fx, unsigned max_connections)
 		return -1;
 	}
 	server_set_test_ephemeral(fx->srv, fx->server_eph);
+	/* The recorded Hellos are stamped TIMESTAMP_NS + conn: the clock is theirs. */
+	server_set_test_clock(fx->srv, TIMESTAMP_NS);
 	return 0;
 }
 

@@ -14,6 +14,7 @@
 #include <stdio.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "auditlog.h"
@@ -70,6 +71,65 @@ static void *writer(void *p)
 		if (audit_write(w->a, w->ev) != 0)
 			abort();
 	return NULL;
+}
+
+struct drain_arg {
+	int fd;
+	volatile int stop;
+};
+
+/* Read a FIFO until told to stop and nothing is left. */
+static void *drain(void *p)
+{
+	struct drain_arg *d = p;
+	char b[65536];
+
+	for (;;) {
+		ssize_t n = read(d->fd, b, sizeof(b));
+		if (n <= 0) {
+			if (d->stop)
+				break;
+			usleep(1000);
+		}
+	}
+	return NULL;
+}
+
+struct done_arg {
+	pthread_mutex_t lock;
+	int calls, rc;
+};
+
+static void on_done(void *p, int rc)
+{
+	struct done_arg *d = p;
+
+	pthread_mutex_lock(&d->lock);
+	d->calls++;
+	d->rc = rc;
+	pthread_mutex_unlock(&d->lock);
+}
+
+static double now_s(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}
+
+/* 4 threads write 200 records each into a at once. */
+static void write_from_4_threads(struct audit *a, const struct audit_event *ev)
+{
+	pthread_t th[4];
+	struct writer_arg w = {a, ev};
+	int i;
+
+	for (i = 0; i < 4; i++)
+		if (pthread_create(&th[i], NULL, writer, &w) != 0)
+			abort();
+	for (i = 0; i < 4; i++)
+		pthread_join(th[i], NULL);
 }
 
 int main(void)
@@ -314,23 +374,174 @@ int main(void)
 
 	TEST_START("many threads: one chain, in order");
 	{
-		pthread_t th[4];
-		struct writer_arg w;
 		unlink(path);
 		ASSERT_INT_EQ(audit_open(path, &a), 0);
 		ASSERT_INT_EQ(audit_set_signer(a, sign_soft, sk, fpr, 50), 0);
-		w.a = a;
-		w.ev = &ev;
-		for (i = 0; i < 4; i++)
-			ASSERT_INT_EQ(pthread_create(&th[i], NULL, writer, &w), 0);
-		for (i = 0; i < 4; i++)
-			pthread_join(th[i], NULL);
+		write_from_4_threads(a, &ev);
 		ASSERT_INT_EQ(audit_checkpoint(a, "shutdown"), 0);
 		audit_close(a);
 		a = NULL;
 		ASSERT_INT_EQ(auditlog_verify(path, &key, 1, &rep), 0);
 		ASSERT_SIZE_EQ(rep.lines, 800 + 16 + 1);
 		ASSERT_SIZE_EQ(rep.checkpoints, 17);
+	}
+	TEST_DONE();
+
+	TEST_START("the writer thread: many threads queue, one chain in order, checkpoints cover the queue");
+	{
+		unlink(path);
+		ASSERT_INT_EQ(audit_open(path, &a), 0);
+		ASSERT_INT_EQ(audit_set_signer(a, sign_soft, sk, fpr, 50), 0);
+		ASSERT_INT_EQ(audit_start(a), 0);
+		ASSERT_INT_EQ(audit_checkpoint(a, "start"), 0);
+		write_from_4_threads(a, &ev);
+		/* The shutdown checkpoint waits for the 800 records queued before it. */
+		ASSERT_INT_EQ(audit_checkpoint(a, "shutdown"), 0);
+		len = unit_read_file(path, back, sizeof(back));
+		ASSERT_SIZE_EQ(count(back, "\n"), 1 + 800 + 16 + 1);
+		audit_close(a);
+		a = NULL;
+		ASSERT_INT_EQ(auditlog_verify(path, &key, 1, &rep), 0);
+		ASSERT_SIZE_EQ(rep.lines, 1 + 800 + 16 + 1);
+		ASSERT_STR_EQ(rep.last_reason, "shutdown");
+	}
+	TEST_DONE();
+
+	TEST_START("audit_submit: written at once without the thread, a completion with it");
+	{
+		struct done_arg d;
+		memset(&d, 0, sizeof(d));
+		pthread_mutex_init(&d.lock, NULL);
+		unlink(path);
+		ASSERT_INT_EQ(audit_open(path, &a), 0);
+		ASSERT_INT_EQ(audit_submit(a, &ev, on_done, &d), 1);
+		ASSERT_INT_EQ(d.calls, 0);
+		ASSERT_INT_EQ(audit_start(a), 0);
+		ASSERT_INT_EQ(audit_submit(a, &ev, on_done, &d), 0);
+		audit_stop(a); /* writes what is queued */
+		ASSERT_INT_EQ(d.calls, 1);
+		ASSERT_INT_EQ(d.rc, 0);
+		audit_close(a);
+		a = NULL;
+		len = unit_read_file(path, back, sizeof(back));
+		ASSERT_SIZE_EQ(count(back, "\n"), 2);
+		/* A write that fails is the completion's result. */
+		ASSERT_INT_EQ(audit_open("/dev/full", &a), 0);
+		ASSERT_INT_EQ(audit_submit(a, &ev, on_done, &d), ERR_SYSTEM);
+		ASSERT_INT_EQ(audit_start(a), 0);
+		ASSERT_INT_EQ(audit_submit(a, &ev, on_done, &d), 0);
+		audit_stop(a);
+		ASSERT_INT_EQ(d.calls, 2);
+		ASSERT_INT_NE(d.rc, 0);
+		audit_close(a);
+		a = NULL;
+		pthread_mutex_destroy(&d.lock);
+	}
+	TEST_DONE();
+
+	TEST_START("a stalled log: writers never wait, a full queue refuses, completions are forgotten");
+	{
+		char fifo[64] = "/tmp/coffer-audit-fifo-XXXXXX";
+		struct done_arg d;
+		double t0, worst = 0;
+		int busy = 0, queued = 0, rfd;
+		memset(&d, 0, sizeof(d));
+		pthread_mutex_init(&d.lock, NULL);
+		ASSERT_TRUE(mkdtemp(fifo) != NULL);
+		strcat(fifo, "/log");
+		ASSERT_INT_EQ(mkfifo(fifo, 0600), 0);
+		/* Nobody reads it: once the pipe's 64 KiB are full, write(2) blocks. */
+		ASSERT_INT_EQ(audit_open(fifo, &a), 0);
+		ASSERT_INT_EQ(audit_start(a), 0);
+		for (i = 0; i < 40000 && busy == 0; i++) {
+			double t;
+			t0 = now_s();
+			n = audit_submit(a, &ev, on_done, &d);
+			t = now_s() - t0;
+			worst = t > worst ? t : worst;
+			if (n == ERR_BUSY) {
+				busy = 1;
+			} else {
+				ASSERT_INT_EQ(n, 0);
+				queued++;
+			}
+		}
+		ASSERT_INT_EQ(busy, 1);
+		ASSERT_TRUE(queued > 1000);
+		ASSERT_TRUE(worst < 0.5); /* never blocked on the disk */
+		ASSERT_INT_EQ(audit_write(a, &ev), ERR_BUSY);
+		/* The owner of the completions goes away: none may come later. */
+		audit_forget_done(a);
+		pthread_mutex_lock(&d.lock);
+		n = d.calls;
+		pthread_mutex_unlock(&d.lock);
+		/* Unstall: read the pipe until the writer has emptied the queue. */
+		ASSERT_TRUE((rfd = open(fifo, O_RDONLY | O_NONBLOCK)) >= 0);
+		{
+			pthread_t drain_th;
+			struct drain_arg da = {rfd, 0};
+			ASSERT_INT_EQ(pthread_create(&drain_th, NULL, drain, &da), 0);
+			audit_close(a);
+			a = NULL;
+			da.stop = 1;
+			pthread_join(drain_th, NULL);
+		}
+		close(rfd);
+		ASSERT_TRUE(d.calls <= n + 1); /* at most the one running at the time */
+		unlink(fifo);
+		fifo[strlen(fifo) - 4] = '\0';
+		rmdir(fifo);
+		pthread_mutex_destroy(&d.lock);
+	}
+	TEST_DONE();
+
+	TEST_START("refusals: the first of each source and reason written, the rest counted");
+	{
+		struct audit_event r;
+		memset(&r, 0, sizeof(r));
+		r.type = AUDIT_HANDSHAKE;
+		r.result = "replay";
+		r.reason = "Hello with an ephemeral key seen before";
+		r.keys = -1;
+		unlink(path);
+		ASSERT_INT_EQ(audit_open(path, &a), 0);
+		for (i = 0; i < 100; i++) {
+			r.peer = i % 2 ? "192.0.2.1:40000" : "192.0.2.1:40001";
+			ASSERT_INT_EQ(audit_refused(a, &r), 0);
+		}
+		r.peer = "[2001:db8::1]:5";
+		ASSERT_INT_EQ(audit_refused(a, &r), 0);
+		r.peer = "192.0.2.1:3";
+		r.result = "rate-limited";
+		r.reason = "handshake rate per address exceeded";
+		ASSERT_INT_EQ(audit_refused(a, &r), 0);
+		len = unit_read_file(path, back, sizeof(back));
+		ASSERT_SIZE_EQ(count(back, "\n"), 3); /* one per source and reason */
+		ASSERT_TRUE(strstr(back, "\"peer\":\"192.0.2.1:40001\"") != NULL);
+		audit_close(a); /* the counts become records */
+		a = NULL;
+		len = unit_read_file(path, back, sizeof(back));
+		ASSERT_SIZE_EQ(count(back, "\n"), 4);
+		ASSERT_TRUE(strstr(back, "\"peer\":\"192.0.2.1\",\"result\":\"replay\",\"reason\":"
+					 "\"Hello with an ephemeral key seen before\",\"count\":99,"
+					 "\"first\":\"") != NULL);
+		ASSERT_INT_EQ(auditlog_check((const uint8_t *)back, len, &key, 1, &rep), 0);
+		/* More sources than the table holds: the rest are counted under "*". */
+		unlink(path);
+		ASSERT_INT_EQ(audit_open(path, &a), 0);
+		for (i = 0; i < 3000; i++) {
+			char peer[64];
+			snprintf(peer, sizeof(peer), "10.%zu.%zu.1:9", i / 250, i % 250);
+			r.peer = peer;
+			ASSERT_INT_EQ(audit_refused(a, &r), 0);
+		}
+		audit_close(a);
+		a = NULL;
+		len = unit_read_file(path, back, sizeof(back));
+		ASSERT_TRUE(count(back, "\n") < 1100);
+		ASSERT_TRUE(strstr(back, "\"peer\":\"*\",\"result\":\"refused\"") != NULL);
+		ASSERT_INT_EQ(auditlog_check((const uint8_t *)back, len, &key, 1, &rep), 0);
+		unlink(path);
 	}
 	TEST_DONE();
 

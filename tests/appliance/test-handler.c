@@ -63,11 +63,13 @@ static void frame_of(struct buf *out, struct frame *f)
 }
 
 /*
- * One conversation: Hello from `c` pinned to `pinned`, then (if linked) a
- * Get of everything and Bye. Returns the client's read_link status; *dh
- * gets the token DHs per key it cost.
+ * One conversation: Hello claiming `c`'s public key, its DHs done with
+ * `key`'s private key (c itself, or an impostor), pinned to `pinned`, then
+ * (if linked) a Get of everything and Bye. Returns the client's read_link
+ * status; *dh gets the token DHs per key it cost.
  */
-static int converse(const struct party *c, const uint8_t *pinned, unsigned long dh[2])
+static int converse_as(const struct party *c, const struct party *key, const uint8_t *pinned,
+		       unsigned long dh[2])
 {
 	struct session_client_config cc;
 	struct session *cs = NULL;
@@ -80,7 +82,7 @@ static int converse(const struct party *c, const uint8_t *pinned, unsigned long 
 
 	memset(&cc, 0, sizeof(cc));
 	cc.dh = hsm_dh_callback;
-	cc.dh_ctx = c->hk;
+	cc.dh_ctx = key->hk;
 	cc.client_pub = c->pub;
 	cc.server_pub = pinned;
 	cc.timestamp_ns = clock_ns += 1000;
@@ -88,7 +90,7 @@ static int converse(const struct party *c, const uint8_t *pinned, unsigned long 
 	    session_client_hello(cs, wire) != 0)
 		abort();
 	frame_of(wire, &f);
-	if (handler_handle(&env, st, "127.0.0.1:1", &h, f.type, f.body, f.len, out, &close) != 0)
+	if (handler_handle(&env, st, "127.0.0.1:1", &h, f.type, f.body, f.len, out, &close, NULL) != 0)
 		abort();
 	dh[0] = token_dh_count(tok, 0) - before[0];
 	dh[1] = token_dh_count(tok, 1) - before[1];
@@ -101,7 +103,7 @@ static int converse(const struct party *c, const uint8_t *pinned, unsigned long 
 			abort();
 		frame_of(wire, &f);
 		if (handler_handle(&env, st, "127.0.0.1:1", &h, f.type, f.body, f.len, out,
-		                   &close) != 0)
+		                   &close, NULL) != 0)
 			abort();
 		frame_of(out, &f);
 		while (more)
@@ -114,6 +116,11 @@ static int converse(const struct party *c, const uint8_t *pinned, unsigned long 
 	buf_free(wire);
 	buf_free(out);
 	return r;
+}
+
+static int converse(const struct party *c, const uint8_t *pinned, unsigned long dh[2])
+{
+	return converse_as(c, c, pinned, dh);
 }
 
 int main(void)
@@ -171,12 +178,13 @@ int main(void)
 		ASSERT_INT_EQ(state_from_clients(&sc, 1, &st), 0);
 		st->serial = 7;
 		if (cached) {
-			/* As state_load's cache: one ss per appliance key. */
-			st->ss_block = secmem_alloc(2 * P256_DH_LEN);
-			ASSERT_INT_EQ(token_dh(tok, 0, client.pub, st->ss_block), 0);
-			ASSERT_INT_EQ(token_dh(tok, 1, client.pub, st->ss_block + P256_DH_LEN), 0);
-			st->clients[0].ss = st->ss_block;
-			st->ss_keys = 2;
+			/* As state_load's cache with --cache-ss: one ss per appliance key. */
+			uint8_t ss_k[P256_DH_LEN];
+			ASSERT_INT_EQ(state_ss_prepare(st, 2), 0);
+			ASSERT_INT_EQ(token_dh(tok, 0, client.pub, ss_k), 0);
+			state_ss_put(st, &st->clients[0], 0, ss_k);
+			ASSERT_INT_EQ(token_dh(tok, 1, client.pub, ss_k), 0);
+			state_ss_put(st, &st->clients[0], 1, ss_k);
 		}
 		token_prefer(tok, 0);
 
@@ -213,6 +221,46 @@ int main(void)
 		state_unref(st);
 		st = NULL;
 	}
+
+	TEST_START("without --cache-ss: ss is cached by a client's first authenticated Hello");
+	ASSERT_INT_EQ(state_from_clients(&sc, 1, &st), 0);
+	ASSERT_INT_EQ(state_ss_prepare(st, 2), 0);
+	token_prefer(tok, 0);
+	ASSERT_PTR_EQ(state_ss_get(st, &st->clients[0], 0), NULL);
+	/* An impostor (the client's public key, not its private one) caches nothing. */
+	ASSERT_INT_NE(converse_as(&client, &x, a.pub, dh), 0);
+	ASSERT_PTR_EQ(state_ss_get(st, &st->clients[0], 0), NULL);
+	ASSERT_INT_EQ(converse(&client, a.pub, dh), 0);
+	ASSERT_INT_EQ(dh[0], 2); /* es, and ss once */
+	ASSERT_PTR_NE(state_ss_get(st, &st->clients[0], 0), NULL);
+	ASSERT_PTR_EQ(state_ss_get(st, &st->clients[0], 1), NULL);
+	ASSERT_INT_EQ(converse(&client, a.pub, dh), 0);
+	ASSERT_INT_EQ(dh[0], 1); /* steady state: es only */
+	state_unref(st);
+	st = NULL;
+	TEST_DONE();
+
+	TEST_START("clock: a Hello from the future is refused and recorded nowhere");
+	ASSERT_INT_EQ(state_from_clients(&sc, 1, &st), 0);
+	env.clock_skew_ns = 120 * 1000000000ULL;
+	env.test_now_ns = clock_ns + 1000000;
+	env.started_ns = env.test_now_ns;
+	clock_ns += 121 * 1000000000ULL; /* the next Hello is 121 s ahead */
+	ASSERT_INT_NE(converse(&client, a.pub, dh), 0);
+	clock_ns = env.test_now_ns; /* the client's clock is right again: not locked out */
+	ASSERT_INT_EQ(converse(&client, a.pub, dh), 0);
+	TEST_DONE();
+
+	TEST_START("clock: a Hello older than the start minus the skew is refused");
+	env.started_ns = clock_ns + 1000 + 121 * 1000000000ULL;
+	env.test_now_ns = env.started_ns;
+	ASSERT_INT_NE(converse(&client, a.pub, dh), 0);
+	env.started_ns = clock_ns + 1000 + 119 * 1000000000ULL; /* within the skew */
+	ASSERT_INT_EQ(converse(&client, a.pub, dh), 0);
+	env.clock_skew_ns = env.started_ns = env.test_now_ns = 0;
+	state_unref(st);
+	st = NULL;
+	TEST_DONE();
 
 	TEST_START("audit: each record names the key of its conversation");
 	audit_close(audit);

@@ -11,7 +11,11 @@
 #   4. header-only frames of an unknown type, a wrong Hello length and a Get
 #      before Hello are refused within a second;
 #   5. a captured Hello replayed from hundreds of addresses is refused before
-#      any token work and honest fetches are served.
+#      any token work, honest fetches are served and the audit log holds
+#      one record per address, not per replay;
+#   6. a Hello captured before a restart is refused after it (--clock-skew);
+#   7. a Hello stamped a day ahead is refused, and its client is not locked
+#      out by it.
 set -eu
 . "$COFFER_SRC/tests/helpers.sh"
 . "$COFFER_SRC/tests/e2e/flow.sh"
@@ -169,14 +173,15 @@ echo "4. headers: ok"
 "$CLIENT" --save-hello "$TMP/hello.bin" 127.0.0.1 "$PORT" "$SERVER_PUB" "$TMP/web.pem" >/dev/null ||
 	fail "5: the capturing fetch failed"
 audit0=$(wc -l <"$TMP/audit.jsonl")
+# 150 addresses, 4 replays each: 600 replays.
 python3 - "$PORT" "$TMP/hello.bin" <<'PY' >"$TMP/replay5" &
 import socket, sys
 port, hello = int(sys.argv[1]), open(sys.argv[2], "rb").read()
 refused = other = 0
-for i in range(300):
+for i in range(600):
     s = socket.socket()
     s.settimeout(5)
-    s.bind(("127.0.%d.%d" % (100 + i // 200, 1 + i % 200), 0))
+    s.bind(("127.0.100.%d" % (1 + i % 150), 0))
     s.connect(("127.0.0.1", port))
     s.sendall(hello)
     data = s.recv(4096)
@@ -191,9 +196,57 @@ REPLAY=$!
 track_pid "$REPLAY"
 for _ in 1 2 3; do honest "5"; done
 wait "$REPLAY" || fail "5: the replayer failed"
-grep -q "refused 300 other 0" "$TMP/replay5" || fail "5: $(cat "$TMP/replay5")"
+grep -q "refused 600 other 0" "$TMP/replay5" || fail "5: $(cat "$TMP/replay5")"
 audit1=$(wc -l <"$TMP/audit.jsonl")
-echo "5. replayed Hello: ok ($(cat "$TMP/replay5"), $((audit1 - audit0)) audit records)"
+# One record per address (the first replay of each); the three honest
+# fetches add two records each.
+[ $((audit1 - audit0)) -le $((150 + 6)) ] ||
+	fail "5: $((audit1 - audit0)) audit records for 600 replays from 150 addresses"
 flow_stop
+# At the stop the rest are counted into one record per address.
+counted=$(grep '"result":"replay"' "$TMP/audit.jsonl" | grep -o '"count":[0-9]*' |
+	awk -F: '{s += $2} END {print s + 0}')
+[ "$counted" -ge 450 ] || fail "5: the audit log counts $counted of the 450 replays after the first ones"
+echo "5. replayed Hello: ok ($(cat "$TMP/replay5"), $((audit1 - audit0)) audit records, $counted counted)"
+
+# ---- 6. replay across a restart ---------------------------------------------
+flow_start --clock-skew 2
+"$CLIENT" --save-hello "$TMP/hello6.bin" 127.0.0.1 "$PORT" "$SERVER_PUB" "$TMP/web.pem" >/dev/null ||
+	fail "6: the capturing fetch failed"
+flow_stop
+sleep 3 # longer than the skew: the Hello is now older than the next start minus it
+flow_start --clock-skew 2
+python3 - "$PORT" "$TMP/hello6.bin" <<'PY' >"$TMP/replay6" || fail "6: the replayer failed"
+import socket, sys
+port, hello = int(sys.argv[1]), open(sys.argv[2], "rb").read()
+s = socket.socket()
+s.settimeout(5)
+s.bind(("127.0.6.1", 0))
+s.connect(("127.0.0.1", port))
+s.sendall(hello)
+data = s.recv(4096)
+print("linked" if len(data) >= 3 and data[2] == 0x01 else "answer %r" % data[:3])
+PY
+grep -q "linked" "$TMP/replay6" && fail "6: a Hello captured before the restart was accepted after it"
+grep -q '"peer":"127.0.6.1:[0-9]*".*"result":"clock","reason":"stale Hello' "$TMP/audit.jsonl" ||
+	fail "6: no stale-Hello refusal in the audit log"
+grep '"peer":"127.0.6.1' "$TMP/audit.jsonl" | grep -q '"result":"ok"' &&
+	fail "6: the audit log records the replay as ok"
+honest "6"
+
+# ---- 7. a Hello from the future ---------------------------------------------
+set +e
+"$CLIENT" --ts-offset 86400 127.0.0.1 "$PORT" "$SERVER_PUB" "$TMP/web.pem" >"$TMP/future7" 2>&1
+rc=$?
+set -e
+[ "$rc" = 4 ] && grep -q "ERROR: .*Hello from the future" "$TMP/future7" ||
+	fail "7: a Hello a day ahead got exit $rc: $(cat "$TMP/future7")"
+# Not recorded: the client's next Hello, stamped now, is newer than any it sent.
+"$CLIENT" 127.0.0.1 "$PORT" "$SERVER_PUB" "$TMP/web.pem" >"$TMP/now7" 2>&1 ||
+	fail "7: the client is locked out after a Hello from the future: $(cat "$TMP/now7")"
+honest "7"
+flow_stop
+echo "6. replay across a restart: refused ($(cat "$TMP/replay6"))"
+echo "7. Hello a day ahead: refused, client not locked out"
 
 echo "hostile: ok"

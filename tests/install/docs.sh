@@ -97,7 +97,7 @@ expect '--trust-anchor' provision-master verify --tr
 expect '' provision-master add-key --tr
 expect 'sha256: token:' appliance-server --trust-anchor ''
 expect 'debug error info warn' appliance-server --log-level ''
-expect '--cache-ss --check --config' appliance-server --c
+expect '--cache-ss --check --clock-skew --config' appliance-server --c
 expect 'check id keygen seal' coffer-seal ''
 # Files where a file goes; nothing after "--" (a command and its arguments).
 mkdir "$TMP/d"

@@ -15,7 +15,9 @@
 #   4. fetches/s, p50/p99/p99.9 and server CPU per fetch (× floor) at 1, 16,
 #      64, 256 concurrent clients (1k clients defined), and at 64 with 100k;
 #   5. the same fetch rate with the appliance key in swtpm;
-#   6. privilege separation against the single-process server: the same
+#   6. under attack: honest fetches/s and p99 at 16 clients, alone and while
+#      coffer-flood sends fresh-key Hellos from 64 addresses;
+#   7. privilege separation against the single-process server: the same
 #      fetch runs, alternating, against this build and one built from
 #      BENCH_BASELINE (a git revision of the single-process design).
 #
@@ -26,7 +28,7 @@
 # Environment: BENCH_SECONDS (measured seconds per fetch run, default 5),
 # BENCH_HOLD (idle connections, default 10000), BENCH_SIZES (default
 # "1000 10000 100000"), BENCH_BASELINE (default the last single-process
-# commit, 5d1d0a3; "none" skips section 6), KEEP_TMP=1 keeps the work dir on
+# commit, 5d1d0a3; "none" skips section 7), KEEP_TMP=1 keeps the work dir on
 # failure.
 set -eu
 COFFER_SRC=$(cd "$(dirname "$0")/../.." && pwd)
@@ -286,7 +288,33 @@ echo "(swtpm: the × floor column still uses the SoftHSM2 floor; the TPM's own w
 echo
 echo "Token ECDH on one thread, this run: ${tok_rate1}/s. Audit records written: $(wc -l <"$TMP/audit.log")."
 
-# ---------------------------------------------------------------- 6. privilege separation
+# ---------------------------------------------------------------- 6. under attack
+section "Under attack: fresh-key Hellos from 64 addresses ($small clients, SoftHSM2 key)"
+flood=$B/tests/bench/coffer-flood
+# shellcheck disable=SC2046
+start_server "$TMP/server-attack.log" $(p11_args "$TMP/bundle-$small" "$TMP/s-attack.state")
+fetch "no attack" 16 "$base/keys/bench-p11_public.pem" --header | tee "$TMP/attack.md"
+# The flood runs until its stdin closes: a little longer than the fetch run.
+mkfifo "$TMP/flood.in"
+"$flood" --server "127.0.0.1:$port" --server-key "$base/keys/bench-p11_public.pem" \
+	--threads 4 --sources 64 --seconds $((secs + 60)) <"$TMP/flood.in" >"$TMP/flood.out" &
+flood_pid=$!
+track_pid "$flood_pid"
+exec 4>"$TMP/flood.in"
+sleep 2
+fetch "under attack" 16 "$base/keys/bench-p11_public.pem" | tee -a "$TMP/attack.md"
+exec 4>&-
+wait "$flood_pid" || fail "coffer-flood failed"
+stop_server "$TMP/server-attack.log"
+echo
+echo "Attacker: $(cat "$TMP/flood.out")"
+echo
+echo "(The server runs with --rate raised for the honest load, which comes from one"
+echo "address: the attack is held by --token-budget (default 2000) and the shipped"
+echo "connection limits only. Its Hellos cost 2 token DHs each; the honest clients' 1"
+echo "(ss cached). Attacker, load generator and server share the machine's cores.)"
+
+# ---------------------------------------------------------------- 7. privilege separation
 baseline=${BENCH_BASELINE:-5d1d0a3f90c984036d5483ceedabcae17743a98c}
 [ "$baseline" != none ] || exit 0
 section "Privilege separation against the single-process server ($small clients, SoftHSM2 key)"

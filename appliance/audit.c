@@ -19,6 +19,7 @@
 #define AUDIT_CHECKPOINT_LINE 1024
 #define AUDIT_AGG_MAX 1024   /* (source, result, reason) counted at once; the rest as "*" */
 #define AUDIT_TICK_MS 1000   /* the writer looks at the refusal counts this often */
+#define AUDIT_BATCH_MS 10    /* records nobody waits for are written this much later, together */
 #define AUDIT_LOG_EVERY_MS 10000
 
 enum item_kind {
@@ -80,6 +81,10 @@ struct audit {
 	pthread_cond_t qcond, wcond;
 	struct item *head, *tail;
 	size_t qbytes;
+	int idle;            /* the writer waits on an empty queue */
+	int no_done;         /* audit_forget_done: no completion runs any more (cblock) */
+	unsigned urgent;     /* queued items someone waits for (completions, checkpoints) */
+	uint64_t batch_due;  /* CLOCK_MONOTONIC ms: the queue is written by then */
 	struct log_every full, failed; /* records lost to a full queue; failed writes */
 	/* refusals, aggregated (audit_refused) */
 	struct agg *agg;
@@ -139,10 +144,13 @@ static int read_chain_head(struct audit *a, const char *path, off_t size)
 		goto out;
 	}
 	if (auditlog_parse_head(b + start, win - start, &seq, a->prev) != 0) {
+		char why[160];
+		/* The detail is rewritten by err_set: keep the parser's first. */
+		snprintf(why, sizeof(why), "%s", err_detail());
 		r = err_set(ERR_FORMAT,
 		            "audit log %s: the last record is not part of a hash chain (%s; a log "
 		            "of an older version?): move the file aside to start a new chain",
-		            path, err_detail());
+		            path, why);
 		goto out;
 	}
 	if ((r = pkey_sha256(b + start, win - start, a->prev)) != 0)
@@ -613,15 +621,42 @@ static uint64_t real_ns(void)
 	return (uint64_t)ts.tv_sec * 1000000000ULL + (uint64_t)ts.tv_nsec;
 }
 
-/* Append to the writer's queue and wake it; qlock held. */
+/*
+ * Append to the writer's queue; qlock held. The writer is woken for an item
+ * someone waits for; records nobody waits for gather for AUDIT_BATCH_MS, so
+ * that under load one wake-up writes many (a futex wake and a context
+ * switch per record cost more than its write).
+ */
 static void push(struct audit *a, struct item *it)
 {
+	int urgent = it->done != NULL || it->kind == ITEM_CHECKPOINT;
+
+	if (a->head == NULL)
+		a->batch_due = mono_ms() + AUDIT_BATCH_MS;
 	if (a->tail != NULL)
 		a->tail->next = it;
 	else
 		a->head = it;
 	a->tail = it;
-	pthread_cond_signal(&a->qcond);
+	a->urgent += urgent != 0;
+	if (urgent || a->idle)
+		pthread_cond_signal(&a->qcond);
+}
+
+/* Wait on qcond until CLOCK_MONOTONIC ms `due` at the latest; qlock held. */
+static void wait_until(struct audit *a, uint64_t due)
+{
+	struct timespec until;
+	uint64_t now = mono_ms(), ms = due > now ? due - now : 0;
+
+	clock_gettime(CLOCK_REALTIME, &until);
+	until.tv_sec += (time_t)(ms / 1000);
+	until.tv_nsec += (long)(ms % 1000) * 1000000L;
+	if (until.tv_nsec >= 1000000000L) {
+		until.tv_sec++;
+		until.tv_nsec -= 1000000000L;
+	}
+	(void)pthread_cond_timedwait(&a->qcond, &a->qlock, &until);
 }
 
 /* Queue a formatted record for the writer: 0, or ERR_BUSY if the queue is full. */
@@ -658,19 +693,21 @@ static int enqueue(struct audit *a, const char *fields, size_t n, audit_done_fn 
 static void *writer_main(void *arg)
 {
 	struct audit *a = arg;
-	struct item *it;
+	struct item *batch, *it;
 	int r;
 
 	pthread_mutex_lock(&a->qlock);
 	for (;;) {
-		uint64_t now;
+		uint64_t now = mono_ms();
 		if (a->head == NULL) {
-			struct timespec until;
 			if (a->stop)
 				break;
-			clock_gettime(CLOCK_REALTIME, &until);
-			until.tv_sec += AUDIT_TICK_MS / 1000;
-			(void)pthread_cond_timedwait(&a->qcond, &a->qlock, &until);
+			a->idle = 1;
+			wait_until(a, now + AUDIT_TICK_MS);
+			a->idle = 0;
+		} else if (a->urgent == 0 && !a->stop && now < a->batch_due) {
+			wait_until(a, a->batch_due);
+			continue;
 		}
 		now = mono_ms();
 		log_every_flush(&a->full, now, AUDIT_LOG_EVERY_MS, LOG_LEVEL_ERROR,
@@ -682,38 +719,42 @@ static void *writer_main(void *arg)
 			flush_refusals(a, 0);
 			pthread_mutex_lock(&a->qlock);
 		}
-		if ((it = a->head) == NULL)
+		/* The whole queue at once, in order; from here it cannot be cancelled. */
+		if ((batch = a->head) == NULL)
 			continue;
-		a->head = it->next;
-		if (a->head == NULL)
-			a->tail = NULL;
-		if (it->kind == ITEM_RECORD)
-			a->qbytes -= it->len;
+		a->head = a->tail = NULL;
+		a->urgent = 0;
+		for (it = batch; it != NULL; it = it->next)
+			if (it->kind == ITEM_RECORD)
+				a->qbytes -= it->len;
 		pthread_mutex_unlock(&a->qlock);
-		if (it->kind == ITEM_CHECKPOINT) {
-			/* Everything counted so far goes under the signature. */
-			flush_refusals(a, 1);
-			pthread_mutex_lock(&a->lock);
-			r = write_checkpoint(a, it->reason);
-			pthread_mutex_unlock(&a->lock);
-			pthread_mutex_lock(&a->qlock);
-			it->w->rc = r;
-			it->w->done = 1;
-			pthread_cond_broadcast(&a->wcond);
-			pthread_mutex_unlock(&a->qlock);
-		} else {
-			r = write_fields(a, it->line, it->len);
-			if (r != 0) {
+		while ((it = batch) != NULL) {
+			batch = it->next;
+			if (it->kind == ITEM_CHECKPOINT) {
+				/* Everything counted so far goes under the signature. */
+				flush_refusals(a, 1);
+				pthread_mutex_lock(&a->lock);
+				r = write_checkpoint(a, it->reason);
+				pthread_mutex_unlock(&a->lock);
 				pthread_mutex_lock(&a->qlock);
-				log_every_note(&a->failed, mono_ms());
+				it->w->rc = r;
+				it->w->done = 1;
+				pthread_cond_broadcast(&a->wcond);
 				pthread_mutex_unlock(&a->qlock);
+			} else {
+				r = write_fields(a, it->line, it->len);
+				if (r != 0) {
+					pthread_mutex_lock(&a->qlock);
+					log_every_note(&a->failed, mono_ms());
+					pthread_mutex_unlock(&a->qlock);
+				}
+				pthread_mutex_lock(&a->cblock);
+				if (it->done != NULL && !a->no_done)
+					it->done(it->arg, r);
+				pthread_mutex_unlock(&a->cblock);
 			}
-			pthread_mutex_lock(&a->cblock);
-			if (it->done != NULL)
-				it->done(it->arg, r);
-			pthread_mutex_unlock(&a->cblock);
+			free(it);
 		}
-		free(it);
 		pthread_mutex_lock(&a->qlock);
 	}
 	pthread_mutex_unlock(&a->qlock);
@@ -758,6 +799,7 @@ int audit_cancel(struct audit *a, void *arg)
 			break;
 	found = it != NULL;
 	if (found) {
+		a->urgent--;
 		if (prev != NULL)
 			prev->next = it->next;
 		else
@@ -773,14 +815,9 @@ int audit_cancel(struct audit *a, void *arg)
 
 void audit_forget_done(struct audit *a)
 {
-	struct item *it;
-
-	pthread_mutex_lock(&a->qlock);
-	for (it = a->head; it != NULL; it = it->next)
-		it->done = NULL;
-	pthread_mutex_unlock(&a->qlock);
-	/* A completion running now finishes before this returns. */
+	/* A completion running now finishes first; none runs after. */
 	pthread_mutex_lock(&a->cblock);
+	a->no_done = 1;
 	pthread_mutex_unlock(&a->cblock);
 }
 

@@ -173,9 +173,9 @@ void audit_stop(struct audit *a);
 int audit_cancel(struct audit *a, void *arg) WARN_UNUSED;
 
 /*
- * Forget the completions of the records still queued (they are still
- * written); a completion running now ends before this returns. For an
- * owner of those completions that goes away first.
+ * No completion runs from now on (the records are still written); one
+ * running now ends before this returns. For the owner of the completions,
+ * before it goes away.
  */
 void audit_forget_done(struct audit *a);
 

@@ -51,6 +51,10 @@ struct buf;
 #define IPC_FIRST_LISTEN_FD 4                  /* listening sockets follow it */
 #define IPC_MAX_LISTEN 16
 #define IPC_DEFAULT_PER_SOURCE 32
+/* CLOSED messages the network process may hold back to send them with the
+ * next message (or 10 ms later): the monitor may thus see up to this many
+ * connections more than --max-connections open at once. */
+#define IPC_CLOSED_BATCH 32
 
 enum ipc_type {
 	IPC_CONFIG = 1,

@@ -24,6 +24,7 @@
 #include "secmem.h"
 
 #define NET_TICK_MS 100
+#define NET_CLOSED_DELAY_MS 10 /* a CLOSED waits at most this long for company */
 #define NET_MAX_EVENTS 64
 #define NET_IPC_READ (64 * 1024)
 #define NET_LOG_EVERY_MS 10000 /* a repeated condition: one log line per 10 s */
@@ -77,6 +78,11 @@ struct net {
 	struct ev_tag sig_tag, ipc_tag;
 	int ipc_watch_out;
 	struct buf *ipc_in, *ipc_out;
+	/* CLOSED messages held back (IPC_CLOSED_BATCH): a closed connection
+	 * need not wake the monitor by itself */
+	struct buf *closed_out;
+	unsigned n_closed;
+	uint64_t closed_since_ms;
 	struct listener listeners[IPC_MAX_LISTEN];
 	size_t n_listeners;
 	struct admit *lim;
@@ -147,6 +153,36 @@ static void ipc_send(struct net *n, uint8_t type, uint64_t conn)
 		fatal_fr(r, "IPC %s", ipc_type_name(type));
 }
 
+/* Hold a CLOSED back until closed_flush sends it. */
+static void closed_send(struct net *n, uint64_t conn)
+{
+	int r;
+
+	if ((r = ipc_put(n->closed_out, IPC_CLOSED, 0, conn, NULL, 0)) != 0)
+		fatal_fr(r, "%s", "IPC CLOSED");
+	if (n->n_closed++ == 0)
+		n->closed_since_ms = now_ms();
+}
+
+/*
+ * The CLOSED messages held back go out with whatever else the monitor gets
+ * this turn, or on their own once IPC_CLOSED_BATCH wait, the oldest has
+ * waited NET_CLOSED_DELAY_MS, the process stops, or `force`.
+ */
+static void closed_flush(struct net *n, int force)
+{
+	int r;
+
+	if (n->n_closed == 0 ||
+	    (!force && buf_len(n->ipc_out) == 0 && n->n_closed < IPC_CLOSED_BATCH && !n->stopping &&
+	     now_ms() - n->closed_since_ms < NET_CLOSED_DELAY_MS))
+		return;
+	if ((r = buf_put(n->ipc_out, buf_ptr(n->closed_out), buf_len(n->closed_out))) != 0)
+		fatal_fr(r, "%s", "IPC CLOSED");
+	buf_reset(n->closed_out);
+	n->n_closed = 0;
+}
+
 /* Tell the monitor about a refusal it cannot see (for the audit trail). */
 static void ipc_refused(struct net *n, const struct sockaddr *peer, enum ipc_refusal why)
 {
@@ -177,7 +213,7 @@ static void conn_close(struct net *n, struct nconn *c, const char *why)
 {
 	log_debug("peer %s: closed (%s)", c->peer_text, why);
 	if (c->fd >= 0) {
-		(void)epoll_ctl(n->epfd, EPOLL_CTL_DEL, c->fd, NULL);
+		/* Never duplicated: closing it takes it out of the epoll set. */
 		close(c->fd);
 		c->fd = -1;
 	}
@@ -192,7 +228,7 @@ static void conn_close(struct net *n, struct nconn *c, const char *why)
 		c->counted = 0;
 	}
 	if (c->opened)
-		ipc_send(n, IPC_CLOSED, c->link.id);
+		closed_send(n, c->link.id);
 	if (n->accept_paused)
 		resume_accept(n);
 	ipc_map_del(&n->map, &c->link);
@@ -393,6 +429,13 @@ static void conn_readable(struct net *n, struct nconn *c)
 					conn_close(n, c, "frame out of turn after the handshake");
 				else
 					conn_refuse(n, c, why);
+				return;
+			}
+			/* Bye ends the conversation and carries nothing the monitor
+			 * needs: the connection closes on its header (the monitor
+			 * learns it from CLOSED), sparing both processes a round trip. */
+			if (c->hdr[2] == FRAME_BYE) {
+				conn_close(n, c, "Bye");
 				return;
 			}
 			c->body_have = 0;
@@ -635,6 +678,11 @@ static int ipc_readable(struct net *n)
 				return r;
 		if (r != ERR_INCOMPLETE)
 			return r;
+		/* Short of the buffer: the socket is empty (the IPC socket is
+		 * level-triggered: epoll says when more comes), so no read just
+		 * to hear EAGAIN. */
+		if ((size_t)got < NET_IPC_READ)
+			return 0;
 	}
 }
 
@@ -818,7 +866,8 @@ static int net_setup(struct net *n, const int *listen_fds, size_t count)
 		if ((n->lim = admit_new(&lc)) == NULL)
 			return err_set(ERR_ALLOC, "admission limits");
 	}
-	if ((n->ipc_in = buf_new(0)) == NULL || (n->ipc_out = buf_new(0)) == NULL)
+	if ((n->ipc_in = buf_new(0)) == NULL || (n->ipc_out = buf_new(0)) == NULL ||
+	    (n->closed_out = buf_new(0)) == NULL)
 		return err_set(ERR_ALLOC, "IPC buffers");
 	if ((r = ipc_map_init(&n->map, n->cfg.max_connections)) != 0)
 		return r;
@@ -845,6 +894,7 @@ static void net_free(struct net *n)
 	admit_free(n->lim);
 	buf_free(n->ipc_in);
 	buf_free(n->ipc_out);
+	buf_free(n->closed_out);
 	ipc_map_clear(&n->map);
 	free(n);
 }
@@ -891,7 +941,8 @@ int net_run(struct net *n)
 				break;
 			}
 		}
-		k = epoll_wait(n->epfd, evs, NET_MAX_EVENTS, NET_TICK_MS);
+		k = epoll_wait(n->epfd, evs, NET_MAX_EVENTS,
+			       n->n_closed > 0 ? NET_CLOSED_DELAY_MS : NET_TICK_MS);
 		if (k < 0) {
 			if (errno == EINTR)
 				continue;
@@ -938,11 +989,13 @@ int net_run(struct net *n)
 		sweep(n);
 		bury(n);
 		/* One write to the monitor per turn of the loop, whatever it carries. */
+		closed_flush(n, 0);
 		if ((r = ipc_flush(n)) != 0)
 			return r;
 	}
 	log_info("stopped: %llu connections served, %llu refused at the limit, %llu rate limited",
 		 n->n_accepted, n->n_refused, n->n_rate_limited);
+	closed_flush(n, 1);
 	return ipc_flush(n);
 }
 

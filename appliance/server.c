@@ -948,8 +948,9 @@ static int on_open(struct server *s, const struct ipc_msg *m)
 	buf_free(b);
 	if (r != 0)
 		return r;
-	if (s->n_conns >= s->cfg->max_connections) {
-		/* More than the network process may have: refuse this one. */
+	if (s->n_conns >= s->cfg->max_connections + IPC_CLOSED_BATCH) {
+		/* More than the network process may have (its limit, and the
+		 * CLOSED it may hold back): refuse this one. */
 		ipc_queue(s, IPC_CLOSE, 0, m->conn, NULL, 0);
 		return 0;
 	}
@@ -1131,6 +1132,10 @@ static int ipc_readable(struct server *s)
 		}
 		if ((r = server_ipc_input(s, NULL, 0)) != 0)
 			return r;
+		/* Short of the buffer: the socket is empty (level-triggered: epoll
+		 * says when more comes), so no read just to hear EAGAIN. */
+		if ((size_t)got < SERVER_IPC_READ)
+			return 0;
 	}
 }
 

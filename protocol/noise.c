@@ -324,9 +324,19 @@ static int key_copy(struct noise_key *dst, const struct noise_key *src)
 
 /* ------------------------------------------------------------------ primitives */
 
+static void cache_init(void);
+static pthread_once_t cache_once = PTHREAD_ONCE_INIT;
+static EVP_CIPHER *cached_cipher[2]; /* [NOISE_CIPHER_AESGCM], [NOISE_CIPHER_CHACHAPOLY] */
+
+/* The cipher fetched once (a legacy EVP_aes_256_gcm() is fetched again at
+ * every init), or the legacy one if that fetch failed. */
 static const EVP_CIPHER *evp_cipher(enum noise_cipher c)
 {
-	return c == NOISE_CIPHER_AESGCM ? EVP_aes_256_gcm() : EVP_chacha20_poly1305();
+	int aes = c == NOISE_CIPHER_AESGCM;
+
+	if (pthread_once(&cache_once, cache_init) == 0 && cached_cipher[aes ? 0 : 1] != NULL)
+		return cached_cipher[aes ? 0 : 1];
+	return aes ? EVP_aes_256_gcm() : EVP_chacha20_poly1305();
 }
 
 static int aead(int enc, enum noise_cipher c, const uint8_t *key, const uint8_t *nonce,
@@ -405,7 +415,6 @@ int noise_aead_open(enum noise_cipher c, const uint8_t key[static NOISE_KEY_LEN]
 #define N_HASHES (sizeof(hash_ossl) / sizeof(hash_ossl[0]))
 static EVP_MD *cached_md[N_HASHES];
 static EVP_MAC_CTX *cached_hmac[N_HASHES];
-static pthread_once_t cache_once = PTHREAD_ONCE_INIT;
 
 static void cache_init(void)
 {
@@ -429,6 +438,8 @@ static void cache_init(void)
 	}
 	/* The contexts hold their own references. */
 	EVP_MAC_free(mac);
+	cached_cipher[0] = EVP_CIPHER_fetch(NULL, "AES-256-GCM", NULL);
+	cached_cipher[1] = EVP_CIPHER_fetch(NULL, "ChaCha20-Poly1305", NULL);
 	ERR_clear_error();
 }
 

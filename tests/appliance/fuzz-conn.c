@@ -121,6 +121,7 @@ static void pump(struct rig *g)
 			moved |= buf_len(g->n->ipc_out) != before;
 		}
 		bury(g->n);
+		closed_flush(g->n, 1); /* the CLOSED held back, at once */
 		if (buf_len(g->n->ipc_out) > 0) {
 			/* What the network process says, the monitor must take. */
 			FUZZ_ASSERT(server_ipc_input(g->s, buf_ptr(g->n->ipc_out),

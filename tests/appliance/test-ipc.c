@@ -231,18 +231,18 @@ static void test_monitor(void)
 	ASSERT_SIZE_EQ(buf_len(server_ipc_output(fx.srv)), off);
 	TEST_DONE();
 
-	TEST_START("monitor: more connections than allowed are closed at once");
+	TEST_START("monitor: more connections than allowed (and the CLOSED held back) are closed at once");
 	buf_reset(in);
-	for (i = 0; i < 12; i++)
+	for (i = 0; i < 8 + IPC_CLOSED_BATCH + 4; i++)
 		ASSERT_INT_EQ(fix_open(in, 100 + (uint64_t)i), 0);
 	off = buf_len(server_ipc_output(fx.srv));
 	ASSERT_INT_EQ(server_ipc_input(fx.srv, buf_ptr(in), buf_len(in)), 0);
 	buf_reset(frames);
-	for (i = 0; i < 8; i++) {
+	for (i = 0; i < 8 + IPC_CLOSED_BATCH; i++) {
 		size_t o2 = off;
 		ASSERT_INT_EQ(fix_replies(&fx, 100 + (uint64_t)i, &o2, frames), -2);
 	}
-	for (i = 8; i < 12; i++) {
+	for (i = 8 + IPC_CLOSED_BATCH; i < 8 + IPC_CLOSED_BATCH + 4; i++) {
 		size_t o2 = off;
 		ASSERT_INT_EQ(fix_replies(&fx, 100 + (uint64_t)i, &o2, frames), -1);
 	}

@@ -28,8 +28,11 @@
 # Environment: BENCH_SECONDS (measured seconds per fetch run, default 5),
 # BENCH_HOLD (idle connections, default 10000), BENCH_SIZES (default
 # "1000 10000 100000"), BENCH_BASELINE (default the last single-process
-# commit, 5d1d0a3; "none" skips section 7), KEEP_TMP=1 keeps the work dir on
-# failure.
+# commit, 5d1d0a3; "none" skips section 7), BENCH_SECTIONS (default
+# "2 3 4 5 6 7": the sections to run; 3 and 4 go together; e.g. "7" for
+# the privilege-separation comparison alone), BENCH_ROUNDS (default 3: the
+# alternating rounds of section 7), KEEP_TMP=1 keeps the work dir
+# on failure.
 set -eu
 COFFER_SRC=$(cd "$(dirname "$0")/../.." && pwd)
 COFFER_BUILD=${COFFER_BUILD:-$COFFER_SRC/build}
@@ -58,6 +61,8 @@ ulimit -n "$(ulimit -Hn)" 2>/dev/null || true
 # ms since some fixed point (monotonic enough for these spans).
 now_ms() { date +%s%3N; }
 section() { printf '\n### %s\n\n' "$*"; }
+# want N: section N is in BENCH_SECTIONS (section 1, the floor, always runs).
+want() { case " ${BENCH_SECTIONS:-2 3 4 5 6 7} " in *" $1 "*) return 0 ;; esac; return 1; }
 # mem PID: "RSS_KiB PRIVATE_KiB" from smaps_rollup, summed over PID and its
 # children (the monitor and its network process).
 mem() {
@@ -169,6 +174,7 @@ p11_args() { # p11_args BUNDLE STATE
 		--pin-source "file:$appl_pin" --bundle "$1" --trust-anchor "$anchor" --state-file "$2"
 }
 
+if want 2; then
 # ---------------------------------------------------------------- 2. start-up
 section "Start-up: verify + unseal + index (appliance-server --check, SoftHSM2 key)"
 echo "| clients | definition | coffer.sealed | hashing the bundle (sha256sum) | --check total | --check with --cache-ss (256 client keys) | beyond hashing |"
@@ -194,14 +200,21 @@ echo
 echo "(--check includes process start, PKCS#11 module load and token login; hashing is" \
 	"the bundle's bytes through sha256sum once, which the manifest check must do too.)"
 
+fi
+
 # ---------------------------------------------------------------- server runs
 server_pid=
 server_bin=appliance-server
+# The load comes from one address (127.0.0.1): this build's per-source
+# connection limit and MaxStartups are raised past the load (the baseline of
+# section 7 has no such options: they are left out there).
+server_extra="--max-connections-per-source $((hold + 1000)) --max-startups 100000:100:100000"
 start_server() { # start_server LOG ARGS...: sets server_pid, port
 	log=$1
 	shift
 	port=$(random_port)
-	"$server_bin" "$@" --listen "127.0.0.1:$port" --audit-log "$TMP/audit.log" \
+	# shellcheck disable=SC2086
+	"$server_bin" "$@" $server_extra --listen "127.0.0.1:$port" --audit-log "$TMP/audit${audit_tag:-}.log" \
 		--rate 1000000 --burst 1000000 --max-handshakes 100000 --max-connections $((hold + 1000)) \
 		--handshake-timeout 600 --idle-timeout 600 --cache-ss --log-level warn 2>"$log" &
 	server_pid=$!
@@ -224,6 +237,7 @@ fetch() { # fetch LABEL THREADS SERVER_KEY [--header]
 small=${sizes%% *}
 large=${sizes##* }
 
+if want 3 || want 4; then
 # ---------------------------------------------------------------- 3. memory
 section "Server memory ($small clients defined, SoftHSM2 key, --cache-ss)"
 # shellcheck disable=SC2046
@@ -277,6 +291,9 @@ if [ "$large" != "$small" ]; then
 	stop_server "$TMP/server-large.log"
 fi
 
+fi
+
+if want 5; then
 # ---------------------------------------------------------------- 5. swtpm
 start_server "$TMP/server-tpm.log" --tpm2 "$SWTPM_TCTI" --key-blob "$TMP/tpm.blob" \
 	--bundle "$TMP/bundle-$small" --trust-anchor "$anchor" --state-file "$TMP/s3.state"
@@ -288,6 +305,9 @@ echo "(swtpm: the × floor column still uses the SoftHSM2 floor; the TPM's own w
 echo
 echo "Token ECDH on one thread, this run: ${tok_rate1}/s. Audit records written: $(wc -l <"$TMP/audit.log")."
 
+fi
+
+if want 6; then
 # ---------------------------------------------------------------- 6. under attack
 section "Under attack: fresh-key Hellos from 64 addresses ($small clients, SoftHSM2 key)"
 flood=$B/tests/bench/coffer-flood
@@ -314,9 +334,11 @@ echo "address: the attack is held by --token-budget (default 2000) and the shipp
 echo "connection limits only. Its Hellos cost 2 token DHs each; the honest clients' 1"
 echo "(ss cached). Attacker, load generator and server share the machine's cores.)"
 
+fi
+
 # ---------------------------------------------------------------- 7. privilege separation
 baseline=${BENCH_BASELINE:-5d1d0a3f90c984036d5483ceedabcae17743a98c}
-[ "$baseline" != none ] || exit 0
+{ [ "$baseline" != none ] && want 7; } || exit 0
 section "Privilege separation against the single-process server ($small clients, SoftHSM2 key)"
 git -C "$COFFER_SRC" cat-file -e "$baseline^{commit}" 2>/dev/null ||
 	fail "BENCH_BASELINE $baseline: no such commit in $COFFER_SRC"
@@ -326,20 +348,40 @@ buildtype=$(python3 -c 'import json,sys; print([o["value"] for o in json.load(op
 meson setup "$TMP/baseline/build" "$TMP/baseline" -Dbuildtype="$buildtype" >/dev/null 2>&1 ||
 	fail "meson setup of the baseline $baseline"
 ninja -C "$TMP/baseline/build" appliance/appliance-server >/dev/null 2>&1 || fail "build of the baseline"
+# The baseline reads the bundle layout of its day: companion keys in keys/
+# and one signature, crypto_manifest.json.sig. The same bundle in that
+# layout, its manifest signed again by the same master key.
+old_bundle=$TMP/bundle-baseline
+cp -a "$TMP/bundle-$small" "$old_bundle"
+mv "$old_bundle"/companions/* "$old_bundle/keys/"
+rmdir "$old_bundle/companions"
+rm -rf "$old_bundle/signatures"
+sed -i 's|"companions/|"keys/|' "$old_bundle/crypto_manifest.json"
+coffer-hsm sign --pkcs11-module "$M" --token "pkcs11:token=master" --pin-source "file:$master_pin" \
+	--key coffer-master --in "$old_bundle/crypto_manifest.json" \
+	--out "$old_bundle/crypto_manifest.json.sig" >/dev/null 2>&1 || fail "sign the baseline's bundle"
+"$TMP/baseline/build/appliance/appliance-server" $(p11_args "$old_bundle" "$TMP/s-check.state") \
+	--check >"$TMP/baseline-check.log" 2>&1 ||
+	{ cat "$TMP/baseline-check.log" >&2; fail "the baseline refuses its bundle"; }
 echo "Baseline: commit $baseline (one process), built here with buildtype $buildtype;" \
-	"the runs alternate (baseline, privsep, baseline, privsep) so that other load on the" \
+	"the runs alternate (baseline, privsep, ${BENCH_ROUNDS:-3} rounds) so that other load on the" \
 	"machine falls on both. CPU per fetch is the server's, summed over both processes."
 echo
 for c in 16 64; do
-	for round in 1 2; do
+	for round in $(seq "${BENCH_ROUNDS:-3}"); do
 		for which in baseline privsep; do
 			if [ "$which" = baseline ]; then
 				server_bin=$TMP/baseline/build/appliance/appliance-server
+				server_extra=
 			else
 				server_bin=appliance-server
+				server_extra="--max-connections-per-source $((hold + 1000)) --max-startups 100000:100:100000 --token-budget 0"
 			fi
+			bundle=$TMP/bundle-$small
+			[ "$which" = baseline ] && bundle=$old_bundle
+			audit_tag=-$which # the baseline's log is not chained
 			# shellcheck disable=SC2046
-			start_server "$TMP/server-$which.log" $(p11_args "$TMP/bundle-$small" "$TMP/s-$which.state")
+			start_server "$TMP/server-$which.log" $(p11_args "$bundle" "$TMP/s-$which.state")
 			hdr=
 			[ "$c" = 16 ] && [ "$round" = 1 ] && [ "$which" = baseline ] && hdr=--header
 			fetch "$which, round $round" "$c" "$base/keys/bench-p11_public.pem" $hdr |

@@ -3,7 +3,7 @@
 # A system call outside the network process's seccomp allow-list kills it
 # (SECCOMP_RET_KILL_PROCESS), and the appliance fails closed: the monitor
 # logs how its network process died, records it in the audit trail, and
-# exits 1; nothing listens any more. The trigger (SIGUSR2: appliance-net
+# exits 3; nothing listens any more. The trigger (SIGUSR2: appliance-net
 # calls openat) exists only in builds with -Dtest_hooks=true, as test.sh
 # makes them.
 set -eu

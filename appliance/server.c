@@ -818,7 +818,6 @@ static void audit_refusal(struct server *s, const char *peer, const char *result
 
 static void park(struct server *s, struct job *j)
 {
-	j->srv = s;
 	j->audit_deadline = now_ms() + SERVER_AUDIT_WAIT_MS;
 	j->pprev = NULL;
 	j->pnext = s->parked;
@@ -1004,6 +1003,10 @@ static int on_frame(struct server *s, const struct ipc_msg *m)
 		return err_set(ERR_ALLOC, "job");
 	}
 	memcpy(j->body, m->body + 1, len);
+	/* Set before the handler runs: a parked release's completion may come
+	 * from the audit writer before job_done parks it (it is then taken
+	 * from the done list on this thread, after the parking). */
+	j->srv = s;
 	j->kind = JOB_FRAME;
 	j->c = c;
 	j->type = type;

@@ -16,6 +16,8 @@ on_exit() {
 	rc=$?
 	for p in $TRACKED_PIDS; do
 		kill "$p" 2>/dev/null || true
+		# A stopped process (a test's SIGSTOP) takes the TERM only once it runs.
+		kill -CONT "$p" 2>/dev/null || true
 	done
 	for p in $TRACKED_PIDS; do
 		wait "$p" 2>/dev/null || true

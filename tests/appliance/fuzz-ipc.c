@@ -2,8 +2,9 @@
 /*
  * The monitor's IPC input, as a hostile network process would write it: any
  * bytes into server_ipc_input() of a monitor with two registered clients,
- * fixed keys and a fixed server ephemeral (so the seed conversations in
- * corpus-ipc authenticate and reach Get, OkGet and Bye). Beyond memory
+ * room for four connections (a fifth OPEN is refused), fixed keys and a
+ * fixed server ephemeral (so the seed conversations in corpus-ipc
+ * authenticate and reach Get, OkGet and Bye). Beyond memory
  * errors, one property is checked on every input: no plaintext value ever
  * reaches what the monitor queues for the network process.
  * The same bytes are also read as the other pieces of the IPC's wire format
@@ -55,7 +56,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 			log_set_fd(fd);
 		quiet = 1;
 	}
-	if (fix_new(&fx, 16) != 0)
+	if (fix_new(&fx, 4) != 0)
 		__builtin_trap();
 	/* ERR_PROTOCOL (where the real monitor ends the service) is a fine
 	 * outcome; a value on the IPC never is. */

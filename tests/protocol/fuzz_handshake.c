@@ -13,7 +13,9 @@
  *      (p&1: KeyNotFound, else Link), u8 n, n bytes of message 2 payload;
  *      after a Link the client asks for everything and the rest is a script
  *      of server frames, each u8 type, u16 n, n bytes of plaintext sealed
- *      with the server's transport key (type 0xfe: the client says Bye)
+ *      with the server's transport key (type 0xfe: the client says Bye;
+ *      type 0xfd: u8 type, u16 n, n bytes taken as the sealed body itself,
+ *      a forgery the client must refuse)
  */
 #include <stdint.h>
 #include <stddef.h>
@@ -30,6 +32,7 @@
 #include "vector_keys.h"
 
 #define HS_BYE 0xfe
+#define HS_FORGED 0xfd
 
 enum hs_case {
 	HS_HELLO = 1,
@@ -127,6 +130,16 @@ static void client_transport(struct session *s, struct noise_cipher_state *tx, s
 			if (session_client_bye(s, out) != 0)
 				break;
 			continue;
+		}
+		if (type == HS_FORGED) {
+			/* Bytes no one sealed: the client must refuse them (a
+			 * tag that verifies by chance is out of reach). */
+			if (buf_get_u8(in, &type) != 0 || buf_get_u16(in, &n) != 0 ||
+			    buf_get_direct(in, &pt, n) != 0)
+				break;
+			f = (struct frame){type, pt, n};
+			FUZZ_ASSERT(session_client_read_okget(s, &f, sh, &more) != 0);
+			break;
 		}
 		if (buf_get_u16(in, &n) != 0 || buf_get_direct(in, &pt, n) != 0)
 			break;
@@ -268,6 +281,14 @@ int fuzz_seeds(const char *dir)
 		    buf_put_u16(b, sizeof(refused) - 1) == 0 &&
 		    buf_put(b, refused, sizeof(refused) - 1) == 0);
 	r |= fuzz_seed_write(dir, "responder-link-error", b);
+	buf_reset(b);
+	/* Link, then an OkGet body that no one sealed. */
+	FUZZ_ASSERT(buf_put_u8(b, HS_RESPONDER) == 0 && buf_put_u8(b, 0) == 0 &&
+		    buf_put_u8(b, 0) == 0 && buf_put_u8(b, HS_FORGED) == 0 &&
+		    buf_put_u8(b, FRAME_OKGET) == 0 && buf_put_u16(b, 2 * FRAME_TAG_LEN) == 0 &&
+		    buf_put(b, ts, sizeof(ts)) == 0 && buf_put(b, ts, sizeof(ts)) == 0 &&
+		    buf_put_u64(b, TIMESTAMP_NS) == 0);
+	r |= fuzz_seed_write(dir, "responder-link-forged-okget", b);
 	buf_reset(b);
 	FUZZ_ASSERT(buf_put_u8(b, HS_ANY) == 0 && buf_put_u8(b, FRAME_ERROR) == 0 &&
 		    buf_put(b, "handshake failed", 16) == 0);

@@ -2,7 +2,8 @@
 /*
  * The monitor's IPC input, as a hostile network process would write it: any
  * bytes into server_ipc_input() of a monitor with two registered clients,
- * room for four connections (a fifth OPEN is refused), fixed keys and a
+ * room for four connections (and the IPC_CLOSED_BATCH more the network
+ * process may hold: the 37th OPEN is refused), fixed keys and a
  * fixed server ephemeral (so the seed conversations in corpus-ipc
  * authenticate and reach Get, OkGet and Bye). Beyond memory
  * errors, one property is checked on every input: no plaintext value ever

@@ -81,13 +81,13 @@ struct mconn {
 enum job_kind {
 	JOB_FRAME = 1,
 	JOB_RELOAD,
-	JOB_RELEASE, /* a parked release whose audit record was written (or not) */
 };
 
 struct job {
 	struct job *next;
 	struct server *srv;
 	struct job *pprev, *pnext; /* s->parked: releases waiting for their record */
+	int parked;
 	uint64_t audit_deadline;   /* CLOCK_MONOTONIC ms: then it is taken back */
 	int audit_rc;
 	enum job_kind kind;
@@ -185,7 +185,10 @@ static uint64_t real_ns(void)
 
 /*
  * The writer thread wrote (or failed) the record of a parked release: the
- * job goes back to the loop with the result, as a worker's would.
+ * job goes back to the loop with the result, as a worker's would. It may
+ * come before the loop has parked the job (it touches nothing the loop
+ * reads before taking the done list, under s->lock); the loop parks it
+ * first anyway, on this same turn, and finishes it from the done list.
  */
 static void release_recorded(void *cookie, int rc)
 {
@@ -193,9 +196,8 @@ static void release_recorded(void *cookie, int rc)
 	struct server *s = j->srv;
 	uint64_t one = 1;
 
-	j->audit_rc = rc;
-	j->kind = JOB_RELEASE;
 	pthread_mutex_lock(&s->lock);
+	j->audit_rc = rc;
 	j->next = s->done;
 	s->done = j;
 	pthread_mutex_unlock(&s->lock);
@@ -818,6 +820,7 @@ static void audit_refusal(struct server *s, const char *peer, const char *result
 
 static void park(struct server *s, struct job *j)
 {
+	j->parked = 1;
 	j->audit_deadline = now_ms() + SERVER_AUDIT_WAIT_MS;
 	j->pprev = NULL;
 	j->pnext = s->parked;
@@ -835,6 +838,7 @@ static void unpark(struct server *s, struct job *j)
 	if (j->pnext != NULL)
 		j->pnext->pprev = j->pprev;
 	j->pprev = j->pnext = NULL;
+	j->parked = 0;
 }
 
 static void job_done(struct server *s, struct job *j)
@@ -842,13 +846,14 @@ static void job_done(struct server *s, struct job *j)
 	struct mconn *c = j->c;
 
 	if (j->kind == JOB_FRAME && j->rc == HANDLER_PENDING) {
-		/* A release waits for its audit record; release_recorded brings it back. */
-		park(s, j);
-		return;
-	}
-	if (j->kind == JOB_RELEASE) {
+		if (!j->parked) {
+			/* A release waits for its audit record: release_recorded
+			 * (or expire_parked) brings it back here. */
+			park(s, j);
+			return;
+		}
 		unpark(s, j);
-		j->kind = JOB_FRAME;
+		j->rc = 0;
 		if (!c->dead) {
 			j->rc = handler_release_done(&s->env, c->sess, c->peer_text, j->audit_rc,
 						     j->out, &j->close);
@@ -924,7 +929,6 @@ static void expire_parked(struct server *s)
 			continue; /* being written: its completion comes */
 		j->audit_rc = err_set(ERR_BUSY, "the audit log took no record for %u ms",
 				      SERVER_AUDIT_WAIT_MS);
-		j->kind = JOB_RELEASE;
 		job_done(s, j);
 	}
 }

@@ -13,6 +13,7 @@
 #include <unistd.h>
 
 #include "buf.h"
+#include "clock.h"
 #include "log.h"
 #include "pkey.h"
 
@@ -87,19 +88,11 @@ struct audit {
 	uint64_t batch_due;  /* CLOCK_MONOTONIC ms: the queue is written by then */
 	struct log_every full, failed; /* records lost to a full queue; failed writes */
 	/* refusals, aggregated (audit_refused) */
-	struct agg *agg;
+	struct agg agg[AUDIT_AGG_MAX];
 	uint64_t agg_next_ms; /* CLOCK_MONOTONIC: the counts become records then */
 };
 
 static void flush_refusals(struct audit *a, int all);
-
-static uint64_t mono_ms(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
-}
 
 /*
  * The chain head of an existing file: its last line must be a whole
@@ -180,16 +173,7 @@ int audit_open(const char *path, struct audit **out)
 	pthread_cond_init(&a->wcond, NULL);
 	a->fd = -1;
 	a->clean_end = -1;
-	if ((a->agg = calloc(AUDIT_AGG_MAX, sizeof(*a->agg))) == NULL) {
-		pthread_mutex_destroy(&a->lock);
-		pthread_mutex_destroy(&a->qlock);
-		pthread_mutex_destroy(&a->cblock);
-		pthread_cond_destroy(&a->qcond);
-		pthread_cond_destroy(&a->wcond);
-		free(a);
-		return err_set(ERR_ALLOC, "audit");
-	}
-	a->agg_next_ms = mono_ms() + AUDIT_AGGREGATE_SECONDS * 1000ULL;
+	a->agg_next_ms = clock_mono_ms() + AUDIT_AGGREGATE_SECONDS * 1000ULL;
 	if (path == NULL) {
 		a->fd = STDERR_FILENO;
 		*out = a;
@@ -242,7 +226,6 @@ void audit_close(struct audit *a)
 	pthread_mutex_destroy(&a->cblock);
 	pthread_cond_destroy(&a->qcond);
 	pthread_cond_destroy(&a->wcond);
-	free(a->agg);
 	free(a);
 }
 
@@ -595,7 +578,7 @@ static void flush_refusals(struct audit *a, int all)
 		else
 			g->count = 0;
 	}
-	a->agg_next_ms = mono_ms() + AUDIT_AGGREGATE_SECONDS * 1000ULL;
+	a->agg_next_ms = clock_mono_ms() + AUDIT_AGGREGATE_SECONDS * 1000ULL;
 	pthread_mutex_unlock(&a->qlock);
 	for (i = 0; i < n; i++) {
 		struct audit_event ev;
@@ -613,14 +596,6 @@ static void flush_refusals(struct audit *a, int all)
 	free(batch);
 }
 
-static uint64_t real_ns(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_REALTIME, &ts);
-	return (uint64_t)ts.tv_sec * 1000000000ULL + (uint64_t)ts.tv_nsec;
-}
-
 /*
  * Append to the writer's queue; qlock held. The writer is woken for an item
  * someone waits for; records nobody waits for gather for AUDIT_BATCH_MS, so
@@ -632,7 +607,7 @@ static void push(struct audit *a, struct item *it)
 	int urgent = it->done != NULL || it->kind == ITEM_CHECKPOINT;
 
 	if (a->head == NULL)
-		a->batch_due = mono_ms() + AUDIT_BATCH_MS;
+		a->batch_due = clock_mono_ms() + AUDIT_BATCH_MS;
 	if (a->tail != NULL)
 		a->tail->next = it;
 	else
@@ -647,7 +622,7 @@ static void push(struct audit *a, struct item *it)
 static void wait_until(struct audit *a, uint64_t due)
 {
 	struct timespec until;
-	uint64_t now = mono_ms(), ms = due > now ? due - now : 0;
+	uint64_t now = clock_mono_ms(), ms = due > now ? due - now : 0;
 
 	clock_gettime(CLOCK_REALTIME, &until);
 	until.tv_sec += (time_t)(ms / 1000);
@@ -666,7 +641,7 @@ static int enqueue(struct audit *a, const char *fields, size_t n, audit_done_fn 
 
 	pthread_mutex_lock(&a->qlock);
 	if (a->stop || a->qbytes + n > AUDIT_QUEUE_BYTES) {
-		log_every_note(&a->full, mono_ms());
+		log_every_note(&a->full, clock_mono_ms());
 		pthread_mutex_unlock(&a->qlock);
 		return err_set(ERR_BUSY, "audit queue full: the audit log is not keeping up");
 	}
@@ -698,7 +673,7 @@ static void *writer_main(void *arg)
 
 	pthread_mutex_lock(&a->qlock);
 	for (;;) {
-		uint64_t now = mono_ms();
+		uint64_t now = clock_mono_ms();
 		if (a->head == NULL) {
 			if (a->stop)
 				break;
@@ -709,7 +684,7 @@ static void *writer_main(void *arg)
 			wait_until(a, a->batch_due);
 			continue;
 		}
-		now = mono_ms();
+		now = clock_mono_ms();
 		log_every_flush(&a->full, now, AUDIT_LOG_EVERY_MS, LOG_LEVEL_ERROR,
 				"audit records lost: the queue to the audit log was full");
 		log_every_flush(&a->failed, now, AUDIT_LOG_EVERY_MS, LOG_LEVEL_ERROR,
@@ -745,7 +720,7 @@ static void *writer_main(void *arg)
 				r = write_fields(a, it->line, it->len);
 				if (r != 0) {
 					pthread_mutex_lock(&a->qlock);
-					log_every_note(&a->failed, mono_ms());
+					log_every_note(&a->failed, clock_mono_ms());
 					pthread_mutex_unlock(&a->qlock);
 				}
 				pthread_mutex_lock(&a->cblock);
@@ -915,9 +890,9 @@ int audit_refused(struct audit *a, const struct audit_event *ev)
 		memcpy(g->reason, reason, sizeof(g->reason));
 		first = 1;
 	} else if (g->count++ == 0) {
-		g->first_ns = ev->time_ns != 0 ? ev->time_ns : real_ns();
+		g->first_ns = ev->time_ns != 0 ? ev->time_ns : clock_real_ns();
 	}
-	due = !a->threaded && mono_ms() >= a->agg_next_ms;
+	due = !a->threaded && clock_mono_ms() >= a->agg_next_ms;
 	pthread_mutex_unlock(&a->qlock);
 	if (due)
 		flush_refusals(a, 0);

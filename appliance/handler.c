@@ -3,11 +3,11 @@
 
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 
 #include "audit.h"
 #include "bounds.h"
 #include "buf.h"
+#include "clock.h"
 #include "log.h"
 #include "pkey.h"
 #include "secmem.h"
@@ -83,12 +83,7 @@ static void audit_refusal(const struct handler_env *env, const struct audit_even
 
 static uint64_t handler_now_ns(const struct handler_env *env)
 {
-	struct timespec ts;
-
-	if (env->test_now_ns != 0)
-		return env->test_now_ns;
-	clock_gettime(CLOCK_REALTIME, &ts);
-	return (uint64_t)ts.tv_sec * 1000000000ULL + (uint64_t)ts.tv_nsec;
+	return env->test_now_ns != 0 ? env->test_now_ns : clock_real_ns();
 }
 
 /*

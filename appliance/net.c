@@ -17,6 +17,7 @@
 
 #include "bounds.h"
 #include "buf.h"
+#include "clock.h"
 #include "frame.h"
 #include "ipc.h"
 #include "log.h"
@@ -101,13 +102,6 @@ struct net {
 	unsigned long long n_accepted, n_refused, n_rate_limited;
 };
 
-static uint64_t now_ms(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
-}
 
 static struct nconn *conn_of(struct ipc_link *l)
 {
@@ -161,7 +155,7 @@ static void closed_send(struct net *n, uint64_t conn)
 	if ((r = ipc_put(n->closed_out, IPC_CLOSED, 0, conn, NULL, 0)) != 0)
 		fatal_fr(r, "%s", "IPC CLOSED");
 	if (n->n_closed++ == 0)
-		n->closed_since_ms = now_ms();
+		n->closed_since_ms = clock_mono_ms();
 }
 
 /*
@@ -175,7 +169,7 @@ static void closed_flush(struct net *n, int force)
 
 	if (n->n_closed == 0 ||
 	    (!force && buf_len(n->ipc_out) == 0 && n->n_closed < IPC_CLOSED_BATCH && !n->stopping &&
-	     now_ms() - n->closed_since_ms < NET_CLOSED_DELAY_MS))
+	     clock_mono_ms() - n->closed_since_ms < NET_CLOSED_DELAY_MS))
 		return;
 	if ((r = buf_put(n->ipc_out, buf_ptr(n->closed_out), buf_len(n->closed_out))) != 0)
 		fatal_fr(r, "%s", "IPC CLOSED");
@@ -273,7 +267,7 @@ static int conn_flush(struct net *n, struct nconn *c)
 		}
 		if (buf_consume(c->out, (size_t)w) != 0)
 			return -1;
-		c->progress_ms = now_ms();
+		c->progress_ms = clock_mono_ms();
 	}
 	if (c->close_after_write) {
 		/* Let the peer read the last frame before the FIN. */
@@ -344,7 +338,7 @@ static const char *judge_header(struct net *n, struct nconn *c, uint8_t type, si
 			ipc_refused(n, (const struct sockaddr *)&c->peer, IPC_REFUSED_BUSY);
 			return "server busy";
 		}
-		switch (admit_hello(n->lim, (const struct sockaddr *)&c->peer, now_ms())) {
+		switch (admit_hello(n->lim, (const struct sockaddr *)&c->peer, clock_mono_ms())) {
 		case ADMIT_OK:
 			return NULL;
 		case ADMIT_RATE:
@@ -352,7 +346,7 @@ static const char *judge_header(struct net *n, struct nconn *c, uint8_t type, si
 			ipc_refused(n, (const struct sockaddr *)&c->peer, IPC_REFUSED_RATE);
 			return "rate limited";
 		default:
-			log_every_note(&n->refused_budget, now_ms());
+			log_every_note(&n->refused_budget, clock_mono_ms());
 			ipc_refused(n, (const struct sockaddr *)&c->peer, IPC_REFUSED_BUDGET);
 			return "server busy";
 		}
@@ -418,7 +412,7 @@ static void conn_readable(struct net *n, struct nconn *c)
 			conn_close(n, c, c->hdr_have == 0 ? "peer closed" : "truncated frame");
 			return;
 		}
-		c->progress_ms = now_ms();
+		c->progress_ms = clock_mono_ms();
 		if (c->hdr_have < WIRE_HEADER_LEN) {
 			c->hdr_have += (size_t)got;
 			if (c->hdr_have < WIRE_HEADER_LEN)
@@ -451,7 +445,7 @@ static void conn_readable(struct net *n, struct nconn *c)
 			 * before it costs a token DH. */
 			if (c->hdr[2] == FRAME_HELLO && !c->linked &&
 			    admit_ephemeral_seen(n->lim, c->body)) {
-				log_every_note(&n->refused_replay, now_ms());
+				log_every_note(&n->refused_replay, clock_mono_ms());
 				ipc_refused(n, (const struct sockaddr *)&c->peer, IPC_REFUSED_REPLAY);
 				conn_refuse(n, c, "replayed Hello");
 				return;
@@ -498,7 +492,7 @@ static void refuse_fresh(struct net *n, int fd, const struct sockaddr *peer, con
 	(void)!send(fd, f, WIRE_HEADER_LEN + len, MSG_NOSIGNAL);
 	close(fd);
 	n->n_refused++;
-	log_every_note(e, now_ms());
+	log_every_note(e, clock_mono_ms());
 	ipc_refused(n, peer, why);
 }
 
@@ -520,14 +514,14 @@ static void accept_all(struct net *n, struct listener *l)
 			if (errno == EMFILE || errno == ENFILE) {
 				/* The listener stays readable: stop watching it until a
 				 * connection closes, or the loop would spin. */
-				log_every_note(&n->no_fds, now_ms());
+				log_every_note(&n->no_fds, clock_mono_ms());
 				watch_listeners(n, 0);
 			} else if (errno != EAGAIN && errno != EWOULDBLOCK) {
 				log_warn("accept on %s: %s", l->text, strerror(errno));
 			}
 			return;
 		}
-		now = now_ms();
+		now = clock_mono_ms();
 		if (n->n_conns >= n->cfg.max_connections) {
 			refuse_fresh(n, fd, sa, "too many connections", IPC_REFUSED_CONNECTIONS,
 				     &n->refused_limit);
@@ -594,7 +588,7 @@ static void begin_stop(struct net *n, const char *why)
 		return;
 	log_info("%s: stopping (grace %us)", why, n->cfg.grace);
 	n->stopping = 1;
-	n->stop_deadline = now_ms() + (uint64_t)n->cfg.grace * 1000;
+	n->stop_deadline = clock_mono_ms() + (uint64_t)n->cfg.grace * 1000;
 	stop_listening(n);
 }
 
@@ -611,7 +605,7 @@ static void on_send(struct net *n, const struct ipc_msg *m)
 		size_t len = buf_peek_be16(m->body + off);
 		if (m->body[off + 2] == FRAME_LINK && !c->linked) {
 			c->linked = 1;
-			c->linked_ms = now_ms();
+			c->linked_ms = clock_mono_ms();
 			n->n_unauth--;
 			admit_good(n->lim, (const struct sockaddr *)&c->peer, c->linked_ms);
 		}
@@ -714,7 +708,7 @@ static void handle_signals(struct net *n)
 /* Deadlines; while stopping, also close connections with nothing in flight. */
 static void sweep(struct net *n)
 {
-	uint64_t now = now_ms();
+	uint64_t now = clock_mono_ms();
 	struct nconn *c, *next;
 
 	for (c = n->conns; c != NULL; c = next) {
@@ -936,7 +930,7 @@ int net_run(struct net *n)
 		if (n->stopping) {
 			if (n->n_conns == 0)
 				break;
-			if (now_ms() >= n->stop_deadline) {
+			if (clock_mono_ms() >= n->stop_deadline) {
 				log_warn("grace period over: dropping %zu connections", n->n_conns);
 				break;
 			}

@@ -39,6 +39,7 @@
 #include "audit.h"
 #include "bounds.h"
 #include "buf.h"
+#include "clock.h"
 #include "cfg.h"
 #include "frame.h"
 #include "handler.h"
@@ -162,25 +163,10 @@ static void notify_ready(struct server *s)
 	server_notify(msg);
 }
 
-static uint64_t now_ms(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
-}
 
 static struct mconn *conn_of(struct ipc_link *l)
 {
 	return l == NULL ? NULL : (struct mconn *)((char *)l - offsetof(struct mconn, link));
-}
-
-static uint64_t real_ns(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_REALTIME, &ts);
-	return (uint64_t)ts.tv_sec * 1000000000ULL + (uint64_t)ts.tv_nsec;
 }
 
 /*
@@ -223,7 +209,7 @@ int server_new(const struct cfg *c, struct token *t, struct audit *a, struct app
 	s->env.audit_required = c->audit_required;
 	s->env.release_done = release_recorded;
 	s->env.clock_skew_ns = (uint64_t)c->clock_skew * 1000000000ULL;
-	s->env.started_ns = real_ns();
+	s->env.started_ns = clock_real_ns();
 	pthread_mutex_init(&s->replay_lock, NULL);
 	s->env.replay_lock = &s->replay_lock;
 	s->epfd = s->sigfd = s->wakefd = s->ipc_fd = -1;
@@ -821,7 +807,7 @@ static void audit_refusal(struct server *s, const char *peer, const char *result
 static void park(struct server *s, struct job *j)
 {
 	j->parked = 1;
-	j->audit_deadline = now_ms() + SERVER_AUDIT_WAIT_MS;
+	j->audit_deadline = clock_mono_ms() + SERVER_AUDIT_WAIT_MS;
 	j->pprev = NULL;
 	j->pnext = s->parked;
 	if (s->parked != NULL)
@@ -918,7 +904,7 @@ static void job_done(struct server *s, struct job *j)
 static void expire_parked(struct server *s)
 {
 	struct job *j, *next;
-	uint64_t now = now_ms();
+	uint64_t now = clock_mono_ms();
 
 	for (j = s->parked; j != NULL; j = next) {
 		next = j->pnext;
@@ -1174,7 +1160,7 @@ static void begin_stop(struct server *s, unsigned signo)
 	log_info("signal %u: stopping (grace %us)", signo, s->cfg->grace);
 	server_notify("STOPPING=1");
 	s->stopping = 1;
-	s->stop_deadline = now_ms() + (uint64_t)s->cfg->grace * 1000 + SERVER_NET_EXTRA_MS;
+	s->stop_deadline = clock_mono_ms() + (uint64_t)s->cfg->grace * 1000 + SERVER_NET_EXTRA_MS;
 	ipc_queue(s, IPC_SHUTDOWN, 0, 0, NULL, 0);
 }
 
@@ -1278,7 +1264,7 @@ int server_run(struct server *s)
 		goto out;
 
 	for (;;) {
-		if (s->stopping && now_ms() >= s->stop_deadline) {
+		if (s->stopping && clock_mono_ms() >= s->stop_deadline) {
 			log_warn("the network process did not stop within the grace period: killing it");
 			(void)kill(s->net_pid, SIGKILL);
 			while (waitpid(s->net_pid, NULL, 0) < 0 && errno == EINTR)

@@ -208,7 +208,8 @@ server_bin=appliance-server
 # The load comes from one address (127.0.0.1): this build's per-source
 # connection limit and MaxStartups are raised past the load (the baseline of
 # section 7 has no such options: they are left out there).
-server_extra="--max-connections-per-source $((hold + 1000)) --max-startups 100000:100:100000"
+load_limits="--max-connections-per-source $((hold + 1000)) --max-startups 100000:100:100000"
+server_extra=$load_limits
 start_server() { # start_server LOG ARGS...: sets server_pid, port
 	log=$1
 	shift
@@ -375,7 +376,7 @@ for c in 16 64; do
 				server_extra=
 			else
 				server_bin=appliance-server
-				server_extra="--max-connections-per-source $((hold + 1000)) --max-startups 100000:100:100000 --token-budget 0"
+				server_extra="$load_limits --token-budget 0"
 			fi
 			bundle=$TMP/bundle-$small
 			[ "$which" = baseline ] && bundle=$old_bundle

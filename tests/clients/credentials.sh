@@ -252,6 +252,8 @@ start_provider "$LOG" --socket "$SOCK"
 kill -9 "$PROV"
 wait "$PROV" 2>/dev/null || true
 [ -S "$SOCK" ] || fail "test: no stale socket left by SIGKILL"
+# A log of its own: the killed one's "ready" line must not stand for it.
+LOG=$TMP/provider-4.log
 start_provider "$LOG" --socket "$SOCK"
 got web.service DB_PASSWORD
 [ "$(cat "$TMP/got")" = s3cr3t ] || fail "after replacing a stale socket"

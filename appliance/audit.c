@@ -680,6 +680,11 @@ static void *writer_main(void *arg)
 			a->idle = 1;
 			wait_until(a, now + AUDIT_TICK_MS);
 			a->idle = 0;
+			/* Woken by the first record of a batch: it waits for its
+			 * batch_due like the rest (writing it at once made one
+			 * wake-up per record under load). */
+			if (a->head != NULL)
+				continue;
 		} else if (a->urgent == 0 && !a->stop && now < a->batch_due) {
 			wait_until(a, a->batch_due);
 			continue;

@@ -93,6 +93,7 @@ struct job {
 	int audit_rc;
 	enum job_kind kind;
 	struct mconn *c;
+	uint64_t conn_id; /* c->link.id, for a worker that answers itself */
 	uint8_t type;
 	uint8_t *body;
 	size_t len;
@@ -100,6 +101,7 @@ struct job {
 	int close;
 	int rc;
 	int handshake;                /* counted in hs_inflight */
+	int sent;                     /* the worker queued the reply itself */
 	struct appl_state *new_state; /* reload */
 	char why[256];                /* reload failure */
 };
@@ -548,33 +550,56 @@ static int ipc_watch(struct server *s, int want_out)
 	return epoll_ctl(s->epfd, EPOLL_CTL_MOD, s->ipc_fd, &ev) == 0 ? 0 : err_sys("epoll_ctl IPC");
 }
 
-static int ipc_flush(struct server *s)
+/*
+ * s->ipc_out and the writes to the IPC socket are under s->lock: a worker
+ * that finished a Hello queues and sends its Link itself (worker_reply).
+ * Write what is queued: 0 when all is out, 1 when the socket is full, or
+ * -errno. s->lock held.
+ */
+static int ipc_send_locked(struct server *s)
 {
-	if (s->ipc_fd < 0)
-		return 0; /* no network process (the IPC fuzz target) */
 	while (buf_len(s->ipc_out) > 0) {
 		ssize_t w = send(s->ipc_fd, buf_ptr(s->ipc_out), buf_len(s->ipc_out), MSG_NOSIGNAL);
 		if (w < 0) {
 			if (errno == EINTR)
 				continue;
-			if (errno == EAGAIN || errno == EWOULDBLOCK) {
-				/* A network process that stops reading is broken or hostile. */
-				if (buf_len(s->ipc_out) > IPC_MAX_PENDING)
-					return err_set(ERR_PROTOCOL,
-						       "the network process stopped reading (%zu bytes queued)",
-						       buf_len(s->ipc_out));
-				return ipc_watch(s, 1);
-			}
-			return err_sys("IPC write");
+			if (errno == EAGAIN || errno == EWOULDBLOCK)
+				return 1;
+			return -errno;
 		}
 		if (buf_consume(s->ipc_out, (size_t)w) != 0)
-			return ERR_INTERNAL;
+			return -EINVAL;
 	}
-	return ipc_watch(s, 0);
+	return 0;
 }
 
-static void ipc_queue(struct server *s, uint8_t type, uint8_t flags, uint64_t conn,
-		      const uint8_t *body, size_t len)
+static int ipc_flush(struct server *s)
+{
+	size_t left;
+	int r;
+
+	if (s->ipc_fd < 0)
+		return 0; /* no network process (the IPC fuzz target) */
+	pthread_mutex_lock(&s->lock);
+	r = ipc_send_locked(s);
+	left = buf_len(s->ipc_out);
+	pthread_mutex_unlock(&s->lock);
+	if (r < 0) {
+		errno = -r;
+		return err_sys("IPC write");
+	}
+	if (r == 0)
+		return ipc_watch(s, 0);
+	/* A network process that stops reading is broken or hostile. */
+	if (left > IPC_MAX_PENDING)
+		return err_set(ERR_PROTOCOL, "the network process stopped reading (%zu bytes queued)",
+			       left);
+	return ipc_watch(s, 1);
+}
+
+/* Append one message to s->ipc_out; s->lock held. */
+static void ipc_queue_locked(struct server *s, uint8_t type, uint8_t flags, uint64_t conn,
+			     const uint8_t *body, size_t len)
 {
 	int r;
 
@@ -582,9 +607,17 @@ static void ipc_queue(struct server *s, uint8_t type, uint8_t flags, uint64_t co
 		fatal_fr(r, "IPC %s", ipc_type_name(type));
 }
 
+static void ipc_queue(struct server *s, uint8_t type, uint8_t flags, uint64_t conn,
+		      const uint8_t *body, size_t len)
+{
+	pthread_mutex_lock(&s->lock);
+	ipc_queue_locked(s, type, flags, conn, body, len);
+	pthread_mutex_unlock(&s->lock);
+}
+
 /* Hand a reply (whole frames) to the network process, in messages that each
- * end at a frame boundary; the last one carries `flags`. */
-static void send_reply(struct server *s, uint64_t conn, const struct buf *out, uint8_t flags)
+ * end at a frame boundary; the last one carries `flags`. s->lock held. */
+static void put_reply(struct server *s, uint64_t conn, const struct buf *out, uint8_t flags)
 {
 	const uint8_t *p = out != NULL ? buf_ptr(out) : NULL;
 	size_t left = out != NULL ? buf_len(out) : 0;
@@ -599,12 +632,19 @@ static void send_reply(struct server *s, uint64_t conn, const struct buf *out, u
 		}
 		if (take == 0 || take > left)
 			fatal("malformed reply frames (%zu bytes)", left);
-		ipc_queue(s, IPC_SEND, take == left ? flags : IPC_F_MORE, conn, p, take);
+		ipc_queue_locked(s, IPC_SEND, take == left ? flags : IPC_F_MORE, conn, p, take);
 		p += take;
 		left -= take;
 	}
 	if (out == NULL || buf_len(out) == 0)
-		ipc_queue(s, IPC_SEND, flags, conn, NULL, 0);
+		ipc_queue_locked(s, IPC_SEND, flags, conn, NULL, 0);
+}
+
+static void send_reply(struct server *s, uint64_t conn, const struct buf *out, uint8_t flags)
+{
+	pthread_mutex_lock(&s->lock);
+	put_reply(s, conn, out, flags);
+	pthread_mutex_unlock(&s->lock);
 }
 
 /* ---- workers ---- */
@@ -645,10 +685,36 @@ static void run_job(struct server *s, struct job *j)
 	}
 }
 
+/*
+ * A worker finished job j: it goes on the done list for the loop's
+ * bookkeeping. A Hello's answer (Link, or an Error) is queued and sent here,
+ * in the same hold of s->lock, so that the loop need not wake up between the
+ * token's DH and the network process (a wake-up per handshake cost more than
+ * the IPC write). The loop is woken only when it must act: a failed job, a
+ * reload, or an IPC socket that did not take everything.
+ */
+static void worker_finish(struct server *s, struct job *j)
+{
+	uint64_t one = 1;
+	int wake = 1;
+
+	pthread_mutex_lock(&s->lock);
+	if (j->kind == JOB_FRAME && j->handshake && j->rc == 0 && j->out != NULL && s->ipc_fd >= 0) {
+		put_reply(s, j->conn_id, j->out, j->close ? IPC_F_CLOSE : 0);
+		j->sent = 1;
+		wake = ipc_send_locked(s) != 0;
+	}
+	j->next = s->done;
+	s->done = j;
+	pthread_mutex_unlock(&s->lock);
+	if (wake)
+		while (write(s->wakefd, &one, sizeof(one)) < 0 && errno == EINTR)
+			;
+}
+
 static void *worker_main(void *arg)
 {
 	struct server *s = arg;
-	uint64_t one = 1;
 
 	for (;;) {
 		struct job *j;
@@ -667,27 +733,19 @@ static void *worker_main(void *arg)
 		pthread_mutex_unlock(&s->lock);
 
 		run_job(s, j);
-
-		pthread_mutex_lock(&s->lock);
-		j->next = s->done;
-		s->done = j;
-		pthread_mutex_unlock(&s->lock);
-		while (write(s->wakefd, &one, sizeof(one)) < 0 && errno == EINTR)
-			;
+		worker_finish(s, j);
 	}
 	return NULL;
 }
 
 static void job_done(struct server *s, struct job *j);
 
-/* Take the jobs the workers finished and answer them. */
+/* Take the jobs the workers finished and answer them (or, for a Link a
+ * worker sent, do the bookkeeping). */
 static void drain_done(struct server *s)
 {
 	struct job *list, *j;
-	uint64_t v;
 
-	while (s->wakefd >= 0 && read(s->wakefd, &v, sizeof(v)) < 0 && errno == EINTR)
-		;
 	pthread_mutex_lock(&s->lock);
 	list = s->done;
 	s->done = NULL;
@@ -887,7 +945,8 @@ static void job_done(struct server *s, struct job *j)
 		ipc_queue(s, IPC_CLOSE, 0, c->link.id, NULL, 0);
 		conn_forget(s, c);
 	} else {
-		send_reply(s, c->link.id, j->out, j->close ? IPC_F_CLOSE : 0);
+		if (!j->sent)
+			send_reply(s, c->link.id, j->out, j->close ? IPC_F_CLOSE : 0);
 		if (j->close)
 			conn_forget(s, c); /* the network process closes it after writing */
 	}
@@ -970,6 +1029,12 @@ static int on_frame(struct server *s, const struct ipc_msg *m)
 	len = m->len - 1;
 	if (!frame_type_known(type) || len > frame_max_len(type))
 		return err_set(ERR_PROTOCOL, "FRAME of type 0x%02x, %zu bytes", type, len);
+	if (c != NULL && (c->busy || s->hs_inflight >= s->cfg->max_handshakes)) {
+		/* A worker may have answered without waking the loop: its job
+		 * waits on the done list for the bookkeeping. */
+		drain_done(s);
+		c = conn_of(ipc_map_find(&s->map, m->conn));
+	}
 	if (c == NULL)
 		return 0; /* closed here while the frame was on its way */
 	if (c->busy)
@@ -999,6 +1064,7 @@ static int on_frame(struct server *s, const struct ipc_msg *m)
 	j->srv = s;
 	j->kind = JOB_FRAME;
 	j->c = c;
+	j->conn_id = c->link.id;
 	j->type = type;
 	j->len = len;
 	c->busy = 1;
@@ -1237,6 +1303,7 @@ static int net_ended(struct server *s, int why)
 int server_run(struct server *s)
 {
 	struct epoll_event evs[SERVER_MAX_EVENTS], ev;
+	uint64_t wake;
 	size_t i;
 	int r = 0, n;
 
@@ -1287,7 +1354,8 @@ int server_run(struct server *s)
 				handle_signals(s);
 				break;
 			case EV_WAKE:
-				drain_done(s);
+				while (read(s->wakefd, &wake, sizeof(wake)) < 0 && errno == EINTR)
+					;
 				break;
 			case EV_IPC:
 				if (evs[i].events & (EPOLLIN | EPOLLHUP | EPOLLERR))
@@ -1295,6 +1363,9 @@ int server_run(struct server *s)
 				break;
 			}
 		}
+		/* Every turn, not only on a wake: a worker that sent its Link
+		 * itself left its job here without waking the loop. */
+		drain_done(s);
 		if (s->parked != NULL)
 			expire_parked(s);
 		/* Replies of this turn go out in one write. */

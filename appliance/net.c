@@ -70,6 +70,8 @@ struct nconn {
 	int hello;   /* ... and that frame is a Hello (counts against max-handshakes) */
 	int linked;  /* a Link went out */
 	int rd_pending; /* bytes may wait in the socket (edge-triggered: read them later) */
+	uint8_t *stash; /* bytes read after a frame that went to the monitor */
+	size_t stash_len;
 	uint64_t started_ms, progress_ms, linked_ms;
 };
 
@@ -100,7 +102,13 @@ struct net {
 	int stopping;
 	uint64_t stop_deadline;
 	unsigned long long n_accepted, n_refused, n_rate_limited;
+	uint8_t rbuf[WIRE_MAX_FRAME + WIRE_HEADER_LEN]; /* what one recv brings (conn_want) */
 };
+
+static size_t smin(size_t a, size_t b)
+{
+	return a < b ? a : b;
+}
 
 
 static struct nconn *conn_of(struct ipc_link *l)
@@ -199,6 +207,7 @@ static void conn_free(struct nconn *c)
 	if (c->fd >= 0)
 		close(c->fd);
 	free(c->body);
+	free(c->stash);
 	buf_free(c->out);
 	free(c);
 }
@@ -282,10 +291,9 @@ static void conn_readable(struct net *n, struct nconn *c);
 /* Reading resumes only when the monitor's whole reply is out. */
 static void conn_resume(struct net *n, struct nconn *c)
 {
-	if (c->fd >= 0 && !c->waiting && (c->out == NULL || buf_len(c->out) == 0) && c->rd_pending) {
-		c->rd_pending = 0;
+	if (c->fd >= 0 && !c->waiting && (c->out == NULL || buf_len(c->out) == 0) &&
+	    (c->rd_pending || c->stash != NULL))
 		conn_readable(n, c);
-	}
 }
 
 static void conn_write(struct net *n, struct nconn *c, const uint8_t *p, size_t len)
@@ -386,59 +394,55 @@ static void conn_forward(struct net *n, struct nconn *c)
 		c->hello = 1;
 		n->hs_waiting++;
 	}
-	/* More may wait in the socket; read it after the reply. */
-	c->rd_pending = 1;
 }
 
-static void conn_readable(struct net *n, struct nconn *c)
+/*
+ * Take bytes read from c into the frame being assembled: the header is judged
+ * before any of the body is used; a whole frame goes to the monitor, and
+ * reading stops until its reply is out. Returns how many bytes were used;
+ * the rest belongs to the next frame. c may be closed on return (c->fd < 0)
+ * or refused (c->close_after_write).
+ */
+static size_t conn_take(struct net *n, struct nconn *c, const uint8_t *p, size_t len)
 {
-	for (;;) {
-		ssize_t got;
+	size_t used = 0;
+
+	while (used < len && c->fd >= 0 && !c->close_after_write && !c->waiting) {
+		size_t k;
 		const char *why;
 
-		if (c->hdr_have < WIRE_HEADER_LEN)
-			got = recv(c->fd, c->hdr + c->hdr_have, WIRE_HEADER_LEN - c->hdr_have, 0);
-		else
-			got = recv(c->fd, c->body + c->body_have, c->body_len - c->body_have, 0);
-		if (got < 0) {
-			if (errno == EINTR)
-				continue;
-			if (errno == EAGAIN || errno == EWOULDBLOCK)
-				return;
-			conn_close(n, c, "read error");
-			return;
-		}
-		if (got == 0 && (c->hdr_have < WIRE_HEADER_LEN || c->body_have < c->body_len)) {
-			conn_close(n, c, c->hdr_have == 0 ? "peer closed" : "truncated frame");
-			return;
-		}
-		c->progress_ms = clock_mono_ms();
 		if (c->hdr_have < WIRE_HEADER_LEN) {
-			c->hdr_have += (size_t)got;
+			k = smin(WIRE_HEADER_LEN - c->hdr_have, len - used);
+			memcpy(c->hdr + c->hdr_have, p + used, k);
+			c->hdr_have += k;
+			used += k;
 			if (c->hdr_have < WIRE_HEADER_LEN)
-				continue;
+				break;
 			c->body_len = buf_peek_be16(c->hdr);
 			if ((why = judge_header(n, c, c->hdr[2], c->body_len)) != NULL) {
 				if (why[0] == '\0')
 					conn_close(n, c, "frame out of turn after the handshake");
 				else
 					conn_refuse(n, c, why);
-				return;
+				break;
 			}
 			/* Bye ends the conversation and carries nothing the monitor
 			 * needs: the connection closes on its header (the monitor
 			 * learns it from CLOSED), sparing both processes a round trip. */
 			if (c->hdr[2] == FRAME_BYE) {
 				conn_close(n, c, "Bye");
-				return;
+				break;
 			}
 			c->body_have = 0;
 			if ((c->body = malloc(c->body_len > 0 ? c->body_len : 1)) == NULL) {
 				conn_close(n, c, "out of memory");
-				return;
+				break;
 			}
 		} else {
-			c->body_have += (size_t)got;
+			k = smin(c->body_len - c->body_have, len - used);
+			memcpy(c->body + c->body_have, p + used, k);
+			c->body_have += k;
+			used += k;
 		}
 		if (c->body_have == c->body_len) {
 			/* A Hello whose ephemeral key came before is a replay: refused
@@ -448,11 +452,83 @@ static void conn_readable(struct net *n, struct nconn *c)
 				log_every_note(&n->refused_replay, clock_mono_ms());
 				ipc_refused(n, (const struct sockaddr *)&c->peer, IPC_REFUSED_REPLAY);
 				conn_refuse(n, c, "replayed Hello");
-				return;
+				break;
 			}
 			conn_forward(n, c);
+		}
+	}
+	return used;
+}
+
+/*
+ * How many bytes to ask the socket for: the rest of this frame, the largest
+ * frame the conversation allows next, and one more header. Asking for more
+ * than a frame tells, when less comes, that the socket is empty: the next
+ * bytes bring a new edge, and no read is wasted on EAGAIN after the reply.
+ */
+static size_t conn_want(const struct net *n, const struct nconn *c)
+{
+	size_t frame = c->linked ? n->cfg.max_frame : WIRE_HEADER_LEN + FRAME_HELLO_LEN;
+
+	if (c->hdr_have < WIRE_HEADER_LEN)
+		return smin(frame, WIRE_MAX_FRAME) + WIRE_HEADER_LEN - c->hdr_have;
+	return c->body_len - c->body_have + WIRE_HEADER_LEN;
+}
+
+/* Keep bytes read beyond the frame that went to the monitor (a client that
+ * did not wait for the reply): they are taken when reading resumes. */
+static void conn_stash(struct net *n, struct nconn *c, const uint8_t *p, size_t len)
+{
+	if (len == 0 || c->fd < 0 || c->close_after_write)
+		return;
+	if ((c->stash = malloc(len)) == NULL) {
+		conn_close(n, c, "out of memory");
+		return;
+	}
+	memcpy(c->stash, p, len);
+	c->stash_len = len;
+}
+
+static void conn_readable(struct net *n, struct nconn *c)
+{
+	while (c->fd >= 0 && !c->close_after_write && !c->waiting) {
+		size_t want, used;
+		ssize_t got;
+
+		if (c->stash != NULL) {
+			uint8_t *p = c->stash;
+			size_t len = c->stash_len;
+
+			c->stash = NULL;
+			c->stash_len = 0;
+			used = conn_take(n, c, p, len);
+			conn_stash(n, c, p + used, len - used);
+			free(p);
+			continue;
+		}
+		if (!c->rd_pending)
+			return;
+		want = conn_want(n, c);
+		got = recv(c->fd, n->rbuf, want, 0);
+		if (got < 0) {
+			if (errno == EINTR)
+				continue;
+			if (errno == EAGAIN || errno == EWOULDBLOCK) {
+				c->rd_pending = 0;
+				return;
+			}
+			conn_close(n, c, "read error");
 			return;
 		}
+		if (got == 0) {
+			conn_close(n, c, c->hdr_have == 0 ? "peer closed" : "truncated frame");
+			return;
+		}
+		/* Less than asked for: the socket is empty. */
+		c->rd_pending = (size_t)got == want;
+		c->progress_ms = clock_mono_ms();
+		used = conn_take(n, c, n->rbuf, (size_t)got);
+		conn_stash(n, c, n->rbuf + used, (size_t)got - used);
 	}
 }
 

@@ -4,11 +4,15 @@
  * integration scripts (coffer-get lives in clients/).
  *
  *   appl-client [--bind ADDR] [--ts-offset SEC] [--save-hello FILE]
- *               HOST PORT SERVER_PUB.pem CLIENT_KEY.pem [NAME...]
+ *               [--pipeline-bye] HOST PORT SERVER_PUB.pem CLIENT_KEY.pem [NAME...]
  *
  * --bind connects from that local address (127.0.0.x: another source);
  * --ts-offset stamps the Hello SEC seconds ahead of (or, negative, behind)
- * the clock; --save-hello writes the Hello frame as sent (for replays).
+ * the clock; --save-hello writes the Hello frame as sent (for replays);
+ * --pipeline-bye sends a Bye-shaped frame in the same write as the Get,
+ * without waiting for the OkGet, and then wants the server to close the
+ * connection within 5 s of the last OkGet (exit 5 if it does not): the
+ * network process must keep what it read beyond the Get for after the reply.
  *
  * Prints one "key=value" line per secret (strings, integers, booleans; other
  * types as their text) and exits 0; "KEY_NOT_FOUND" and exit 3 when the
@@ -16,6 +20,7 @@
  * exit 1 for anything else.
  */
 #include <arpa/inet.h>
+#include <errno.h>
 #include <inttypes.h>
 #include <netdb.h>
 #include <stdio.h>
@@ -86,9 +91,14 @@ int main(int argc, char **argv)
 	struct frame f;
 	const char *bind_addr = NULL, *save_hello = NULL;
 	long ts_offset = 0;
-	int fd = -1, r, more = 1, rc = 1;
+	int fd = -1, r, more = 1, rc = 1, pipeline_bye = 0;
 
 	log_init("appl-client", LOG_LEVEL_WARN);
+	while (argc > 1 && strcmp(argv[1], "--pipeline-bye") == 0) {
+		pipeline_bye = 1;
+		argv++;
+		argc--;
+	}
 	while (argc > 2 && strncmp(argv[1], "--", 2) == 0) {
 		if (strcmp(argv[1], "--bind") == 0)
 			bind_addr = argv[2];
@@ -103,7 +113,7 @@ int main(int argc, char **argv)
 	}
 	if (argc < 5 || argc - 5 > 64) {
 		fprintf(stderr, "usage: appl-client [--bind ADDR] [--ts-offset SEC] [--save-hello FILE] "
-				"HOST PORT SERVER_PUB.pem CLIENT_KEY.pem [NAME...]\n");
+				"[--pipeline-bye] HOST PORT SERVER_PUB.pem CLIENT_KEY.pem [NAME...]\n");
 		return 2;
 	}
 	for (i = 5; i < (size_t)argc; i++) {
@@ -158,7 +168,18 @@ int main(int argc, char **argv)
 		}
 		goto out;
 	}
-	if (session_client_get(s, names, lens, nnames, out) != 0 || sock_send_buf(fd, out) != 0)
+	if (session_client_get(s, names, lens, nnames, out) != 0)
+		goto out;
+	if (pipeline_bye) {
+		/* The network process closes on a Bye's header: the body is not read. */
+		uint8_t bye[WIRE_HEADER_LEN + FRAME_BYE_LEN] = {0};
+		bye[0] = (uint8_t)(FRAME_BYE_LEN >> 8);
+		bye[1] = (uint8_t)FRAME_BYE_LEN;
+		bye[2] = FRAME_BYE;
+		if (buf_put(out, bye, sizeof(bye)) != 0)
+			goto out;
+	}
+	if (sock_send_buf(fd, out) != 0)
 		goto out;
 	while (more) {
 		if (sock_read_frame(fd, d, stash, &have, &f) != 0) {
@@ -189,6 +210,24 @@ int main(int argc, char **argv)
 			printf("%s=%s\n", e->key, e->v.str.ptr);
 			break;
 		}
+	}
+	if (pipeline_bye) {
+		struct timeval tv = {.tv_sec = 5};
+		uint8_t b;
+		ssize_t got;
+
+		if (setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv)) != 0)
+			goto out;
+		while ((got = recv(fd, &b, 1, 0)) < 0 && errno == EINTR)
+			;
+		if (got != 0) {
+			fprintf(stderr, "pipelined Bye: the connection is still open (%s)\n",
+				got < 0 ? strerror(errno) : "more bytes");
+			rc = 5;
+			goto out;
+		}
+		rc = 0;
+		goto out;
 	}
 	if (session_client_bye(s, out) == 0)
 		(void)sock_send_buf(fd, out);

@@ -20,7 +20,7 @@
 #define AUDIT_CHECKPOINT_LINE 1024
 #define AUDIT_AGG_MAX 1024   /* (source, result, reason) counted at once; the rest as "*" */
 #define AUDIT_TICK_MS 1000   /* the writer looks at the refusal counts this often */
-#define AUDIT_BATCH_MS 10    /* records nobody waits for are written this much later, together */
+#define AUDIT_BATCH_MS 10    /* records nobody waits for: at most one batch this often */
 #define AUDIT_LOG_EVERY_MS 10000
 
 enum item_kind {
@@ -86,6 +86,7 @@ struct audit {
 	int no_done;         /* audit_forget_done: no completion runs any more (cblock) */
 	unsigned urgent;     /* queued items someone waits for (completions, checkpoints) */
 	uint64_t batch_due;  /* CLOCK_MONOTONIC ms: the queue is written by then */
+	uint64_t batch_last; /* CLOCK_MONOTONIC ms: the last batch was taken then */
 	struct log_every full, failed; /* records lost to a full queue; failed writes */
 	/* refusals, aggregated (audit_refused) */
 	struct agg agg[AUDIT_AGG_MAX];
@@ -598,16 +599,17 @@ static void flush_refusals(struct audit *a, int all)
 
 /*
  * Append to the writer's queue; qlock held. The writer is woken for an item
- * someone waits for; records nobody waits for gather for AUDIT_BATCH_MS, so
- * that under load one wake-up writes many (a futex wake and a context
- * switch per record cost more than its write).
+ * someone waits for; records nobody waits for are written at once when the
+ * log was quiet for AUDIT_BATCH_MS, else together AUDIT_BATCH_MS after the
+ * last batch, so that under load one wake-up writes many (a futex wake and a
+ * context switch per record cost more than its write).
  */
 static void push(struct audit *a, struct item *it)
 {
 	int urgent = it->done != NULL || it->kind == ITEM_CHECKPOINT;
 
 	if (a->head == NULL)
-		a->batch_due = clock_mono_ms() + AUDIT_BATCH_MS;
+		a->batch_due = a->batch_last + AUDIT_BATCH_MS; /* now, if the log was quiet */
 	if (a->tail != NULL)
 		a->tail->next = it;
 	else
@@ -681,8 +683,9 @@ static void *writer_main(void *arg)
 			wait_until(a, now + AUDIT_TICK_MS);
 			a->idle = 0;
 			/* Woken by the first record of a batch: it waits for its
-			 * batch_due like the rest (writing it at once made one
-			 * wake-up per record under load). */
+			 * batch_due like the rest. A quiet log writes it at once;
+			 * under load, one batch per AUDIT_BATCH_MS (writing each
+			 * first record at once made a wake-up per record). */
 			if (a->head != NULL)
 				continue;
 		} else if (a->urgent == 0 && !a->stop && now < a->batch_due) {
@@ -704,6 +707,7 @@ static void *writer_main(void *arg)
 			continue;
 		a->head = a->tail = NULL;
 		a->urgent = 0;
+		a->batch_last = now;
 		for (it = batch; it != NULL; it = it->next)
 			if (it->kind == ITEM_RECORD)
 				a->qbytes -= it->len;

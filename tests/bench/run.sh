@@ -30,7 +30,7 @@
 # "1000 10000 100000"), BENCH_BASELINE (default the last single-process
 # commit, 5d1d0a3; "none" skips section 7), BENCH_SECTIONS (default
 # "2 3 4 5 6 7": the sections to run; 3 and 4 go together; e.g. "7" for
-# the privilege-separation comparison alone), BENCH_ROUNDS (default 3: the
+# the privilege-separation comparison alone), BENCH_ROUNDS (default 5: the
 # alternating rounds of section 7), KEEP_TMP=1 keeps the work dir
 # on failure.
 set -eu
@@ -365,11 +365,11 @@ coffer-hsm sign --pkcs11-module "$M" --token "pkcs11:token=master" --pin-source 
 	--check >"$TMP/baseline-check.log" 2>&1 ||
 	{ cat "$TMP/baseline-check.log" >&2; fail "the baseline refuses its bundle"; }
 echo "Baseline: commit $baseline (one process), built here with buildtype $buildtype;" \
-	"the runs alternate (baseline, privsep, ${BENCH_ROUNDS:-3} rounds) so that other load on the" \
+	"the runs alternate (baseline, privsep, ${BENCH_ROUNDS:-5} rounds) so that other load on the" \
 	"machine falls on both. CPU per fetch is the server's, summed over both processes."
 echo
 for c in 16 64; do
-	for round in $(seq "${BENCH_ROUNDS:-3}"); do
+	for round in $(seq "${BENCH_ROUNDS:-5}"); do
 		for which in baseline privsep; do
 			if [ "$which" = baseline ]; then
 				server_bin=$TMP/baseline/build/appliance/appliance-server
@@ -393,23 +393,32 @@ for c in 16 64; do
 done
 server_bin=appliance-server
 echo
-# Mean fetches/s and CPU per fetch per side and concurrency, from the rows.
+# Per concurrency: the mean fetches/s and CPU per fetch of each side, and the
+# median of the rounds' own ratios (each round's privsep run against the
+# baseline run just before it: the VM's neighbours move whole rounds, and a
+# paired ratio with a median is what such noise leaves comparable).
 python3 - "$TMP/compare.md" <<'PY'
-import re, sys
+import re, statistics, sys
 rows = [l for l in open(sys.argv[1]) if l.startswith("|") and "round" in l]
 data = {}
 for l in rows:
     f = [x.strip() for x in l.strip().strip("|").split("|")]
     label, conc = f[0], int(f[1])
-    which = label.split(",")[0]
+    which, rnd = label.split(",")[0], label.split("round")[1].strip()
     rate = float(re.sub(r"[^0-9.]", "", f[3]))
     cpu = float(re.sub(r"[^0-9.]", "", f[8]))
-    data.setdefault((conc, which), []).append((rate, cpu))
-print("| clients | single process: fetches/s | privsep: fetches/s | ratio | single process: server CPU/fetch | privsep: server CPU/fetch | ratio |")
-print("|---------|---------------------------|--------------------|-------|----------------------------------|---------------------------|-------|")
+    data.setdefault((conc, which), {})[rnd] = (rate, cpu)
+print("| clients | single process: fetches/s | privsep: fetches/s | ratio (median of rounds) | single process: server CPU/fetch | privsep: server CPU/fetch | ratio (median of rounds) |")
+print("|---------|---------------------------|--------------------|--------------------------|----------------------------------|---------------------------|--------------------------|")
 for conc in sorted({k[0] for k in data}):
     b, p = data[(conc, "baseline")], data[(conc, "privsep")]
-    br, pr = sum(x[0] for x in b) / len(b), sum(x[0] for x in p) / len(p)
-    bc, pc = sum(x[1] for x in b) / len(b), sum(x[1] for x in p) / len(p)
-    print("| %d | %.0f | %.0f | %.2f | %.0f µs | %.0f µs | %.2f |" % (conc, br, pr, pr / br, bc, pc, pc / bc))
+    rounds = sorted(set(b) & set(p))
+    br = statistics.mean(b[r][0] for r in rounds)
+    pr = statistics.mean(p[r][0] for r in rounds)
+    bc = statistics.mean(b[r][1] for r in rounds)
+    pc = statistics.mean(p[r][1] for r in rounds)
+    rr = statistics.median(p[r][0] / b[r][0] for r in rounds)
+    rc = statistics.median(p[r][1] / b[r][1] for r in rounds)
+    print("| %d | %.0f | %.0f | %.2f (%.2f) | %.0f µs | %.0f µs | %.2f (%.2f) |" %
+          (conc, br, pr, pr / br, rr, bc, pc, pc / bc, rc))
 PY

@@ -165,10 +165,13 @@ static int check_after_drop(const struct cfg *c, struct token *t)
 			       dir, c->user);
 	if (access(c->state_file, R_OK | W_OK) != 0 && errno != ENOENT)
 		return err_sys("state file %s as user %s", c->state_file, c->user);
+	/* The keys' working copies were made as root: the DH goes to the token
+	 * object again, as this user. */
+	token_renew(t);
 	r = token_dh(t, 0, token_point(t, 0), z);
 	secmem_zero(z, sizeof(z));
 	if (r != 0)
-		return err_wrap(r, "the token does not answer as user %s (can that user read the "
+		return err_wrap(ERR_HSM, "the token does not answer as user %s (can that user read the "
 				"token's store or device?)",
 				c->user);
 	if ((r = state_rollback_floor(c, &floor, &written)) != 0)

@@ -207,6 +207,14 @@ void token_close(struct token *t)
 	free(t);
 }
 
+void token_renew(struct token *t)
+{
+	size_t i;
+
+	for (i = 0; i < t->n; i++)
+		hsm_key_renew(t->keys[i].k);
+}
+
 size_t token_count(const struct token *t)
 {
 	return t->n;

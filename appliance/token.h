@@ -58,6 +58,9 @@ int token_anchor(struct token *t, const char *label, char fpr[static PKEY_FPR_TE
 	WARN_UNUSED;
 /* Close the keys and the token; NULL is fine. */
 void token_close(struct token *t);
+/* hsm_key_renew on every key: their next operations reach the token as the
+ * user running them (after the privilege drop). Before the workers start. */
+void token_renew(struct token *t);
 /* How many keys (1..TOKEN_MAX_KEYS); key i below is one of 0..count-1. */
 size_t token_count(const struct token *t);
 /* The public point (04||X||Y) of key i. */

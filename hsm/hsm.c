@@ -232,6 +232,12 @@ void hsm_key_free(struct hsm_key *k)
 	free(k);
 }
 
+void hsm_key_renew(struct hsm_key *k)
+{
+	if (k != NULL && k->backend == HSM_BACKEND_PKCS11)
+		hsm_p11_key_renew(k);
+}
+
 const char *hsm_key_name(const struct hsm_key *k)
 {
 	return k == NULL ? "(none)" : k->name;

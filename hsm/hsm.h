@@ -133,6 +133,13 @@ int hsm_key_load_pem(const char *path, struct hsm_key **out) WARN_UNUSED;
 /* Software key from an EVP_PKEY (a reference is taken). */
 int hsm_key_from_pkey(EVP_PKEY *priv, struct hsm_key **out) WARN_UNUSED;
 void hsm_key_free(struct hsm_key *k);
+/*
+ * Forget what the key keeps from earlier uses of the token (the working copy
+ * of a PKCS#11 key): its next operation reaches the token's own object again,
+ * as whoever runs it then. After a privilege drop, so that a check proves
+ * the token answers the new user. Nothing for other keys.
+ */
+void hsm_key_renew(struct hsm_key *k);
 /* Name of the key for messages ("pkcs11:token=a;object=server", a path);
  * any URI query (pin-value) is cut off. */
 const char *hsm_key_name(const struct hsm_key *k);

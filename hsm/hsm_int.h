@@ -45,9 +45,12 @@ struct hsm_key {
 	/* software */
 	EVP_PKEY *priv;
 	/* PKCS#11 */
-	pthread_mutex_t lock;         /* guards handle while it is refreshed */
+	pthread_mutex_t lock;         /* guards handle and the copy while they are refreshed */
 	int lock_ready;
 	CK_OBJECT_HANDLE handle;      /* private key object */
+	CK_OBJECT_HANDLE copy;        /* its working copy, a session object (hsm_p11.c) */
+	int copy_state;               /* HSM_COPY_* */
+	unsigned copy_gen;            /* the holder session it was made in */
 	uint8_t id[64];
 	size_t id_len;
 	char label[HSM_NAME_MAX];
@@ -64,10 +67,12 @@ int hsm_key_new(struct hsm *h, enum hsm_backend backend, const char *name,
 int hsm_ec_public(int bits, const uint8_t *pt, size_t len, EVP_PKEY **out) WARN_UNUSED;
 
 /* hsm_p11.c */
+enum { HSM_COPY_UNTRIED, HSM_COPY_MADE, HSM_COPY_REFUSED };
 int hsm_p11_open(struct hsm *h, const struct hsm_config *cfg) WARN_UNUSED;
 void hsm_p11_close(struct hsm *h);
 int hsm_p11_key_open(struct hsm *h, const char *name, struct hsm_key **out) WARN_UNUSED;
 void hsm_p11_key_free(struct hsm_key *k);
+void hsm_p11_key_renew(struct hsm_key *k);
 int hsm_p11_ecdh(struct hsm_key *k, const uint8_t *peer, size_t peer_len,
 		 uint8_t out[static P256_DH_LEN]) WARN_UNUSED;
 int hsm_p11_sign(struct hsm_key *k, const uint8_t *digest, size_t len, struct buf *sig)

@@ -9,6 +9,8 @@
 #    control file recovers; a session reopened after a lost one meets a
 #    failing C_OpenSession or C_Login the same way;
 #  - a SIGHUP reload whose unsealing DH fails keeps the old secrets;
+#  - the key is used through its session copy; a token that refuses the
+#    copy (C_CopyObject) is used through the token object;
 #  - provision-master sign with C_Sign failing: exit 3 naming C_Sign and the
 #    CKR, no signature; the next sign works.
 set -eu
@@ -82,6 +84,7 @@ flow_start --workers 2
 flow_get web
 [ "$GOT_RC" = 0 ] || fail "through the fault module: exit $GOT_RC: $(cat "$TMP/got.err")"
 expect_web one
+grep -q "working from a session copy" "$SRV_LOG" || fail "the key is not used through its session copy"
 
 # serving_fault CALL RULE...: one fetch while RULE holds must fail as a
 # server error, hit CALL, be logged with its CKR; the server survives, and
@@ -154,6 +157,19 @@ done
 expect_web two
 [ "$(cat "$TMP/state/serial")" = 2 ] || fail "serial 2 not recorded"
 flow_stop
+
+# A token that refuses the working copy (no C_CopyObject, CKA_COPYABLE
+# false): the key is used through its token object, as before.
+fault "C_CopyObject CKR_FUNCTION_NOT_SUPPORTED"
+flow_start --workers 2
+flow_get web
+[ "$GOT_RC" = 0 ] || fail "without a session copy: exit $GOT_RC: $(cat "$TMP/got.err")"
+expect_web two
+[ "$(hits C_CopyObject)" -ge 1 ] || fail "C_CopyObject never hit"
+grep -q "no session copy (C_CopyObject: CKR_FUNCTION_NOT_SUPPORTED), working from the token object" \
+	"$SRV_LOG" || fail "the refused copy is not logged"
+flow_stop
+fault
 
 # provision-master sign with C_Sign failing: exit 3 naming C_Sign and the
 # CKR, and no signature is left; with the fault gone the sign works.

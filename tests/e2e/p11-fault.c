@@ -9,7 +9,7 @@
  *     C_Sign 0x30
  *
  * An absent or empty file means no faults. Intercepted: C_Login,
- * C_OpenSession, C_DeriveKey, C_Sign. Each injected failure is counted in
+ * C_OpenSession, C_DeriveKey, C_Sign, C_CopyObject. Each injected failure is counted in
  * "$COFFER_FAULT_CONTROL.count" (one line appended per fault) so tests can see
  * that the fault was hit.
  */
@@ -38,6 +38,8 @@ static const struct {
 	{"CKR_USER_NOT_LOGGED_IN", CKR_USER_NOT_LOGGED_IN},
 	{"CKR_TOKEN_NOT_PRESENT", CKR_TOKEN_NOT_PRESENT},
 	{"CKR_SESSION_COUNT", CKR_SESSION_COUNT},
+	{"CKR_FUNCTION_NOT_SUPPORTED", CKR_FUNCTION_NOT_SUPPORTED},
+	{"CKR_ACTION_PROHIBITED", CKR_ACTION_PROHIBITED},
 };
 
 /* The CK_RV to inject for `fn`, or CKR_OK. */
@@ -94,6 +96,13 @@ static CK_RV shim_derive_key(CK_SESSION_HANDLE s, CK_MECHANISM_PTR m, CK_OBJECT_
 	return rv != CKR_OK ? rv : real->C_DeriveKey(s, m, base, t, n, key);
 }
 
+static CK_RV shim_copy_object(CK_SESSION_HANDLE s, CK_OBJECT_HANDLE o, CK_ATTRIBUTE_PTR t,
+			      CK_ULONG n, CK_OBJECT_HANDLE_PTR copy)
+{
+	CK_RV rv = fault_for("C_CopyObject");
+	return rv != CKR_OK ? rv : real->C_CopyObject(s, o, t, n, copy);
+}
+
 static CK_RV shim_sign(CK_SESSION_HANDLE s, CK_BYTE_PTR data, CK_ULONG len, CK_BYTE_PTR sig,
 		       CK_ULONG_PTR siglen)
 {
@@ -134,6 +143,7 @@ CK_RV C_GetFunctionList(CK_FUNCTION_LIST_PTR_PTR list)
 		shim.C_OpenSession = shim_open_session;
 		shim.C_DeriveKey = shim_derive_key;
 		shim.C_Sign = shim_sign;
+		shim.C_CopyObject = shim_copy_object;
 	}
 	*list = &shim;
 	return CKR_OK;

@@ -583,6 +583,16 @@ static void test_threads_and_recovery(struct hsm *h)
 	}
 	TEST_DONE();
 
+	TEST_START("hsm_key_renew: the working copy is made again, results unchanged");
+	hsm_key_renew(hm.k);
+	ASSERT_INT_EQ(hsm_key_ecdh(hm.k, hm.peers[3], P256_POINT_LEN, out), 0);
+	ASSERT_MEM_EQ(out, hm.want[3], P256_DH_LEN);
+	hsm_key_renew(hm.k);
+	hsm_key_renew(hm.k);
+	ASSERT_INT_EQ(hsm_key_ecdh(hm.k, hm.peers[4], P256_POINT_LEN, out), 0);
+	ASSERT_MEM_EQ(out, hm.want[4], P256_DH_LEN);
+	TEST_DONE();
+
 	/*
 	 * SoftHSM2 itself breaks (CKR_GENERAL_ERROR, crashes) when sessions are
 	 * closed while other threads are inside calls on them, so the threads

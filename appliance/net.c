@@ -55,7 +55,7 @@ struct nconn {
 	struct sockaddr_storage peer;
 	char peer_text[64];
 	struct nconn *prev, *next;
-	/* reading one frame: the header is judged before the body is read */
+	/* reading one frame: the header is judged before the body is kept */
 	uint8_t hdr[WIRE_HEADER_LEN];
 	size_t hdr_have;
 	uint8_t *body;

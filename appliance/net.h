@@ -5,11 +5,11 @@
 /*
  * The network process's event loop (appliance-net): accept on the
  * listening sockets, read frames, judge each header before any body byte
- * (type, direction, turn, length), enforce the connection, handshake and
- * rate limits and the deadlines, and pass each whole frame to the monitor
- * over the IPC socket; write back the frames the monitor returns. It holds
- * no key, no PIN, no secret and no session key: everything it moves after
- * the Hello is sealed.
+ * is kept (type, direction, turn, length), enforce the connection,
+ * handshake and rate limits and the deadlines, and pass each whole frame to
+ * the monitor over the IPC socket; write back the frames the monitor
+ * returns. It holds no key, no PIN, no secret and no session key:
+ * everything it moves after the Hello is sealed.
  */
 
 #include <stddef.h>

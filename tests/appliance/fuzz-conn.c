@@ -4,9 +4,9 @@
  * driven by the scripted client of tests/fuzz/script.h over a real loopback
  * TCP connection:
  *   - the network process's code (net.c, included here): accept, the header
- *     judged before any body byte (type, turn, length, limits), the frame
- *     forwarded over IPC, the monitor's replies written back and what went
- *     out tracked;
+ *     judged before any body byte is kept (type, turn, length, limits), the
+ *     frame forwarded over IPC, the monitor's replies written back and what
+ *     went out tracked;
  *   - the monitor's (server.c, through server_ipc_input and
  *     server_ipc_output, without a worker pool): the IPC input checked as
  *     untrusted, the connection table, the handler (Noise IK

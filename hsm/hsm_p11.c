@@ -553,7 +553,7 @@ static int object_public(struct hsm_p11 *p, CK_SESSION_HANDLE s, CK_OBJECT_HANDL
 	return hsm_ec_public(bits, pt, raw_len, out);
 }
 
-/* (Re)find k's private key object in session s. */
+/* Does o still answer in session s? */
 static int object_alive(struct hsm_p11 *p, CK_SESSION_HANDLE s, CK_OBJECT_HANDLE o)
 {
 	CK_OBJECT_CLASS cls;
@@ -562,6 +562,7 @@ static int object_alive(struct hsm_p11 *p, CK_SESSION_HANDLE s, CK_OBJECT_HANDLE
 	return p->f->C_GetAttributeValue(s, o, &a, 1) == CKR_OK;
 }
 
+/* (Re)find k's private key object in session s. */
 static int key_find(struct hsm_p11 *p, struct hsm_key *k, CK_SESSION_HANDLE s, CK_RV *rvp)
 {
 	CK_OBJECT_CLASS cls = CKO_PRIVATE_KEY;

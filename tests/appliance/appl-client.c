@@ -94,12 +94,15 @@ int main(int argc, char **argv)
 	int fd = -1, r, more = 1, rc = 1, pipeline_bye = 0;
 
 	log_init("appl-client", LOG_LEVEL_WARN);
-	while (argc > 1 && strcmp(argv[1], "--pipeline-bye") == 0) {
-		pipeline_bye = 1;
-		argv++;
-		argc--;
-	}
-	while (argc > 2 && strncmp(argv[1], "--", 2) == 0) {
+	while (argc > 1 && strncmp(argv[1], "--", 2) == 0) {
+		if (strcmp(argv[1], "--pipeline-bye") == 0) {
+			pipeline_bye = 1;
+			argv++;
+			argc--;
+			continue;
+		}
+		if (argc < 3)
+			break;
 		if (strcmp(argv[1], "--bind") == 0)
 			bind_addr = argv[2];
 		else if (strcmp(argv[1], "--ts-offset") == 0)

@@ -31,6 +31,22 @@ static const EC_GROUP *group(void)
 	return p256;
 }
 
+/* SHA-256 fetched once: EVP_sha256() is looked up in the provider store at
+ * every use (a Hello's identity, each audit record's chain hash). */
+static EVP_MD *sha256_fetched;
+static pthread_once_t sha256_once = PTHREAD_ONCE_INIT;
+
+static void sha256_init(void)
+{
+	sha256_fetched = EVP_MD_fetch(NULL, "SHA256", NULL);
+}
+
+static const EVP_MD *sha256(void)
+{
+	pthread_once(&sha256_once, sha256_init);
+	return sha256_fetched != NULL ? sha256_fetched : EVP_sha256();
+}
+
 int pkey_check_point(const uint8_t *pt, size_t len)
 {
 	EC_POINT *p = NULL;
@@ -175,7 +191,7 @@ int pkey_sha256(const void *data, size_t len, uint8_t out[static SHA256_LEN])
 {
 	unsigned int olen = 0;
 
-	if (EVP_Digest(data, len, out, &olen, EVP_sha256(), NULL) != 1 || olen != SHA256_LEN)
+	if (EVP_Digest(data, len, out, &olen, sha256(), NULL) != 1 || olen != SHA256_LEN)
 		return err_crypto("SHA-256");
 	return 0;
 }
@@ -430,7 +446,7 @@ int pkey_identity_from_point(const uint8_t pt[static P256_POINT_LEN], uint8_t id
 
 	if ((ctx = EVP_MD_CTX_new()) == NULL)
 		return ERR_ALLOC;
-	if (EVP_DigestInit_ex(ctx, EVP_sha256(), NULL) != 1 ||
+	if (EVP_DigestInit_ex(ctx, sha256(), NULL) != 1 ||
 	    EVP_DigestUpdate(ctx, spki_prefix, sizeof(spki_prefix)) != 1 ||
 	    EVP_DigestUpdate(ctx, pt, P256_POINT_LEN) != 1 ||
 	    EVP_DigestFinal_ex(ctx, id, &olen) != 1 || olen != IDENTITY_LEN)

@@ -100,6 +100,7 @@ struct net {
 		refused_replay;
 	uint64_t next_id;
 	int stopping;
+	int test_flood; /* test builds: SIGUSR1 made it a network process that stops reading */
 	uint64_t stop_deadline;
 	unsigned long long n_accepted, n_refused, n_rate_limited;
 	uint8_t rbuf[WIRE_MAX_FRAME + WIRE_HEADER_LEN]; /* what one recv brings (conn_want) */
@@ -765,6 +766,33 @@ static void forbidden_call(void)
 	(void)syscall(SYS_openat, -100, "/etc/passwd", 0);
 	log_error("test hook: openat returned: the sandbox is not enforcing");
 }
+
+/*
+ * Test builds only: after SIGUSR1 the process plays a hostile network
+ * process that stops reading the monitor's replies and keeps sending it
+ * Gets on fresh connections (each answered with an Error), so a test can
+ * prove that the monitor bounds what it queues (IPC_MAX_PENDING) and ends
+ * the service instead of growing. Its own queue is kept small.
+ */
+static void test_flood(struct net *n)
+{
+	struct sockaddr_in sa = { .sin_family = AF_INET, .sin_port = htons(9) };
+	uint8_t junk[FRAME_MIN_SEALED] = { 0 };
+	int i, r = 0;
+
+	sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+	for (i = 0; i < 1000 && buf_len(n->ipc_out) < (1U << 20) && r == 0; i++) {
+		uint64_t id = ++n->next_id;
+
+		if ((r = ipc_put_hdr(n->ipc_out, IPC_OPEN, 0, id, IPC_PEER_LEN)) == 0 &&
+		    (r = ipc_peer_put(n->ipc_out, (const struct sockaddr *)&sa)) == 0 &&
+		    (r = ipc_put_hdr(n->ipc_out, IPC_FRAME, 0, id, 1 + sizeof(junk))) == 0 &&
+		    (r = buf_put_u8(n->ipc_out, FRAME_GET)) == 0)
+			r = buf_put(n->ipc_out, junk, sizeof(junk));
+	}
+	if (r != 0)
+		fatal_fr(r, "%s", "test flood");
+}
 #endif
 
 static void handle_signals(struct net *n)
@@ -777,6 +805,10 @@ static void handle_signals(struct net *n)
 #ifdef COFFER_TEST_HOOKS
 		if (si.ssi_signo == SIGUSR2)
 			forbidden_call();
+		if (si.ssi_signo == SIGUSR1 && !n->test_flood) {
+			log_warn("test hook: reading nothing from the monitor, sending it Gets");
+			n->test_flood = 1;
+		}
 #endif
 	}
 }
@@ -833,6 +865,7 @@ int net_prepare(void)
 	sigemptyset(&set);
 	sigaddset(&set, SIGTERM);
 	sigaddset(&set, SIGINT);
+	sigaddset(&set, SIGUSR1);
 	sigaddset(&set, SIGUSR2);
 	sigaddset(&set, SIGHUP); /* reload is the monitor's; never die of it */
 	if (sigprocmask(SIG_BLOCK, &set, NULL) != 0)
@@ -892,6 +925,7 @@ static int net_setup(struct net *n, const int *listen_fds, size_t count)
 	sigemptyset(&set);
 	sigaddset(&set, SIGTERM);
 	sigaddset(&set, SIGINT);
+	sigaddset(&set, SIGUSR1);
 	sigaddset(&set, SIGUSR2);
 	if ((n->sigfd = signalfd(-1, &set, SFD_NONBLOCK | SFD_CLOEXEC)) < 0)
 		return err_sys("signalfd");
@@ -1032,7 +1066,7 @@ int net_run(struct net *n)
 				if ((evs[i].events & EPOLLOUT) && (r = ipc_flush(n)) != 0)
 					return r;
 				if ((evs[i].events & (EPOLLIN | EPOLLHUP | EPOLLERR)) &&
-				    (r = ipc_readable(n)) != 0)
+				    !n->test_flood && (r = ipc_readable(n)) != 0)
 					return r;
 				break;
 			case EV_CONN: {
@@ -1058,6 +1092,10 @@ int net_run(struct net *n)
 		}
 		sweep(n);
 		bury(n);
+#ifdef COFFER_TEST_HOOKS
+		if (n->test_flood)
+			test_flood(n);
+#endif
 		/* One write to the monitor per turn of the loop, whatever it carries. */
 		closed_flush(n, 0);
 		if ((r = ipc_flush(n)) != 0)

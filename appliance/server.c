@@ -1195,6 +1195,11 @@ static int ipc_readable(struct server *s)
 		 * says when more comes), so no read just to hear EAGAIN. */
 		if ((size_t)got < SERVER_IPC_READ)
 			return 0;
+		/* More to read: the replies so far go out first, and a network
+		 * process that sends without reading meets IPC_MAX_PENDING here,
+		 * not after a turn that may never end. */
+		if ((r = ipc_flush(s)) != 0)
+			return r;
 	}
 }
 

@@ -3,9 +3,11 @@
 # A system call outside the network process's seccomp allow-list kills it
 # (SECCOMP_RET_KILL_PROCESS), and the appliance fails closed: the monitor
 # logs how its network process died, records it in the audit trail, and
-# exits 3; nothing listens any more. The trigger (SIGUSR2: appliance-net
-# calls openat) exists only in builds with -Dtest_hooks=true, as test.sh
-# makes them.
+# exits 3; nothing listens any more. The same end for a network process
+# that stops reading the monitor's replies while it keeps sending: the
+# monitor queues at most IPC_MAX_PENDING. The triggers (SIGUSR2: appliance-net
+# calls openat; SIGUSR1: it floods) exist only in builds with
+# -Dtest_hooks=true, as test.sh makes them.
 set -eu
 . "$COFFER_SRC/tests/helpers.sh"
 . "$COFFER_SRC/tests/e2e/flow.sh"
@@ -47,4 +49,32 @@ status 0 provision-master audit-verify --audit-log "$TMP/audit.jsonl" \
 grep -q "(shutdown) unsigned-tail 0 " "$TMP/out" || fail "the record of the death is not signed"
 flow_get web
 [ "$GOT_RC" != 0 ] || fail "a fetch succeeded after the service ended"
+
+# A network process that stops reading the replies and keeps sending (the
+# second trigger, SIGUSR1: it sends Gets on fresh connections, each answered
+# with an Error): the monitor queues no more than IPC_MAX_PENDING (64 MiB),
+# then ends the service as for a dead network process.
+flow_start
+NET_PID=$(pgrep -P "$SRV_PID") || fail "no network process"
+flow_get web
+[ "$GOT_RC" = 0 ] || fail "fetch before the flood: $(cat "$TMP/got.err")"
+started=$(date +%s)
+kill -USR1 "$NET_PID"
+for _ in $(seq 1200); do kill -0 "$SRV_PID" 2>/dev/null || break; sleep 0.1; done
+kill -0 "$SRV_PID" 2>/dev/null && fail "the monitor still runs 120 s after its network process stopped reading"
+st=0
+wait "$SRV_PID" || st=$?
+[ "$st" = 3 ] || { tail -5 "$SRV_LOG" >&2; fail "flood: monitor exit $st, expected 3"; }
+grep -q "test hook: reading nothing from the monitor" "$SRV_LOG" || fail "the flood did not start"
+queued=$(grep -o "the network process stopped reading ([0-9]* bytes queued)" "$SRV_LOG" |
+	head -1 | tr -dc 0-9)
+[ -n "$queued" ] ||
+	{ tail -5 "$SRV_LOG" >&2; fail "the log does not say that the network process stopped reading"; }
+# The bound holds within the replies to one read (128 KiB of input), not
+# after a turn of the loop that a sender could stretch without end.
+[ "$queued" -le $((64 * 1024 * 1024 + 8 * 1024 * 1024)) ] ||
+	fail "the monitor queued $queued bytes for a network process that does not read"
+grep -q '"event":"service".*"result":"network-process-died".*stopped reading' "$TMP/audit.jsonl" ||
+	fail "the audit trail does not record the end"
+echo "flood: the monitor ended the service after $(($(date +%s) - started)) s, $queued bytes queued"
 echo "privsep-kill: ok"

@@ -552,7 +552,7 @@ static int ipc_watch(struct server *s, int want_out)
 
 /*
  * s->ipc_out and the writes to the IPC socket are under s->lock: a worker
- * that finished a Hello queues and sends its Link itself (worker_reply).
+ * that finished a Hello queues and sends its Link itself (worker_finish).
  * Write what is queued: 0 when all is out, 1 when the socket is full, or
  * -errno. s->lock held.
  */

@@ -111,7 +111,6 @@ static size_t smin(size_t a, size_t b)
 	return a < b ? a : b;
 }
 
-
 static struct nconn *conn_of(struct ipc_link *l)
 {
 	return l == NULL ? NULL : (struct nconn *)((char *)l - offsetof(struct nconn, link));
@@ -369,24 +368,30 @@ static const char *judge_header(struct net *n, struct nconn *c, uint8_t type, si
 	return NULL;
 }
 
+/* Queue OPEN (when peer is set) and FRAME for connection id to the monitor. */
+static void ipc_put_frame(struct net *n, uint64_t id, const struct sockaddr *peer, uint8_t type,
+			  const uint8_t *body, size_t len)
+{
+	int r;
+
+	if (peer != NULL && ((r = ipc_put_hdr(n->ipc_out, IPC_OPEN, 0, id, IPC_PEER_LEN)) != 0 ||
+			     (r = ipc_peer_put(n->ipc_out, peer)) != 0))
+		fatal_fr(r, "%s", "IPC OPEN");
+	if ((r = ipc_put_hdr(n->ipc_out, IPC_FRAME, 0, id, 1 + len)) != 0 ||
+	    (r = buf_put_u8(n->ipc_out, type)) != 0 || (r = buf_put(n->ipc_out, body, len)) != 0)
+		fatal_fr(r, "%s", "IPC FRAME");
+}
+
 /* A whole frame is in: hand it to the monitor and wait for its reply. */
 static void conn_forward(struct net *n, struct nconn *c)
 {
 	uint8_t type = c->hdr[2];
-	int r;
 
 	/* The monitor learns of a connection with its first frame: one that
 	 * never sends anything costs it nothing. */
-	if (!c->opened) {
-		if ((r = ipc_put_hdr(n->ipc_out, IPC_OPEN, 0, c->link.id, IPC_PEER_LEN)) != 0 ||
-		    (r = ipc_peer_put(n->ipc_out, (const struct sockaddr *)&c->peer)) != 0)
-			fatal_fr(r, "%s", "IPC OPEN");
-		c->opened = 1;
-	}
-	if ((r = ipc_put_hdr(n->ipc_out, IPC_FRAME, 0, c->link.id, 1 + c->body_len)) != 0 ||
-	    (r = buf_put_u8(n->ipc_out, type)) != 0 ||
-	    (r = buf_put(n->ipc_out, c->body, c->body_len)) != 0)
-		fatal_fr(r, "%s", "IPC FRAME");
+	ipc_put_frame(n, c->link.id, c->opened ? NULL : (const struct sockaddr *)&c->peer, type,
+		      c->body, c->body_len);
+	c->opened = 1;
 	free(c->body);
 	c->body = NULL;
 	c->body_len = c->body_have = c->hdr_have = 0;
@@ -778,20 +783,12 @@ static void test_flood(struct net *n)
 {
 	struct sockaddr_in sa = { .sin_family = AF_INET, .sin_port = htons(9) };
 	uint8_t junk[FRAME_MIN_SEALED] = { 0 };
-	int i, r = 0;
+	int i;
 
 	sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-	for (i = 0; i < 1000 && buf_len(n->ipc_out) < (1U << 20) && r == 0; i++) {
-		uint64_t id = ++n->next_id;
-
-		if ((r = ipc_put_hdr(n->ipc_out, IPC_OPEN, 0, id, IPC_PEER_LEN)) == 0 &&
-		    (r = ipc_peer_put(n->ipc_out, (const struct sockaddr *)&sa)) == 0 &&
-		    (r = ipc_put_hdr(n->ipc_out, IPC_FRAME, 0, id, 1 + sizeof(junk))) == 0 &&
-		    (r = buf_put_u8(n->ipc_out, FRAME_GET)) == 0)
-			r = buf_put(n->ipc_out, junk, sizeof(junk));
-	}
-	if (r != 0)
-		fatal_fr(r, "%s", "test flood");
+	for (i = 0; i < 1000 && buf_len(n->ipc_out) < (1U << 20); i++)
+		ipc_put_frame(n, ++n->next_id, (const struct sockaddr *)&sa, FRAME_GET, junk,
+			      sizeof(junk));
 }
 #endif
 

@@ -93,7 +93,6 @@ struct job {
 	int audit_rc;
 	enum job_kind kind;
 	struct mconn *c;
-	uint64_t conn_id; /* c->link.id, for a worker that answers itself */
 	uint8_t type;
 	uint8_t *body;
 	size_t len;
@@ -700,7 +699,8 @@ static void worker_finish(struct server *s, struct job *j)
 
 	pthread_mutex_lock(&s->lock);
 	if (j->kind == JOB_FRAME && j->handshake && j->rc == 0 && j->out != NULL && s->ipc_fd >= 0) {
-		put_reply(s, j->conn_id, j->out, j->close ? IPC_F_CLOSE : 0);
+		/* c->link.id is fixed for c's life; c outlives its busy job. */
+		put_reply(s, j->c->link.id, j->out, j->close ? IPC_F_CLOSE : 0);
 		j->sent = 1;
 		wake = ipc_send_locked(s) != 0;
 	}
@@ -1064,7 +1064,6 @@ static int on_frame(struct server *s, const struct ipc_msg *m)
 	j->srv = s;
 	j->kind = JOB_FRAME;
 	j->c = c;
-	j->conn_id = c->link.id;
 	j->type = type;
 	j->len = len;
 	c->busy = 1;

@@ -175,11 +175,8 @@ int main(int argc, char **argv)
 		goto out;
 	if (pipeline_bye) {
 		/* The network process closes on a Bye's header: the body is not read. */
-		uint8_t bye[WIRE_HEADER_LEN + FRAME_BYE_LEN] = {0};
-		bye[0] = (uint8_t)(FRAME_BYE_LEN >> 8);
-		bye[1] = (uint8_t)FRAME_BYE_LEN;
-		bye[2] = FRAME_BYE;
-		if (buf_put(out, bye, sizeof(bye)) != 0)
+		uint8_t body[FRAME_BYE_LEN] = {0};
+		if (frame_encode(out, FRAME_BYE, body, sizeof(body)) != 0)
 			goto out;
 	}
 	if (sock_send_buf(fd, out) != 0)
